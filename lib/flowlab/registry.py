@@ -1,0 +1,216 @@
+"""The claims registry: every lecture claim the companion reproduces, by notebook.
+
+Each entry is the claim's id, its notebook, the lecture statement, its source (lecture file and slide
+heading, see ``shared/lectures``), and its kind:
+
+- ``exact``: a mathematical identity, asserted with a tight tolerance;
+- ``stat``: a statistical statement, asserted within a band derived from the sample size;
+- ``order``: an empirical ordering from training, over several seeds; its verdict is pinned per mode
+  in ``pinned`` once calibrated (``None`` until then: the claims test then only requires a verdict);
+- ``display``: a published number shown beside ours, never asserted.
+
+Notebooks take statement, source and kind from here, so each is written once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("exact", "stat", "order", "display")
+VERDICTS = ("reproduced", "failed", "not reproduced at this scale", "shown")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    id: str
+    notebook: str
+    kind: str
+    statement: str
+    source: str
+    pinned: dict = field(default_factory=dict)  # mode -> expected verdict, for order claims
+
+
+def _c(id, notebook, kind, statement, source, **pinned):
+    return ClaimSpec(id, notebook, kind, statement, source, dict(pinned))
+
+
+CLAIMS: tuple[ClaimSpec, ...] = (
+    # 01 change of variables
+    _c("C01", "01_change_of_variables", "exact",
+       "X ~ U(0,1), Y = 2X + 1 has density 1/2 on [1, 3]; the density integrates to 1",
+       '001 "1D Example"; 003 "Change of Variable Density Needs to Be Normalized"'),
+    _c("C02", "01_change_of_variables", "exact",
+       "log p_X(x) = log p_Z(f(x)) + log|det df/dx| in m dimensions",
+       '000 "Change of Variable Theorem"'),
+    _c("C03", "01_change_of_variables", "exact",
+       "The log-det of a composition f_S o ... o f_1 is the sum of the per-layer log-dets",
+       '003 "Chaining Invertible Mappings"'),
+    # 02 coupling flows
+    _c("C04", "02_coupling_flows", "exact",
+       "NICE additive coupling is volume preserving: log det = 0",
+       '003 "Coupling Law - NICE"'),
+    _c("C05", "02_coupling_flows", "exact",
+       "RealNVP affine coupling has a triangular Jacobian with log det = sum s(x_1:d), and an exact inverse",
+       '001 "Affine Coupling Flows"; 003 "Coupling Law - RealNVP"'),
+    _c("C06", "02_coupling_flows", "exact",
+       "Checkerboard and channel masks implement the partition b*x + (1-b)*(...)",
+       '003 "Real NVP via Masked Convolution"'),
+    _c("C07", "02_coupling_flows", "order",
+       "RealNVP fits 2D toy densities: held-out NLL well below the best single Gaussian",
+       '001 "Affine Coupling Flows"'),
+    # 03 Glow vs RealNVP
+    _c("C08", "03_glow_vs_realnvp", "exact",
+       "1x1 invertible convolution: log|det| = h*w*log|det W|; the LU form agrees; rotation init gives 0",
+       '003 "Glow: Generative Flow with 1x1 Convolutions"'),
+    _c("C09", "03_glow_vs_realnvp", "exact",
+       "ActNorm's data-dependent init gives per-channel zero mean and unit variance",
+       '003 "Glow: Generative Flow with 1x1 Convolutions"'),
+    _c("C10", "03_glow_vs_realnvp", "exact",
+       "Bits/dim: a uniform model on 17-level digits gives log2(17) = 4.087; NICE's 1980.50 nats on MNIST is 4.356",
+       '003 "Glow: Generative Flow with 1x1 Convolutions" (bits/dim table)'),
+    _c("C11", "03_glow_vs_realnvp", "order",
+       "1x1 convolution beats reverse and shuffle permutations, and affine beats additive coupling",
+       '003 "Ablation: Permutation vs 1x1 Convolution"'),
+    # 04 autoregressive flows
+    _c("C12", "04_autoregressive_flows", "exact",
+       "MADE masks make the Jacobian of MAF/IAF strictly triangular",
+       '003 "Inverse (Affine) Autoregressive Flows"'),
+    _c("C13", "04_autoregressive_flows", "stat",
+       "MAF evaluates density in one pass and samples in D passes; IAF the reverse",
+       '003 "Inverse (Affine) Autoregressive Flows"'),
+    _c("C14", "04_autoregressive_flows", "stat",
+       "Coupling inverts in a constant number of passes, autoregressive flows in D",
+       '003 "Trade-off between Expressivity and Inversion Cost"'),
+    # 05 universal 1D flows
+    _c("C15", "05_universal_1d_flows", "stat",
+       "Probability integral transform: F(X) ~ U(0,1) and F^-1(U) ~ F",
+       '003 "Inverse Transform Sampling"'),
+    _c("C16", "05_universal_1d_flows", "order",
+       "A monotone 1D flow fits a bimodal density to near its entropy; an affine flow cannot",
+       '003 "Universal Flows in 1D"'),
+    # 06 planar and Sylvester flows
+    _c("C17", "06_planar_sylvester_flows", "exact",
+       "Planar: log|det| = log|1 + h'(w^T z + b) u^T w|; u-hat keeps w^T u >= -1",
+       '003 "Determinant Identity - Planar Flows"'),
+    _c("C18", "06_planar_sylvester_flows", "exact",
+       "Sylvester's identity det(I_m + AB) = det(I_d + BA) and its cost saving; radial log-det",
+       '003 "Determinant Identity - Sylvester Flows"'),
+    _c("C19", "06_planar_sylvester_flows", "order",
+       "Planar flows fit U1-U4 better as K grows (K = 2, 8, 32); a CNF of similar size matches K = 32",
+       '003 "Determinant Identity - Planar Flows"'),
+    # 07 VAE with flows
+    _c("C20", "07_vae_with_flows", "stat",
+       "log p(x) = ELBO + KL(q(z|x) || p(z|x))",
+       '001 "But the receiver doesn\'t have p(z|x)?"'),
+    _c("C21", "07_vae_with_flows", "stat",
+       "Reparametrization gradients have far lower variance than REINFORCE",
+       '001 "What about Reparametrization?"'),
+    _c("C22", "07_vae_with_flows", "order",
+       "Planar flows in the posterior tighten the bound as k grows",
+       '003 "VAE on binary MNIST"; 003 "A Digression on Variational Inference"'),
+    # 08 residual flows
+    _c("C23", "08_residual_flows", "exact",
+       "A residual block with Lip(g) < 1 is invertible by fixed-point iteration, converging at rate <= Lip",
+       '003 "Stochastic Estimation for General Residual Form"'),
+    _c("C24", "08_residual_flows", "stat",
+       "The truncated log-det series is biased by its tail; the Russian roulette estimator is unbiased",
+       '003 "Stochastic Estimation for General Residual Form"'),
+    _c("C25", "08_residual_flows", "exact",
+       "An Euler step z + h f(z) is invertible when h Lip(f) < 1",
+       '003 "Residual flows as finite neural ODE"'),
+    # 09 trace estimators
+    _c("C26", "09_trace_estimators", "stat",
+       "slogdet costs O(m^3), the exact Jacobian trace O(m^2), Hutchinson O(m)",
+       '002 "Continuous-in-time NF"; 004 "Hutchinson\'s trace estimator"'),
+    _c("C27", "09_trace_estimators", "stat",
+       "Hutchinson is unbiased with Var_G = 2||S||_F^2 and Var_R = 2(||S||_F^2 - sum S_ii^2)",
+       '004 "Hutchinson\'s trace estimator"'),
+    _c("C28", "09_trace_estimators", "stat",
+       "Hutch++'s error falls as ~1/k in matvecs, Hutchinson's as ~1/sqrt(k)",
+       "beyond the lectures (Meyer et al. 2021)"),
+    _c("C29", "09_trace_estimators", "stat",
+       "Variance of a trained FFJORD model's log-likelihood: Gaussian vs Rademacher vs exact trace",
+       '002 "Continuous-in-time NF"'),
+    # 10 ResNet as Euler
+    _c("C30", "10_resnet_as_euler", "exact",
+       "A residual block z + f(z) is one Euler step with dt = 1",
+       '004 (first slides); 000 "From point view of ResNet"'),
+    _c("C31", "10_resnet_as_euler", "stat",
+       "An L-block ResNet with step 1/L converges to the ODE: error O(1/L) Euler, O(1/L^4) RK4",
+       '004 (first slides)'),
+    _c("C32", "10_resnet_as_euler", "exact",
+       "Euler diverges on dz/dt = -lambda z when lambda dt > 2",
+       '002 "Euler update step ... unstable in practice"'),
+    # 11 adjoint method
+    _c("C33", "11_adjoint_method", "exact",
+       "Algorithm 1 gives the same gradients as backprop, odeint_adjoint and the closed form",
+       '000 (last slides); 002 "Adjoint method"; 003 "Backpropagation of Neural ODE"'),
+    _c("C34", "11_adjoint_method", "stat",
+       "Memory for backward is constant in solver steps for the adjoint, linear for backprop",
+       '003 "Constant memory!"'),
+    _c("C35", "11_adjoint_method", "stat",
+       "Forward/backward NFE and wall time of the adjoint vs backprop",
+       '002 "Adjoint method"'),
+    _c("C36", "11_adjoint_method", "stat",
+       "Reconstructing z(t0) by solving backward has an error that grows with the solver tolerance",
+       '001 "Prone to Numerical Errors"'),
+    # 12 FFJORD on toys
+    _c("C37", "12_ffjord_toy", "exact",
+       "Instantaneous change of variables matches the closed form for linear dynamics",
+       '000; 002 "Theorem (continuity equation)"'),
+    _c("C38", "12_ffjord_toy", "order",
+       "FFJORD with exact trace and with Hutchinson reach similar NLL on 2D toys",
+       '002 "Continuous-in-time NF"'),
+    _c("C39", "12_ffjord_toy", "exact",
+       "Integrating forward then backward reconstructs the input within the solver tolerance",
+       '002 "Theorem (Picard)"'),
+    _c("C40", "12_ffjord_toy", "stat",
+       "The number of function evaluations grows during training",
+       '001 "Con\'s to using CNF\'s"'),
+    # 13 FFJORD on images
+    _c("C41", "13_ffjord_images", "order",
+       "FFJORD's test bits/dim beside Glow and RealNVP at a matched budget",
+       '002 "Continuous-in-time NF"'),
+    # 14 bits-back coding
+    _c("C42", "14_bits_back_coding", "exact",
+       "H(0.5, 0.5) = 1 bit, H(0.8, 0.2) = 0.7219 bits; ANS reaches within 1% of entropy",
+       '001 "Entropy Coding Example"'),
+    _c("C43", "14_bits_back_coding", "stat",
+       "Bits-back ANS with a VAE is lossless and reaches the -ELBO rate",
+       '001 "Application: Bits-Back Coding"'),
+    # 15 GAN density ratio
+    _c("C44", "15_gan_density_ratio", "stat",
+       "The optimal discriminator is D* = p*/(p* + q); its logit estimates log p*/q",
+       "001 (GAN slides)"),
+    _c("C45", "15_gan_density_ratio", "stat",
+       "The non-saturating generator loss gives larger gradients than minimax when D rejects fakes",
+       '001 "Non-Saturating Generator Loss"'),
+    # 16 diffusion recap
+    _c("C46", "16_diffusion_recap", "exact",
+       "DDPM forward marginal q(x_t|x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)",
+       "002 (recap)"),
+    _c("C47", "16_diffusion_recap", "exact",
+       "eps-prediction and score agree up to scale: s = -eps / sqrt(1 - abar_t)",
+       "002 (recap)"),
+    _c("C48", "16_diffusion_recap", "order",
+       "Classifier-free guidance: gamma = 1 samples the conditional, gamma > 1 sharpens it",
+       '002 "Classifier-free-corrected noise prediction"'),
+    # 17 model zoo
+    _c("C49", "17_model_zoo", "stat",
+       "The model property table (one-pass sampling, exact likelihood, free-form Jacobian), measured",
+       "004 (last table)"),
+)
+
+BY_ID = {c.id: c for c in CLAIMS}
+assert len(BY_ID) == len(CLAIMS)
+
+
+def claims_for(notebook: str) -> list[ClaimSpec]:
+    """The registered claims of one notebook (by its name without extension)."""
+    return [c for c in CLAIMS if c.notebook == notebook]
+
+
+def get(claim_id: str) -> ClaimSpec:
+    try:
+        return BY_ID[claim_id]
+    except KeyError:
+        raise ValueError(f"unknown claim id {claim_id!r}; registered ids are C01..C{len(CLAIMS):02d}") from None

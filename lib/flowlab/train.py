@@ -1,0 +1,149 @@
+"""The one training loop every notebook uses.
+
+``fit`` minimises ``loss_fn(batch)`` over ``steps`` optimiser steps with: seeding from an explicit
+seed, a tqdm progress bar (quiet under ``CI``), a guard that stops with a clear message at the first
+non-finite loss or gradient (naming the step), an optional checkpoint cache (model state and loss
+history, loaded with ``weights_only=True``), and the loss history as the result.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from flowlab.outputs import write_bytes_atomic
+from flowlab.params import in_ci
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch Generator seeded the same way for explicit draws."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class History:
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    from_cache: bool = False
+
+    def to_dict(self) -> dict:
+        return {"steps": self.steps, "losses": self.losses,
+                "evals": {k: [list(p) for p in v] for k, v in self.evals.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(list(d["steps"]), list(d["losses"]),
+                   {k: [tuple(p) for p in v] for k, v in d["evals"].items()}, from_cache=True)
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+def _batches(data) -> Callable[[int], object]:
+    if callable(data):
+        return data
+    iterator = iter(data)
+
+    def nxt(step):
+        nonlocal iterator
+        try:
+            return next(iterator)
+        except StopIteration:
+            iterator = iter(data)
+            return next(iterator)
+
+    return nxt
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: Callable[[object], torch.Tensor],
+    data: Callable[[int], object] | Iterable,
+    *,
+    steps: int,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    grad_clip: float | None = None,
+    eval_fn: Callable[[], dict[str, float]] | None = None,
+    eval_every: int = 0,
+    checkpoint: str | Path | None = None,
+    config: dict | None = None,
+    desc: str = "train",
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``loss_fn(batch)`` for ``steps`` steps; return the loss history.
+
+    ``data`` is a function ``step -> batch`` or an iterable (cycled). With ``checkpoint`` the final
+    weights and history are cached there, keyed by ``config``: a later call with the same config loads
+    them instead of training (a different config retrains and overwrites).
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
+                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if checkpoint.is_file():
+            state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+            if state.get("key") == key:
+                model.load_state_dict(state["model"])
+                return History.from_dict(json.loads(state["history"]))
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = optimizer or torch.optim.Adam(params, lr=lr)
+    next_batch = _batches(data)
+    history = History()
+    model.train()
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress or in_ci(), leave=False,
+               mininterval=1.0)
+    for step in bar:
+        loss = loss_fn(next_batch(step))
+        if loss.dim() != 0:
+            raise ValueError(f"loss_fn must return a scalar, got shape {list(loss.shape)}")
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(f"{desc}: the loss became {loss.item()} at step {step} of {steps}; "
+                                     "lower the learning rate or check the inputs")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        if bad:
+            raise NonFiniteLossError(f"{desc}: non-finite gradient at step {step} of {steps} in {bad[:3]}")
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        history.steps.append(step)
+        history.losses.append(loss.item())
+        if step % 25 == 0 or step == steps:
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+        if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
+            model.eval()
+            with torch.no_grad():
+                for name, value in eval_fn().items():
+                    history.evals.setdefault(name, []).append((step, float(value)))
+            model.train()
+    bar.close()
+    model.eval()
+    if checkpoint is not None:
+        buf = io.BytesIO()
+        torch.save({"key": key, "model": model.state_dict(),
+                    "history": json.dumps(history.to_dict())}, buf)
+        write_bytes_atomic(checkpoint, buf.getvalue())
+    return history
