@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: notebooks run headless under papermill
 
 from flowlab.outputs import write_bytes_atomic
 from flowlab.params import in_ci

@@ -4,3 +4,9 @@ from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.elementwise import Affine, ElementwiseAffine
 
 # Layer families register themselves below, one import line each.
+from flowlab.flows.autoregressive import IAF, MADE, MAF, iaf, maf
+from flowlab.flows.coupling import (AdditiveCoupling, AffineCoupling, ConvConditioner, MLPConditioner, alternating_mask, channel_mask, checkerboard_mask, half_mask, realnvp)
+from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePermutation
+from flowlab.flows.glow import ActNorm, InvertibleConv1x1
+from flowlab.flows.multiscale import Flatten, Split, Squeeze, glow_step, initialize_actnorm, multiscale_flow, multiscale_model
+from flowlab.flows.spline import RationalQuadraticSpline

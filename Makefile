@@ -1,0 +1,54 @@
+# flowlab: `make reproduce` regenerates every notebook, figure and result; `make test` checks them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+# torch is pinned to the build this machine provides (CPU wheel on disk); a GPU user sets TORCH.
+TORCH ?= torch==2.13.0
+MODE ?= quick
+NB ?=
+PARAMS ?=
+PY := $(VENV)/bin/python
+READY := $(VENV)/.flowlab-ready
+
+.PHONY: reproduce test test-lib test-notebooks bench data clean venv help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make reproduce [MODE=quick|full] [NB=03] [PARAMS='steps=200']  run notebooks, regenerate outputs"
+	@echo "make test                                                      library, claims and notebook tests"
+	@echo "make bench                                                     speed against zuko/nflows/normflows"
+	@echo "make data                                                      fetch full MNIST and CIFAR-10"
+	@echo "make clean                                                     remove build outputs (keeps results)"
+
+venv: $(READY)
+$(READY): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(PY) -c "import torch; print(f'torch=={torch.__version__.split(\"+\")[0]}')" > $(VENV)/constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[test,bench]"
+	touch $@
+
+reproduce: $(READY)
+	$(PY) -m flowlab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p))
+
+test: test-lib test-notebooks
+
+test-lib: $(READY)
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# nbval re-executes every notebook and compares the verdict cells; the fresh results it writes go to
+# build/nbval (not over the committed ones) and are then put through the same claims test.
+test-notebooks: $(READY)
+	rm -rf build/nbval
+	FLOWLAB_RESULTS_DIR=build/nbval/results FLOWLAB_FIGURES_DIR=build/nbval/figures \
+	  $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -q -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
+	FLOWLAB_CHECK_RESULTS=build/nbval/results $(PY) -m pytest tests/test_claims.py -q -p no:cacheprovider
+
+bench: $(READY)
+	$(PY) benchmarks/run.py
+
+data: $(READY)
+	$(PY) -m flowlab.data.download
+
+clean:
+	rm -rf build checkpoints .pytest_cache

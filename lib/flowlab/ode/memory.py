@@ -1,0 +1,108 @@
+"""Memory held for the backward pass, measured two ways.
+
+1. :func:`saved_tensor_bytes` (deterministic): run ``fn()`` under
+   ``torch.autograd.graph.saved_tensors_hooks`` and, once it returns, add up the bytes of the tensors
+   that the autograd graph still holds for backward. Each saved tensor is wrapped in a small holder
+   object; a holder is alive exactly as long as the graph node that saved it, so tensors saved by
+   parts of the graph that were already dropped (rejected adaptive steps, error estimates) are not
+   counted. Storages are deduplicated (views of one storage and tensors saved twice count once), and
+   all counted storages are alive together, so their addresses identify them.
+2. :func:`peak_memory` (noisy): the peak of the process while ``fn()`` runs, minus the level before.
+   On CUDA, ``torch.cuda.max_memory_allocated`` after resetting the peak statistics. On CPU, the peak
+   resident set size: Linux resets the high-water mark ``VmHWM`` when ``5`` is written to
+   ``/proc/self/clear_refs``; where that is impossible the lifetime peak (``ru_maxrss``) is used and
+   the delta is only a lower bound. Allocator caching and other threads make this noisy: show it,
+   assert on the bytes of saved tensors.
+"""
+from __future__ import annotations
+
+import gc
+import resource
+import weakref
+from typing import Callable
+
+import torch
+
+
+class _Held:
+    """A saved tensor as the autograd graph holds it (weak-referenceable)."""
+
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+
+def saved_tensor_bytes(fn: Callable[[], object]) -> tuple[object, int]:
+    """Run ``fn()`` and return ``(result, bytes of distinct storages held for backward)``."""
+    if not callable(fn):
+        raise ValueError(f"saved_tensor_bytes needs a callable fn() that builds the graph, got {type(fn).__name__}")
+    holders: list[weakref.ref] = []
+
+    def pack(tensor):
+        # A non-leaf saved as-is would point back at its own graph node through grad_fn: a reference
+        # cycle through C++ that the garbage collector cannot see, so the graph would never be freed.
+        # Its values are all backward needs (no double backward here); leaves are kept as they are.
+        held = _Held(tensor.detach() if tensor.grad_fn is not None else tensor)
+        holders.append(weakref.ref(held))
+        return held
+
+    def unpack(held):
+        return held.tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+        result = fn()
+    gc.collect()
+    storages: dict[tuple, int] = {}
+    for ref in holders:
+        held = ref()
+        if held is None:
+            continue
+        storage = held.tensor.untyped_storage()
+        storages[(held.tensor.device.type, storage.data_ptr())] = storage.nbytes()
+    return result, int(sum(storages.values()))
+
+
+def _rss_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") -> tuple[object, int]:
+    """Run ``fn()`` and return ``(result, peak memory in bytes above the level before it ran)``."""
+    if not callable(fn):
+        raise ValueError(f"peak_memory needs a callable fn(), got {type(fn).__name__}")
+    device = torch.device(device)
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        result = fn()
+        torch.cuda.synchronize(device)
+        return result, int(torch.cuda.max_memory_allocated(device) - before)
+    if device.type != "cpu":
+        raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device}")
+    before = _rss_kib("VmRSS")
+    if before is not None and _reset_peak_rss():
+        result = fn()
+        peak = _rss_kib("VmHWM")
+        return result, max(0, int(peak - before) * 1024)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = fn()
+    return result, max(0, int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)

@@ -1,0 +1,241 @@
+"""The driver behind ``make reproduce``: run the notebooks headlessly, regenerate every output.
+
+For each notebook (all of ``notebooks/NN_*.ipynb``, or those named by ``--nb``) it:
+
+1. skips it when nothing it depends on changed since its last successful run (the notebook's code,
+   the library's source, the mode and parameters are hashed into ``results/stamps.json``);
+2. executes it with papermill, in quick or full mode, with a per-cell timeout, writing every figure
+   and result into a staging folder;
+3. only if the whole notebook succeeded, moves the executed notebook, figures and results into
+   place. A failure leaves the previous outputs untouched and names the failing cell.
+
+Then it regenerates ``results/CLAIMS.md`` and the claims table in ``README.md`` and prints a
+summary: claims reproduced out of the total, failures named. Quick mode writes ``notebooks/``,
+``results/`` and ``figures/``; full mode writes ``notebooks/full/``, ``results/full/``, ``figures/full/``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from flowlab.claims_table import write_tables
+from flowlab.outputs import repo_root, write_bytes_atomic, write_json_atomic
+from flowlab.params import MODES
+
+PAPERMILL_CELL_TAG = "injected-parameters"
+
+
+def notebook_paths(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def select(paths: list[Path], nb: str | None) -> list[Path]:
+    if not nb:
+        return paths
+    wanted = [w.strip() for w in nb.split(",") if w.strip()]
+    chosen = []
+    for w in wanted:
+        match = [p for p in paths if p.stem == w or p.stem.startswith(f"{w}_") or p.stem.startswith(w)]
+        if not match:
+            names = ", ".join(p.stem for p in paths) or "none"
+            raise SystemExit(f"reproduce: no notebook matches NB={w!r}; available: {names}")
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def parse_params(items: list[str]) -> dict:
+    """``key=value`` pairs; values are read as JSON when they parse (numbers, null), else strings."""
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"reproduce: parameter {item!r} must look like name=value")
+        key, value = item.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def code_sources(nb_path: Path) -> list[str]:
+    nb = json.loads(nb_path.read_text())
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and PAPERMILL_CELL_TAG not in c.get("metadata", {}).get("tags", [])
+    ]
+
+
+def library_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted((root / "lib" / "flowlab").rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def input_digest(nb_path: Path, lib_digest: str, mode: str, params: dict) -> str:
+    payload = json.dumps({"code": code_sources(nb_path), "lib": lib_digest, "mode": mode,
+                          "params": params}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def declared_parameters(nb_path: Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` (what papermill may override)."""
+    nb = json.loads(nb_path.read_text())
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            return [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+    return []
+
+
+def strip_volatile(nb_path: Path) -> None:
+    """Drop papermill's timestamps so that re-running a notebook changes only what really changed."""
+    nb = json.loads(nb_path.read_text())
+    for cell in nb["cells"]:
+        cell.get("metadata", {}).pop("papermill", None)
+        cell.get("metadata", {}).pop("execution", None)
+    pm = nb.get("metadata", {}).get("papermill", {})
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables"):
+        pm.pop(key, None)
+    write_bytes_atomic(nb_path, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+
+
+def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int) -> tuple[bool, str]:
+    """Execute one notebook into a staging folder; on success move its outputs into place."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    stage = root / "build" / "staging" / nb_path.stem
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "results").mkdir(parents=True)
+    (stage / "figures").mkdir(parents=True)
+    staged_nb = stage / nb_path.name
+    env_before = {k: os.environ.get(k) for k in ("FLOWLAB_RESULTS_DIR", "FLOWLAB_FIGURES_DIR", "FLOWLAB_ROOT")}
+    os.environ.update(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
+                      FLOWLAB_ROOT=str(root))
+    try:
+        papermill.execute_notebook(
+            str(nb_path), str(staged_nb), parameters={"mode": mode, **params},
+            kernel_name="python3", cwd=str(root / "notebooks"), execution_timeout=cell_timeout,
+            progress_bar=False, log_output=False, report_mode=False,
+        )
+    except PapermillExecutionError as err:
+        failed = root / "build" / "failed" / nb_path.name
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if staged_nb.exists():
+            shutil.copyfile(staged_nb, failed)
+        # papermill counts the injected-parameters cell; report the cell as the reader sees it.
+        return False, f"cell {err.exec_count} raised {err.ename}: {err.evalue} (executed copy: {failed.relative_to(root)})"
+    except Exception as err:  # kernel died, timeout, unreadable notebook
+        return False, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    finally:
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    result_files = list((stage / "results").glob("*.json"))
+    if not any(f.stem == nb_path.stem for f in result_files):
+        return False, f"ran to the end but wrote no results/{nb_path.stem}.json (missing book.save())"
+    strip_volatile(staged_nb)
+    sub = "" if mode == "quick" else mode
+    targets = {"results": root / "results" / sub, "figures": root / "figures" / sub}
+    for kind, target in targets.items():
+        target.mkdir(parents=True, exist_ok=True)
+        for f in (stage / kind).iterdir():
+            os.replace(f, target / f.name)
+    nb_target = root / "notebooks" / sub / nb_path.name
+    nb_target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged_nb, nb_target)
+    shutil.rmtree(stage, ignore_errors=True)
+    return True, ""
+
+
+def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
+    data = json.loads(results_file.read_text())
+    claims = data["claims"]
+    done = sum(c["verdict"] == "reproduced" for c in claims)
+    bad = [f"{c['id']} {c['verdict']}" for c in claims if c["kind"] in ("exact", "stat") and c["verdict"] != "reproduced"]
+    return done, len(claims), bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flowlab.reproduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
+    parser.add_argument("--nb", default=None, help="run only these notebooks: '03' or '03,09' or a full name")
+    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a papermill parameter for the selected notebooks (repeatable)")
+    parser.add_argument("--force", action="store_true", help="run even when nothing changed")
+    parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    args = parser.parse_args(argv)
+    if args.mode not in MODES:
+        parser.error(f"unknown mode {args.mode!r}; expected one of {MODES}")
+    if args.cell_timeout <= 0:
+        parser.error("--cell-timeout must be a positive number of seconds")
+
+    root = repo_root()
+    params = parse_params(args.param)
+    if "mode" in params:
+        parser.error("give the mode with --mode (MODE=full in make), not as a parameter")
+    paths = select(notebook_paths(root), args.nb)
+    if not paths:
+        print("reproduce: no notebooks in notebooks/")
+        return 0
+    for nb_path in paths:
+        unknown = sorted(set(params) - set(declared_parameters(nb_path)))
+        if unknown:
+            raise SystemExit(f"reproduce: {nb_path.stem} has no parameter {', '.join(unknown)}; "
+                             f"it takes {', '.join(declared_parameters(nb_path))}")
+
+    sub = "" if args.mode == "quick" else args.mode
+    stamps_path = root / "results" / sub / "stamps.json"
+    stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
+    lib = library_digest(root)
+    failures = []
+    start_all = time.perf_counter()
+    ran = 0
+    for nb_path in paths:
+        digest = input_digest(nb_path, lib, args.mode, params)
+        results_file = root / "results" / sub / f"{nb_path.stem}.json"
+        if not args.force and stamps.get(nb_path.stem) == digest and results_file.is_file():
+            print(f"[up to date] {nb_path.stem}", flush=True)
+            continue
+        print(f"[running]    {nb_path.stem} ({args.mode}) ...", flush=True)
+        start = time.perf_counter()
+        ok, why = run_one(nb_path, root, args.mode, params, args.cell_timeout)
+        seconds = time.perf_counter() - start
+        ran += 1
+        if ok:
+            done, total, bad = claim_counts(results_file)
+            stamps[nb_path.stem] = digest
+            write_json_atomic(stamps_path, dict(sorted(stamps.items())))
+            print(f"[done]       {nb_path.stem}  {seconds:6.1f} s  {done}/{total} claims reproduced"
+                  + (f"  FAILED: {', '.join(bad)}" if bad else ""), flush=True)
+        else:
+            failures.append(f"{nb_path.stem}: {why}")
+            print(f"[FAILED]     {nb_path.stem}  {seconds:6.1f} s  {why}", flush=True)
+
+    summary = write_tables(root, args.mode)
+    print(f"\n{ran} notebook(s) run in {time.perf_counter() - start_all:.1f} s; "
+          f"claims reproduced: {summary['reproduced']}/{summary['total']}")
+    for line in summary["problems"]:
+        print(f"  claim problem: {line}")
+    for line in failures:
+        print(f"  notebook failed: {line}")
+    return 1 if failures or summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

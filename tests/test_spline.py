@@ -1,0 +1,95 @@
+"""Rational-quadratic spline: harness, agreement with nflows, monotonicity, tails, errors."""
+import pytest
+import torch
+
+from flowlab.flows import Compose, ElementwiseAffine, FlowModel, StandardNormal
+from flowlab.flows.spline import RationalQuadraticSpline, rq_spline, spline_knots
+from flowlab.flows.testing import check_flow
+
+
+def perturbed(layer, seed=0, std=1.0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * std)
+    return layer.double()
+
+
+def inputs(n, d, seed, scale=2.0):
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
+
+
+def test_harness_inside_and_outside_the_interval():
+    layer = perturbed(RationalQuadraticSpline(3, bins=6, bound=2.5), seed=1)
+    x = inputs(20, 3, seed=2)
+    assert ((x.abs() > 2.5).any() and (x.abs() < 2.5).any())
+    report = check_flow(layer, x)
+    assert report.jacobian_max_logdet > 0.1
+
+
+def test_harness_in_a_composition():
+    flow = Compose(perturbed(RationalQuadraticSpline(2, bins=5, bound=3.0), seed=3),
+                   perturbed(ElementwiseAffine(2), seed=4, std=0.3))
+    check_flow(flow, inputs(8, 2, seed=5))
+
+
+def test_identity_at_init_and_outside_the_bound():
+    layer = RationalQuadraticSpline(2, bins=4, bound=1.0).double()
+    x = inputs(10, 2, seed=6)
+    z, ld = layer(x)
+    assert torch.allclose(z, x, atol=1e-12) and ld.abs().max() < 1e-6
+    layer = perturbed(layer, seed=7)
+    z, ld = layer(torch.tensor([[-3.0, 5.0]], dtype=torch.float64))
+    assert z.tolist() == [[-3.0, 5.0]] and ld.item() == 0.0
+
+
+def test_strictly_increasing_and_c1_at_the_ends():
+    layer = perturbed(RationalQuadraticSpline(1, bins=8, bound=2.0), seed=8, std=2.0)
+    grid = torch.linspace(-3, 3, 20001, dtype=torch.float64)[:, None]
+    z, ld = layer(grid)
+    assert (z[1:] > z[:-1]).all()
+    # Derivative 1 at +-B from inside, matching the identity tails.
+    edge = torch.tensor([[-2.0], [2.0]], dtype=torch.float64)
+    assert layer(edge)[1].abs().max() < 1e-12
+
+
+def test_matches_nflows_with_the_same_knots():
+    nflows_rq = pytest.importorskip("nflows.transforms.splines.rational_quadratic")
+    layer = perturbed(RationalQuadraticSpline(3, bins=7, bound=2.5), seed=9, std=1.5)
+    x = inputs(64, 3, seed=10)
+    b = x.shape[0]
+    raw = [t.detach().expand(b, -1, -1).clone() for t in (layer.raw_widths, layer.raw_heights,
+                                                           layer.raw_derivatives)]
+    for inverse in (False, True):
+        ours, ld = (layer.inverse if inverse else layer)(x)
+        theirs, ld_theirs = nflows_rq.unconstrained_rational_quadratic_spline(
+            x, *raw, inverse=inverse, tails="linear", tail_bound=2.5)
+        assert torch.allclose(ours, theirs, atol=1e-12)
+        assert torch.allclose(ld, ld_theirs.sum(-1), atol=1e-10)
+
+
+def test_model_density_integrates_to_one():
+    model = FlowModel(perturbed(RationalQuadraticSpline(1, bins=6, bound=2.0), seed=11),
+                      StandardNormal(1).double())
+    grid = torch.linspace(-12, 12, 48001, dtype=torch.float64)[:, None]
+    mass = torch.trapezoid(model.log_prob(grid).exp().detach(), grid[:, 0])
+    assert abs(mass.item() - 1) < 1e-6
+
+
+def test_knots_are_ordered_and_pinned():
+    xk, yk, dk = spline_knots(torch.randn(2, 5), torch.randn(2, 5), torch.randn(2, 4), bound=3.0)
+    assert (xk[..., 1:] > xk[..., :-1]).all() and (yk[..., 1:] > yk[..., :-1]).all()
+    assert (xk[..., 0] == -3).all() and (yk[..., -1] == 3).all() and (dk > 0).all()
+    y, _ = rq_spline(torch.zeros(4, 2), xk, yk, dk)
+    assert y.shape == (4, 2)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"expects input of shape \[batch, 2\]"):
+        RationalQuadraticSpline(2)(torch.randn(3, 3))
+    with pytest.raises(ValueError, match="bins >= 2"):
+        RationalQuadraticSpline(2, bins=1)
+    with pytest.raises(ValueError, match="positive bound"):
+        RationalQuadraticSpline(2, bound=0.0)
+    with pytest.raises(ValueError, match="K-1 inner derivatives"):
+        spline_knots(torch.randn(5), torch.randn(5), torch.randn(5), bound=1.0)
