@@ -10,3 +10,4 @@ from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePe
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1
 from flowlab.flows.multiscale import Flatten, Split, Squeeze, glow_step, initialize_actnorm, multiscale_flow, multiscale_model
 from flowlab.flows.spline import RationalQuadraticSpline
+from flowlab.flows.continuous import CNF, TimeConcatMLP, divergence_exact, divergence_hutchinson, field_jacobian

@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import jacrev, vjp, vmap
+from torch.func import jacrev, vmap
 
 from flowlab.flows.base import Flow, check_shape
 
@@ -92,9 +92,30 @@ class TimeConcatMLP(nn.Module):
         return self.decode(t, self.encode(t, z))
 
 
+class LinearField(nn.Module):
+    r"""Linear dynamics :math:`dz/dt = Az`: the flow map is :math:`e^{tA}`, so
+    :math:`\log|\det \partial\phi_T/\partial z| = \log\det e^{TA} = T\operatorname{tr}A` (closed form)."""
+
+    def __init__(self, A: Tensor):
+        super().__init__()
+        if A.dim() != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"LinearField needs a square matrix A, got shape {list(A.shape)}")
+        self.A = nn.Parameter(A.clone())
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        check_shape(z, (self.A.shape[0],), "LinearField")
+        return z @ self.A.T
+
+
 # ------------------------------------------------------------------------------------ divergences
-def _per_sample(z: Tensor) -> int:
-    return z[0].numel()
+def _track(z: Tensor) -> Tensor:
+    # The solver hands over a tensor that may not require grad (data at t=0, or no_grad evaluation):
+    # a detached copy that does is enough then, as there is no graph behind it to keep.
+    return z if z.requires_grad else z.detach().requires_grad_(True)
+
+
+def _vjp(out: Tensor, z: Tensor, cotangent: Tensor, keep: bool) -> Tensor:
+    return torch.autograd.grad(out, z, cotangent, create_graph=keep, retain_graph=True)[0]
 
 
 def divergence_exact(fn: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,34 +123,49 @@ def divergence_exact(fn: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor,
 
     ``fn`` maps a batch to a batch and treats samples independently (no batch statistics), so one
     VJP with cotangent :math:`e_i` in every row gives row :math:`i` of every sample's Jacobian.
+    The result stays differentiable when grad mode is on (training), and is detached otherwise.
     """
-    out, pullback = vjp(fn, z)
-    d = _per_sample(z)
-    basis = torch.eye(d, dtype=z.dtype, device=z.device).reshape(d, 1, *z.shape[1:])
-    rows = vmap(lambda e: pullback(e.expand_as(z))[0])(basis)          # [D, B, *event]
-    diag = rows.reshape(d, z.shape[0], d).diagonal(dim1=0, dim2=2)      # [B, D]
-    return out, diag.sum(dim=1)
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        out = fn(z)
+        flat = out.reshape(z.shape[0], -1)
+        div = z.new_zeros(z.shape[0])
+        for i in range(flat.shape[1]):
+            e = torch.zeros_like(flat)
+            e[:, i] = 1
+            div = div + _vjp(out, z, e.reshape(out.shape), keep).reshape(z.shape[0], -1)[:, i]
+    return (out, div) if keep else (out.detach(), div.detach())
 
 
 def divergence_hutchinson(fn: Callable[[Tensor], Tensor], z: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
     r"""``(f(z), ε^T (∂f/∂z) ε)`` per sample: one VJP, an unbiased estimate of the divergence."""
-    if noise.shape != z.shape:
-        raise ValueError(f"Hutchinson noise must have the shape of z {list(z.shape)}, got {list(noise.shape)}")
-    out, pullback = vjp(fn, z)
-    (e_jac,) = pullback(noise)
-    return out, (e_jac * noise).reshape(z.shape[0], -1).sum(dim=1)
+    if noise is None or noise.shape != z.shape:
+        got = None if noise is None else list(noise.shape)
+        raise ValueError(f"Hutchinson noise must have the shape of z {list(z.shape)}, got {got}")
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        out = fn(z)
+        div = (_vjp(out, z, noise, keep) * noise).reshape(z.shape[0], -1).sum(dim=1)
+    return (out, div) if keep else (out.detach(), div.detach())
 
 
 def divergence_bottleneck(encode: Callable[[Tensor], Tensor], decode: Callable[[Tensor], Tensor],
                           z: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
     r"""``(g(h(z)), ε^T (∂h/∂z)(∂g/∂h) ε)`` with ε of the bottleneck's shape: two VJPs."""
-    h, pull_h = vjp(encode, z)
-    if noise.shape != h.shape:
-        raise ValueError(f"bottleneck noise must have the shape of h {list(h.shape)}, got {list(noise.shape)}")
-    out, pull_g = vjp(decode, h)
-    (u,) = pull_h(noise)        # ε^T ∂h/∂z, in z-space
-    (w,) = pull_g(u)            # ε^T ∂h/∂z ∂g/∂h, in h-space
-    return out, (w * noise).reshape(z.shape[0], -1).sum(dim=1)
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        h = encode(z)
+        if noise is None or noise.shape != h.shape:
+            got = None if noise is None else list(noise.shape)
+            raise ValueError(f"bottleneck noise must have the shape of h {list(h.shape)}, got {got}")
+        out = decode(h)
+        u = _vjp(h, z, noise, True)       # ε^T ∂h/∂z, in z-space (kept: differentiated again below)
+        w = _vjp(out, h, u, keep)         # ε^T ∂h/∂z ∂g/∂h, in h-space
+        div = (w * noise).reshape(z.shape[0], -1).sum(dim=1)
+    return (out, div) if keep else (out.detach(), div.detach())
 
 
 def draw_noise(like: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
@@ -277,7 +313,7 @@ class CNF(Flow):
         ell0 = x.new_zeros(x.shape[0])
         zs, ells = self._odeint(dyn, (x, ell0), self._times(t0, t1, x))
         self.nfe = dyn.calls - start
-        dyn.noise = None
+        # dyn.noise stays: the adjoint's backward solve must see the same probe.
         return zs[-1], -ells[-1]
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:

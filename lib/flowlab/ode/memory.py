@@ -10,12 +10,15 @@
 2. :func:`peak_memory` (noisy): the peak of the process while ``fn()`` runs, minus the level before.
    On CUDA, ``torch.cuda.max_memory_allocated`` after resetting the peak statistics. On CPU, the peak
    resident set size: Linux resets the high-water mark ``VmHWM`` when ``5`` is written to
-   ``/proc/self/clear_refs``; where that is impossible the lifetime peak (``ru_maxrss``) is used and
-   the delta is only a lower bound. Allocator caching and other threads make this noisy: show it,
+   ``/proc/self/clear_refs`` (freed heap pages are first handed back to the system with glibc's
+   ``malloc_trim``, so that they do not hide the next peak); where that is impossible the lifetime
+   peak (``ru_maxrss``) is used and the delta is only a lower bound. Allocator caching and other threads make this noisy: show it,
    assert on the bytes of saved tensors.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import resource
 import weakref
@@ -83,6 +86,15 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def _release_free_heap() -> None:
+    # glibc keeps freed heap pages resident; without returning them the next run's peak would be
+    # served from memory already counted in the baseline and show up as zero.
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") -> tuple[object, int]:
     """Run ``fn()`` and return ``(result, peak memory in bytes above the level before it ran)``."""
     if not callable(fn):
@@ -98,6 +110,7 @@ def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") ->
         return result, int(torch.cuda.max_memory_allocated(device) - before)
     if device.type != "cpu":
         raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device}")
+    _release_free_heap()
     before = _rss_kib("VmRSS")
     if before is not None and _reset_peak_rss():
         result = fn()

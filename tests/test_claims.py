@@ -1,0 +1,77 @@
+"""The claims test: every notebook's recorded claims hold (exact/stat reproduced, order as pinned).
+
+By default it reads the committed ``results/``; ``FLOWLAB_CHECK_RESULTS`` points it at another folder
+(``make test`` uses it for the fresh results nbval's re-execution writes).
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from flowlab import registry
+from flowlab.claims import ClaimBook
+from flowlab.claims_table import problems
+from flowlab.params import notebook_params
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(os.environ.get("FLOWLAB_CHECK_RESULTS", ROOT / "results"))
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_claims_hold(notebook):
+    path = RESULTS / f"{notebook}.json"
+    assert path.is_file(), f"{path} is missing: run `make reproduce NB={notebook[:2]}`"
+    data = json.loads(path.read_text())
+    assert data["notebook"] == notebook
+    assert data["provenance"]["mode"] == "quick"
+    found = problems(notebook, data)
+    assert not found, "\n".join(found)
+
+
+def test_every_notebook_has_registered_claims():
+    for notebook in NOTEBOOKS:
+        assert registry.claims_for(notebook), f"{notebook} has no claims in flowlab.registry"
+
+
+def test_registry_is_well_formed():
+    for spec in registry.CLAIMS:
+        assert spec.kind in registry.KINDS
+        assert spec.statement and spec.source
+        assert set(spec.pinned) <= {"quick", "full"}
+        assert all(v in ("reproduced", "not reproduced at this scale") for v in spec.pinned.values())
+        assert not spec.pinned or spec.kind == "order"
+
+
+def _book(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
+    return ClaimBook("01_change_of_variables", notebook_params())
+
+
+def test_problems_catch_a_failed_exact_claim(tmp_path, monkeypatch):
+    book = _book(tmp_path, monkeypatch)
+    book.check("C01", "mass", measured=1.01, expected=1.0, tolerance=1e-6, why="test")
+    book.check("C02", "ok", measured=0.0, expected=0.0, tolerance=0.0, why="test")
+    data = json.loads(book.save().read_text())
+    found = problems("01_change_of_variables", data)
+    assert any(f.startswith("C01") and "failed" in f for f in found)
+    assert any(f.startswith("C03") and "never recorded" in f for f in found)
+    assert not any(f.startswith("C02") for f in found)
+
+
+def test_problems_catch_an_order_verdict_that_differs_from_its_pin(monkeypatch):
+    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": "reproduced"})
+    monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
+    data = {"provenance": {"mode": "quick"}, "claims": [
+        {"id": "C07", "kind": "order", "verdict": "not reproduced at this scale", "checks": [{"passed": False}]}]}
+    assert any("pinned" in f for f in problems("02_coupling_flows", data))
+
+
+def test_claim_book_rejects_unknown_and_misused_claims(tmp_path, monkeypatch):
+    book = _book(tmp_path, monkeypatch)
+    import pytest as _pytest
+    with _pytest.raises(ValueError, match="not registered for 01_change_of_variables"):
+        book.check("C11", "x", measured=1, expected=1, tolerance=0, why="")
+    with _pytest.raises(ValueError, match="use book.check"):
+        book.order("C01", "x", holds=True, measured=1, expected="")

@@ -1,0 +1,63 @@
+"""The papermill driver on a throw-away repository: outputs move into place only on success, a
+failure names its cell and keeps the previous outputs, and an unchanged notebook is not re-run."""
+import json
+
+import nbformat
+import pytest
+
+from flowlab import reproduce
+
+NOTEBOOK_CODE = [
+    ("parameters", 'mode = "quick"\nseed = 0\nfail = 0'),
+    (None, "import json, os\n"
+           "from flowlab.outputs import results_dir, figures_dir, write_json_atomic\n"
+           "(figures_dir(mode) / f'01_demo_{fail}.png').write_bytes(b'png')\n"
+           "assert fail in (0, 1), 'fail must be 0 or 1'"),
+    (None, "if fail:\n    raise ValueError('boom on purpose')"),
+    (None, "write_json_atomic(results_dir(mode) / '01_demo.json', {'notebook': '01_demo', "
+           "'provenance': {'mode': mode}, 'claims': [], 'seed': seed})"),
+]
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for tag, code in NOTEBOOK_CODE:
+        cell = nbformat.v4.new_code_cell(code)
+        if tag:
+            cell.metadata["tags"] = [tag]
+        nb.cells.append(cell)
+    nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_success_skip_and_failure_keep_previous_outputs(repo, capsys):
+    assert reproduce.main(["--nb", "01"]) == 0
+    results = repo / "results" / "01_demo.json"
+    assert json.loads(results.read_text())["seed"] == 0
+    assert (repo / "figures" / "01_demo_0.png").is_file()
+    executed = json.loads((repo / "notebooks" / "01_demo.ipynb").read_text())
+    assert all(c["execution_count"] for c in executed["cells"] if c["cell_type"] == "code")
+
+    capsys.readouterr()
+    assert reproduce.main(["--nb", "01"]) == 0
+    assert "[up to date] 01_demo" in capsys.readouterr().out
+
+    before = results.read_text()
+    assert reproduce.main(["--nb", "01", "-p", "fail=1", "-p", "seed=5"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAILED]" in out and "ValueError: boom on purpose" in out and "cell" in out
+    assert results.read_text() == before, "a failed run must leave the previous results untouched"
+    assert not (repo / "figures" / "01_demo_1.png").exists(), "a failed run must not publish figures"
+
+
+def test_bad_invocations_are_explained(repo):
+    with pytest.raises(SystemExit, match="01_demo has no parameter steps; it takes mode, seed, fail"):
+        reproduce.main(["--nb", "01", "-p", "steps=3"])
+    with pytest.raises(SystemExit, match="no notebook matches NB='07'"):
+        reproduce.main(["--nb", "07"])
+    with pytest.raises(SystemExit):
+        reproduce.main(["--mode", "fast"])
