@@ -113,3 +113,28 @@ def test_errors():
         maf(3, num_layers=0)
     with pytest.raises(ValueError, match="CallCounter"):
         CallCounter([])
+
+
+def test_loglog_slope_recovers_power_laws():
+    from flowlab.flows.autoregressive import loglog_slope
+    dims = [2, 4, 8, 16]
+    assert abs(loglog_slope(dims, [3e-3 * d for d in dims]) - 1) < 1e-12
+    assert abs(loglog_slope(dims, [5e-4] * 4)) < 1e-12
+    with pytest.raises(ValueError, match="at least two"):
+        loglog_slope([2], [1.0])
+
+
+def test_direction_costs_counts_passes_and_times_every_dimension():
+    from flowlab.flows.autoregressive import direction_costs
+    dims = [2, 3, 5]
+    out = direction_costs(lambda d: MAF(d, hidden=8), dims, batch=4, repeats=2, inner=1)
+    assert out["passes"] == {"forward": [1, 1, 1], "inverse": dims}
+    for key in ("seconds", "cpu_seconds"):
+        for direction in ("forward", "inverse"):
+            t = out[key][direction]
+            assert len(t) == 2 and all(len(row) == 3 and min(row) >= 0 for row in t)
+    flow = direction_costs(lambda d: realnvp(d, num_layers=3, hidden=8), [4], batch=2, repeats=1,
+                           networks=lambda f: [layer.conditioner for layer in f])
+    assert flow["passes"] == {"forward": [3], "inverse": [3]}
+    with pytest.raises(ValueError, match="repeats must be a positive integer"):
+        direction_costs(lambda d: MAF(d), [2], repeats=0)

@@ -149,3 +149,38 @@ def test_errors():
         channel_mask(1, 0)
     with pytest.raises(ValueError, match="event_shape"):
         AffineCoupling((3, 4), torch.ones(3, 4))
+
+
+def test_matches_nflows_with_shared_weights():
+    """Cross-check against nflows' coupling layers, same conditioner weights, same mask."""
+    coupling = pytest.importorskip("nflows.transforms.coupling")
+    torch.manual_seed(0)
+    d, b = 5, alternating_mask(5, 1)  # ours: 1 = copied; nflows: mask > 0 = transformed
+    net = perturbed(torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 6))).double()
+
+    class NflowsNet(torch.nn.Module):  # nflows calls net(identity_split, context)
+        def forward(self, x, context=None):
+            return net(x)
+
+    class OursAffine(torch.nn.Module):  # ours wants [raw_s, t]; nflows gives [t, u], scale sigmoid(u+2)+1e-3
+        def forward(self, x):
+            t, u = net(x).chunk(2, dim=1)
+            return torch.cat([torch.logit(torch.sigmoid(u + 2) + 1e-3) - 2, t], 1)
+
+    x = torch.randn(8, d, dtype=torch.float64)
+    theirs = coupling.AffineCouplingTransform(1 - b, lambda i, o: NflowsNet()).double()
+    ours = AffineCoupling(d, b, conditioner=OursAffine(), scale="sigmoid").double()
+    (z1, ld1), (z2, ld2) = ours(x), theirs(x)
+    assert torch.allclose(z1, z2, atol=1e-12, rtol=0) and torch.allclose(ld1, ld2, atol=1e-12, rtol=0)
+
+    net_add = perturbed(torch.nn.Linear(2, 3)).double()
+
+    class Net(torch.nn.Module):
+        def forward(self, x, context=None):
+            return net_add(x)
+
+    theirs = coupling.AdditiveCouplingTransform(1 - b, lambda i, o: Net()).double()
+    ours = AdditiveCoupling(d, b, conditioner=Net()).double()
+    (z1, ld1), (z2, ld2) = ours(x), theirs(x)
+    assert torch.allclose(z1, z2, atol=1e-12, rtol=0) and torch.equal(ld1, torch.zeros(8, dtype=torch.float64))
+    assert torch.allclose(ld2, torch.zeros(8, dtype=torch.float64))

@@ -39,10 +39,10 @@ def test_backprop_memory_is_linear_and_adjoint_constant_in_steps():
         return saved_tensor_bytes(lambda: solve(field, z0, t, method="rk4",
                                                 options=dict(step_size=1.0 / steps))[-1].sum())[1]
 
-    backprop = [held(odeint, n) for n in (4, 8, 16)]
+    backprop = [held(odeint, n) for n in (2, 4, 8)]
     assert backprop[2] - backprop[1] == 2 * (backprop[1] - backprop[0]) > 0  # exactly linear
     for solve in (odeint_alg1, odeint_adjoint):
-        assert len({held(solve, n) for n in (4, 8, 16)}) == 1
+        assert len({held(solve, n) for n in (2, 4, 8)}) == 1
 
 
 @pytest.mark.skipif(not _reset_peak_rss(), reason="peak RSS cannot be reset on this system")
@@ -65,3 +65,18 @@ def test_memory_helpers_reject_bad_input():
         peak_memory(None)
     with pytest.raises(ValueError, match="'cpu' and 'cuda'"):
         peak_memory(lambda: 0, device="meta")
+
+
+def test_measuring_does_not_change_gradients():
+    torch.manual_seed(1)
+    field = MLPField(3, 8).double()
+    z0 = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+
+    def loss():
+        return (odeint_alg1(field, z0, t, method="rk4", options=dict(step_size=0.1))[-1] ** 2).sum()
+
+    measured, _ = saved_tensor_bytes(loss)
+    plain = torch.autograd.grad(loss(), (z0, *field.parameters()))
+    for a, b in zip(torch.autograd.grad(measured, (z0, *field.parameters())), plain):
+        assert torch.equal(a, b)

@@ -5,7 +5,7 @@ from torch.func import jacrev, vmap
 
 from flowlab.estimators import (Operator, as_operator, draw_probes, exact_trace, hutch_plus_plus,
                                 hutchinson_bottleneck_samples, hutchinson_samples, hutchinson_trace,
-                                hutchinson_variance, sample_variance_se)
+                                hutchinson_variance, integrated_jacobian, sample_variance_se)
 
 D = torch.float64
 
@@ -140,3 +140,28 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="neither"):
         exact_trace(as_operator(A), dim=3)
     assert isinstance(as_operator(A), Operator)
+
+
+def test_integrated_jacobian_linear_field_and_fixed_probe_identity():
+    g = _gen(11)
+    A = torch.randn(3, 3, generator=g, dtype=D)
+    x = torch.randn(4, 3, generator=g, dtype=D)
+    M = integrated_jacobian(lambda t, z: z @ A.T, x, 0.0, 0.5, method="rk4", options={"step_size": 0.1})
+    assert torch.allclose(M, 0.5 * A.expand(4, 3, 3), atol=1e-12)
+    # nonlinear field: the fixed-probe integral of eps^T J eps equals eps^T M eps on the same grid
+    W = torch.randn(3, 3, generator=g, dtype=D)
+    field = lambda t, z: torch.tanh(z @ W.T) * (1 + t)
+    eps = torch.randn(4, 3, generator=g, dtype=D)
+    from torchdiffeq import odeint
+
+    def rhs(t, state):
+        z, _ = state
+        _, quad = torch.func.jvp(lambda v: field(t, v), (z,), (eps,))
+        return field(t, z), (quad * eps).sum(-1)
+
+    opts = dict(method="rk4", options={"step_size": 0.25})
+    ell = odeint(rhs, (x, torch.zeros(4, dtype=D)), torch.tensor([0.0, 1.0], dtype=D), **opts)[1][-1]
+    M = integrated_jacobian(field, x, 0.0, 1.0, **opts)
+    assert torch.allclose(ell, torch.einsum("bi,bij,bj->b", eps, M, eps), atol=1e-12)
+    with pytest.raises(ValueError, match=r"\[B, D\]"):
+        integrated_jacobian(field, x[0])

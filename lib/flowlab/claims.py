@@ -59,7 +59,7 @@ def _short(value: Any) -> str:
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(),
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=10"], cwd=repo_root(),
                              capture_output=True, text=True, timeout=10)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):

@@ -59,6 +59,7 @@ def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", **
     return Params(mode=mode, seed=seed, device=_device(device), extra=dict(counts))
 
 
-def in_ci() -> bool:
-    """True under continuous integration (progress bars go quiet)."""
-    return bool(os.environ.get("CI"))
+def progress_quiet() -> bool:
+    """True when progress bars should stay quiet: under CI, or inside a notebook that the papermill
+    driver runs headlessly (it sets ``FLOWLAB_QUIET``; the bars would only clutter saved outputs)."""
+    return bool(os.environ.get("CI") or os.environ.get("FLOWLAB_QUIET"))

@@ -56,7 +56,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Real NVP via Masked Convolution"'),
     _c("C07", "02_coupling_flows", "order",
        "RealNVP fits 2D toy densities: held-out NLL well below the best single Gaussian",
-       '001 "Affine Coupling Flows"'),
+       '001 "Affine Coupling Flows"', quick="reproduced"),
     # 03 Glow vs RealNVP
     _c("C08", "03_glow_vs_realnvp", "exact",
        "1x1 invertible convolution: log|det| = h*w*log|det W|; the LU form agrees; rotation init gives 0",
@@ -69,7 +69,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Glow: Generative Flow with 1x1 Convolutions" (bits/dim table)'),
     _c("C11", "03_glow_vs_realnvp", "order",
        "1x1 convolution beats reverse and shuffle permutations, and affine beats additive coupling",
-       '003 "Ablation: Permutation vs 1x1 Convolution"'),
+       '003 "Ablation: Permutation vs 1x1 Convolution"', quick="not reproduced at this scale"),
     # 04 autoregressive flows
     _c("C12", "04_autoregressive_flows", "exact",
        "MADE masks make the Jacobian of MAF/IAF strictly triangular",
@@ -86,7 +86,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Inverse Transform Sampling"'),
     _c("C16", "05_universal_1d_flows", "order",
        "A monotone 1D flow fits a bimodal density to near its entropy; an affine flow cannot",
-       '003 "Universal Flows in 1D"'),
+       '003 "Universal Flows in 1D"', quick="reproduced"),
     # 06 planar and Sylvester flows
     _c("C17", "06_planar_sylvester_flows", "exact",
        "Planar: log|det| = log|1 + h'(w^T z + b) u^T w|; u-hat keeps w^T u >= -1",
@@ -96,7 +96,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Determinant Identity - Sylvester Flows"'),
     _c("C19", "06_planar_sylvester_flows", "order",
        "Planar flows fit U1-U4 better as K grows (K = 2, 8, 32); a CNF of similar size matches K = 32",
-       '003 "Determinant Identity - Planar Flows"'),
+       '003 "Determinant Identity - Planar Flows"', quick="not reproduced at this scale"),
     # 07 VAE with flows
     _c("C20", "07_vae_with_flows", "stat",
        "log p(x) = ELBO + KL(q(z|x) || p(z|x))",
@@ -159,7 +159,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '000; 002 "Theorem (continuity equation)"'),
     _c("C38", "12_ffjord_toy", "order",
        "FFJORD with exact trace and with Hutchinson reach similar NLL on 2D toys",
-       '002 "Continuous-in-time NF"'),
+       '002 "Continuous-in-time NF"', quick="not reproduced at this scale"),
     _c("C39", "12_ffjord_toy", "exact",
        "Integrating forward then backward reconstructs the input within the solver tolerance",
        '002 "Theorem (Picard)"'),
@@ -169,7 +169,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     # 13 FFJORD on images
     _c("C41", "13_ffjord_images", "order",
        "FFJORD's test bits/dim beside Glow and RealNVP at a matched budget",
-       '002 "Continuous-in-time NF"'),
+       '002 "Continuous-in-time NF"', quick="not reproduced at this scale"),
     # 14 bits-back coding
     _c("C42", "14_bits_back_coding", "exact",
        "H(0.5, 0.5) = 1 bit, H(0.8, 0.2) = 0.7219 bits; ANS reaches within 1% of entropy",

@@ -120,9 +120,10 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
     (stage / "results").mkdir(parents=True)
     (stage / "figures").mkdir(parents=True)
     staged_nb = stage / nb_path.name
-    env_before = {k: os.environ.get(k) for k in ("FLOWLAB_RESULTS_DIR", "FLOWLAB_FIGURES_DIR", "FLOWLAB_ROOT")}
+    env_before = {k: os.environ.get(k) for k in
+                  ("FLOWLAB_RESULTS_DIR", "FLOWLAB_FIGURES_DIR", "FLOWLAB_ROOT", "FLOWLAB_QUIET")}
     os.environ.update(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
-                      FLOWLAB_ROOT=str(root))
+                      FLOWLAB_ROOT=str(root), FLOWLAB_QUIET="1")
     try:
         papermill.execute_notebook(
             str(nb_path), str(staged_nb), parameters={"mode": mode, **params},

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm  # text bars: notebooks run headless under papermill
 
 from flowlab.outputs import write_bytes_atomic
-from flowlab.params import in_ci
+from flowlab.params import progress_quiet
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -112,7 +112,7 @@ def fit(
     next_batch = _batches(data)
     history = History()
     model.train()
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress or in_ci(), leave=False,
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress or progress_quiet(), leave=False,
                mininterval=1.0)
     for step in bar:
         loss = loss_fn(next_batch(step))

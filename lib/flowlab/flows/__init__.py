@@ -11,3 +11,5 @@ from flowlab.flows.glow import ActNorm, InvertibleConv1x1
 from flowlab.flows.multiscale import Flatten, Split, Squeeze, glow_step, initialize_actnorm, multiscale_flow, multiscale_model
 from flowlab.flows.spline import RationalQuadraticSpline
 from flowlab.flows.continuous import CNF, TimeConcatMLP, divergence_exact, divergence_hutchinson, field_jacobian
+from flowlab.flows.planar import PlanarFlow, RadialFlow, planar_u_hat
+from flowlab.flows.sylvester import SylvesterFlow, dense_logdet, sylvester_logdet

@@ -162,7 +162,7 @@ def divergence_bottleneck(encode: Callable[[Tensor], Tensor], decode: Callable[[
             got = None if noise is None else list(noise.shape)
             raise ValueError(f"bottleneck noise must have the shape of h {list(h.shape)}, got {got}")
         out = decode(h)
-        u = _vjp(h, z, noise, True)       # ε^T ∂h/∂z, in z-space (kept: differentiated again below)
+        u = _vjp(h, z, noise, keep)       # ε^T ∂h/∂z, in z-space
         w = _vjp(out, h, u, keep)         # ε^T ∂h/∂z ∂g/∂h, in h-space
         div = (w * noise).reshape(z.shape[0], -1).sum(dim=1)
     return (out, div) if keep else (out.detach(), div.detach())
@@ -306,8 +306,10 @@ class CNF(Flow):
         check_shape(x, self.event_shape, "CNF")
         dyn = self.dynamics
         if dyn.trace == "hutchinson":
-            like = x if not dyn.bottleneck else dyn.field.encode(torch.zeros((), dtype=x.dtype), x[:1].detach())
-            shape = (x.shape[0], *like.shape[1:])
+            shape = x.shape
+            if dyn.bottleneck:  # the probe lives in the field's first hidden layer
+                with torch.no_grad():
+                    shape = (x.shape[0], *dyn.field.encode(x.new_zeros(()), x[:1]).shape[1:])
             dyn.noise = draw_noise(x.new_empty(shape), self.noise, self.generator)
         start = dyn.calls
         ell0 = x.new_zeros(x.shape[0])
@@ -339,3 +341,15 @@ class CNF(Flow):
     def extra_repr(self) -> str:
         return (f"event_shape={self.event_shape}, T={self.T}, trace={self.trace!r}, noise={self.noise!r}, "
                 f"method={self.method!r}, rtol={self.rtol}, atol={self.atol}, adjoint={self.adjoint}")
+
+
+def nll_loss(model: nn.Module, cnf: CNF, nfe_log: list | None = None) -> Callable[[Tensor], Tensor]:
+    """The loss for ``fit``: mean negative log-likelihood of a batch under ``model``, appending the
+    forward solve's NFE of ``cnf`` to ``nfe_log`` at every step (the cost curve of training)."""
+    def loss(x: Tensor) -> Tensor:
+        value = -model.log_prob(x).mean()
+        if nfe_log is not None:
+            nfe_log.append(cnf.nfe)
+        return value
+
+    return loss
