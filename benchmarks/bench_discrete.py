@@ -95,9 +95,9 @@ def _perturb(*models):
 def run(quick: bool) -> list[dict]:
     warnings.filterwarnings("ignore", message=".*torch.lu is deprecated")  # inside normflows
     torch.manual_seed(0)
-    repeats = 5 if quick else 20
+    repeats = 5 if quick else 10
     rows = []
-    batch, channels, size, steps, hidden = (64, 8, 16, 4, 64) if quick else (64, 12, 16, 8, 256)
+    batch, channels, size, steps, hidden = (64, 8, 16, 4, 64) if quick else (64, 12, 16, 8, 128)
     x = torch.randn(batch, channels, size, size)
     for kind in ("realnvp", "glow"):
         ours, peer = _image_models(kind, channels, size, steps, hidden)
@@ -122,7 +122,7 @@ def run(quick: bool) -> list[dict]:
 
     from flowlab.flows import FlowModel, StandardNormal
 
-    batch, features, layers, hidden = (256, 64, 5, 128) if quick else (1024, 784, 5, 1024)
+    batch, features, layers, hidden = (256, 64, 5, 128) if quick else (256, 784, 5, 1024)
     x = torch.randn(batch, features)
     ours = FlowModel(maf(features, num_layers=layers, hidden=hidden, layers=2), StandardNormal(features))
     z = zuko.flows.MAF(features, transforms=layers, hidden_features=(hidden, hidden))

@@ -57,24 +57,22 @@ class ConcatLinear(nn.Module):
         return self.linear(torch.cat([h, tt], dim=1))
 
 
-class TimeConcatMLP(nn.Module):
-    r"""A vector field :math:`f(t, z)` on :math:`\mathbb R^D`: an MLP with :math:`t` concatenated to
-    the input of every layer. ``encode`` (first layer and activation, :math:`h: \mathbb R^D \to
-    \mathbb R^H`) and ``decode`` (the rest, :math:`g`) split it for the bottleneck trick.
+class TimeConcatStack(nn.Module):
+    r"""Layers that each see time, with the activation between them: :math:`f = g \circ h`.
+
+    ``encode`` is the first layer and its activation (:math:`h`), ``decode`` the rest (:math:`g`): the
+    split the bottleneck trick needs. Subclasses build ``self.layers`` and ``self.act`` and check shapes.
     """
 
-    def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), activation: str = "softplus"):
-        super().__init__()
-        if not isinstance(features, int) or features <= 0:
-            raise ValueError(f"TimeConcatMLP needs a positive number of features, got {features!r}")
-        hidden = tuple(hidden)
+    layers: nn.ModuleList
+
+    def _build(self, layers, hidden: Sequence[int], activation: str) -> None:
+        name = type(self).__name__
         if not hidden or any(int(h) <= 0 for h in hidden):
-            raise ValueError(f"TimeConcatMLP needs at least one positive hidden width, got {hidden}")
+            raise ValueError(f"{name} needs at least one positive hidden width, got {tuple(hidden)}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of {tuple(_ACTIVATIONS)}")
-        self.features = features
-        widths = (features, *hidden, features)
-        self.layers = nn.ModuleList(ConcatLinear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(layers)
         self.act = _ACTIVATIONS[activation]()
 
     def encode(self, t: Tensor, z: Tensor) -> Tensor:
@@ -86,6 +84,21 @@ class TimeConcatMLP(nn.Module):
             if i < len(self.layers) - 2:
                 h = self.act(h)
         return h
+
+
+class TimeConcatMLP(TimeConcatStack):
+    r"""A vector field :math:`f(t, z)` on :math:`\mathbb R^D`: an MLP with :math:`t` concatenated to
+    the input of every layer. ``encode`` (first layer and activation, :math:`h: \mathbb R^D \to
+    \mathbb R^H`) and ``decode`` (the rest, :math:`g`) split it for the bottleneck trick.
+    """
+
+    def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), activation: str = "softplus"):
+        super().__init__()
+        if not isinstance(features, int) or features <= 0:
+            raise ValueError(f"TimeConcatMLP needs a positive number of features, got {features!r}")
+        self.features = features
+        widths = (features, *tuple(hidden), features)
+        self._build((ConcatLinear(a, b) for a, b in zip(widths[:-1], widths[1:])), tuple(hidden), activation)
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
         check_shape(z, (self.features,), "TimeConcatMLP")

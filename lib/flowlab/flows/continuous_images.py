@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import check_shape
-from flowlab.flows.continuous import _ACTIVATIONS
+from flowlab.flows.continuous import TimeConcatStack
 
 
 class ConcatConv2d(nn.Module):
@@ -30,7 +30,7 @@ class ConcatConv2d(nn.Module):
         return self.conv(torch.cat([h, tt.expand(h.shape[0], 1, *h.shape[2:])], dim=1))
 
 
-class TimeConcatConvNet(nn.Module):
+class TimeConcatConvNet(TimeConcatStack):
     """The field ``f(t, z)`` on images of ``shape = (C, H, W)`` with ``hidden`` channels per layer."""
 
     def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (32, 32, 32), activation: str = "softplus"):
@@ -38,25 +38,9 @@ class TimeConcatConvNet(nn.Module):
         shape = tuple(shape)
         if len(shape) != 3 or any(int(s) <= 0 for s in shape):
             raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
-        hidden = tuple(hidden)
-        if not hidden or any(int(h) <= 0 for h in hidden):
-            raise ValueError(f"TimeConcatConvNet needs at least one positive hidden width, got {hidden}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; expected one of {tuple(_ACTIVATIONS)}")
         self.shape = shape
-        widths = (shape[0], *hidden, shape[0])
-        self.layers = nn.ModuleList(ConcatConv2d(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.act = _ACTIVATIONS[activation]()
-
-    def encode(self, t: Tensor, z: Tensor) -> Tensor:
-        return self.act(self.layers[0](t, z))
-
-    def decode(self, t: Tensor, h: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers[1:]):
-            h = layer(t, h)
-            if i < len(self.layers) - 2:
-                h = self.act(h)
-        return h
+        widths = (shape[0], *tuple(hidden), shape[0])
+        self._build((ConcatConv2d(a, b) for a, b in zip(widths[:-1], widths[1:])), tuple(hidden), activation)
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
         check_shape(z, self.shape, "TimeConcatConvNet")
