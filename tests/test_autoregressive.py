@@ -116,7 +116,7 @@ def test_errors():
 
 
 def test_loglog_slope_recovers_power_laws():
-    from flowlab.flows.autoregressive import loglog_slope
+    from flowlab.scaling import loglog_slope
     dims = [2, 4, 8, 16]
     assert abs(loglog_slope(dims, [3e-3 * d for d in dims]) - 1) < 1e-12
     assert abs(loglog_slope(dims, [5e-4] * 4)) < 1e-12

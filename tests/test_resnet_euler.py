@@ -5,8 +5,8 @@ import pytest
 import torch
 from torchdiffeq import odeint
 
-from flowlab.resnet_euler import (EulerResNet, MLPField, ResidualBlock, euler_amplification,
-                                  loglog_slope)
+from flowlab.resnet_euler import EulerResNet, MLPField, ResidualBlock, euler_amplification
+from flowlab.scaling import loglog_slope
 
 
 def _field(dim=3, seed=0):

@@ -81,15 +81,3 @@ def euler_amplification(lam: float, step: float, steps: int) -> float:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     return abs(1.0 - lam * step) ** steps
 
-
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x (the order of a power law y ~ x^slope)."""
-    x = torch.as_tensor(x, dtype=torch.float64).flatten()
-    y = torch.as_tensor(y, dtype=torch.float64).flatten()
-    if x.numel() != y.numel() or x.numel() < 2:
-        raise ValueError(f"need at least two (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
-    if (x <= 0).any() or (y <= 0).any():
-        raise ValueError("a log-log slope needs positive x and y")
-    lx, ly = x.log(), y.log()
-    lx = lx - lx.mean()
-    return float((lx * (ly - ly.mean())).sum() / (lx ** 2).sum())

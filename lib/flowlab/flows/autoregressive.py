@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from flowlab.flows.base import Compose, Flow, check_shape
 
 __all__ = ["MaskedLinear", "MADE", "MAF", "IAF", "maf", "iaf", "network_passes", "reset_passes",
-           "CallCounter", "direction_costs", "loglog_slope"]
+           "CallCounter", "direction_costs"]
 
 
 class MaskedLinear(nn.Linear):
@@ -288,12 +288,3 @@ def direction_costs(make_flow: Callable[[int], Flow], dims: Sequence[int], *, ba
                     out["cpu_seconds"][direction][r][j] = best_cpu
     return out
 
-
-def loglog_slope(dims: Sequence[float], seconds: Sequence[float]) -> float:
-    """Least-squares slope of log(time) against log(D): 1 for linear cost, 0 for constant."""
-    x = torch.log(torch.as_tensor(dims, dtype=torch.float64))
-    y = torch.log(torch.as_tensor(seconds, dtype=torch.float64))
-    if x.numel() < 2 or x.shape != y.shape:
-        raise ValueError("loglog_slope needs at least two (D, time) pairs of matching length")
-    xc = x - x.mean()
-    return float((xc * (y - y.mean())).sum() / (xc * xc).sum())

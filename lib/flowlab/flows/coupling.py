@@ -189,6 +189,10 @@ class _Coupling(Flow):
             self.register_buffer("trans", trans)
             # Putting [copied, transformed] back into the original order.
             self.register_buffer("unsort", torch.argsort(torch.cat([keep, trans])))
+            # Half masks (Glow's channel split) copy one contiguous block: plain slices then replace
+            # the gathers, which saves three copies per layer.
+            contiguous = bool((keep.diff() == 1).all() and (trans.diff() == 1).all())
+            self.keep_first = bool(keep[0] == 0) if contiguous else None
             n_in, n_out = len(keep), k * len(trans)
         if conditioner is None:
             conditioner = (ConvConditioner(n_in, n_out, hidden, activation) if image
@@ -219,11 +223,11 @@ class _Coupling(Flow):
             s, t = self._split_params(self.mask * x)
             s = torch.zeros_like(x) if s is None else s * (1 - self.mask)
             return s, t * (1 - self.mask)
-        s, t = self._split_params(x.index_select(1, self.keep))
-        zeros = torch.zeros_like(x.index_select(1, self.keep))
+        x_keep = self._partition(x)[0]
+        s, t = self._split_params(x_keep)
+        zeros = torch.zeros_like(x_keep)
         s = torch.zeros_like(t) if s is None else s
-        return (torch.cat([zeros, s], 1).index_select(1, self.unsort),
-                torch.cat([zeros, t], 1).index_select(1, self.unsort))
+        return self._merge(zeros, s), self._merge(zeros, t)
 
     def _transform(self, x: Tensor, sign: int) -> tuple[Tensor, Tensor]:
         if self.spatial:
@@ -235,7 +239,7 @@ class _Coupling(Flow):
             y = x * s.exp() + t if sign > 0 else (x - t) * (-s).exp()
             logdet = ((1 - b) * s).flatten(1).sum(1)
             return b * x + (1 - b) * y, sign * logdet
-        x_keep, x_trans = x.index_select(1, self.keep), x.index_select(1, self.trans)
+        x_keep, x_trans = self._partition(x)
         s, t = self._split_params(x_keep)
         if s is None:
             y = x_trans + t if sign > 0 else x_trans - t
@@ -243,7 +247,21 @@ class _Coupling(Flow):
         else:
             y = x_trans * s.exp() + t if sign > 0 else (x_trans - t) * (-s).exp()
             logdet = sign * s.flatten(1).sum(1)
-        return torch.cat([x_keep, y], 1).index_select(1, self.unsort), logdet
+        return self._merge(x_keep, y), logdet
+
+    def _partition(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(copied, transformed) coordinates along dim 1."""
+        if self.keep_first is None:
+            return x.index_select(1, self.keep), x.index_select(1, self.trans)
+        n_keep = len(self.keep)
+        if self.keep_first:
+            return x[:, :n_keep], x[:, n_keep:]
+        return x[:, x.shape[1] - n_keep:], x[:, :x.shape[1] - n_keep]
+
+    def _merge(self, x_keep: Tensor, y: Tensor) -> Tensor:
+        if self.keep_first is None:
+            return torch.cat([x_keep, y], 1).index_select(1, self.unsort)
+        return torch.cat([x_keep, y] if self.keep_first else [y, x_keep], 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x, "")
