@@ -8,16 +8,13 @@ from flowlab.flows.autoregressive import (IAF, MADE, MAF, CallCounter, iaf, maf,
                                           reset_passes)
 from flowlab.flows.coupling import realnvp
 from flowlab.flows.testing import check_flow
+from parameters import randomize_parameters
 
 ORDERS = ["natural", "reverse", [2, 0, 4, 1, 3]]
 
 
 def perturbed(module, seed=0, std=0.3):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * std)
-    return module.double()
+    return randomize_parameters(module, std, seed).double()
 
 
 @pytest.mark.parametrize("cls", [MAF, IAF])

@@ -6,14 +6,11 @@ import torch
 
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1, random_rotation
 from flowlab.flows.testing import check_flow
+from parameters import randomize_parameters
 
 
 def perturb(layer, scale=0.3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return layer
+    return randomize_parameters(layer, scale, seed, add=True)
 
 
 def test_actnorm_harness():

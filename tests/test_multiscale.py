@@ -10,14 +10,11 @@ from flowlab.flows.multiscale import (COUPLINGS, PERMUTATIONS, Flatten, Split, S
                                       fit_image_flow, glow_step, hidden_for_budget, initialize_actnorm,
                                       multiscale_flow, multiscale_model)
 from flowlab.flows.testing import check_flow
+from parameters import randomize_parameters
 
 
 def perturb(module, scale=0.1, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
+    return randomize_parameters(module, scale, seed, add=True)
 
 
 def test_squeeze_moves_each_2x2_patch_into_channels():

@@ -5,14 +5,11 @@ import torch
 from flowlab.flows import Compose, ElementwiseAffine, FlowModel, StandardNormal
 from flowlab.flows.spline import RationalQuadraticSpline, rq_spline, spline_knots
 from flowlab.flows.testing import check_flow
+from parameters import randomize_parameters
 
 
 def perturbed(layer, seed=0, std=1.0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype) * std)
-    return layer.double()
+    return randomize_parameters(layer, std, seed).double()
 
 
 def inputs(n, d, seed, scale=2.0):
