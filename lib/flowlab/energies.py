@@ -1,4 +1,4 @@
-r"""Unnormalized 2D target densities :math:`p(z) \propto e^{-U(z)}` and fitting a flow to them by reverse KL.
+r"""Unnormalized 2D target densities :math:`p(z) \propto e^{-U(z)}` (Rezende & Mohamed's test energies).
 
 Rezende & Mohamed (2015, Table 1) test energies, with :math:`w_1 = \sin(2\pi z_1/4)`,
 :math:`w_2 = 3 e^{-((z_1 - 1)/0.6)^2/2}`, :math:`w_3 = 3\,\sigma((z_1 - 1)/0.3)`:
@@ -14,27 +14,17 @@ Rezende & Mohamed (2015, Table 1) test energies, with :math:`w_1 = \sin(2\pi z_1
 inside :math:`|z_1| \le 4` and quadratic outside, :math:`\tfrac12(\max(|z_1| - 4, 0)/0.5)^2`, so
 the density is the paper's inside the box and :math:`\log Z` is finite.
 
-Reverse KL: for a flow sampler :math:`q` (base :math:`\mathcal N(0, I)` pushed through the flow's
-``inverse``, the sampling direction)
-
-.. math:: \mathrm{KL}(q\,\|\,p) = \mathbb E_q[\log q(z) + U(z)] + \log Z,
-
-so training minimises :math:`\mathbb E_q[\log q + U]` (needs no :math:`Z`) and the KL itself is
-reported with :math:`\log Z` from a fine grid (:func:`log_normalizer`).
+Fitting flows to these targets by reverse KL lives in :mod:`flowlab.reverse_kl`.
 """
 from __future__ import annotations
 
-import copy
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
-from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch import Tensor
 
-from flowlab.flows.base import Flow, Inverse, check_shape
-from flowlab.flows.model import StandardNormal
-from flowlab.train import History, fit, seed_everything
+from flowlab.flows.base import check_shape
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -119,190 +109,3 @@ def log_normalizer(u: Callable[[Tensor], Tensor], lim: float = 7.0, n: int = 140
     with torch.no_grad():
         neg_u = -u(pts)
     return (torch.logsumexp(neg_u, 0) + math.log(cell)).item()
-
-
-def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None = None,
-                         features: int = 2) -> tuple[Tensor, Tensor]:
-    r"""Draw :math:`z = g(\varepsilon)`, :math:`\varepsilon \sim \mathcal N(0, I)`, through ``flow.inverse``
-    and return :math:`(z, \log q(z))` with :math:`\log q = \log \mathcal N(\varepsilon) - \log|\det \partial g/\partial\varepsilon|`.
-
-    Differentiable in the flow's parameters (the reparametrization trick).
-    """
-    param = next(flow.parameters(), None)
-    dtype = param.dtype if param is not None else torch.get_default_dtype()
-    base = StandardNormal(features).to(dtype=dtype)
-    eps = base.sample(n, generator=generator)
-    z, logdet = flow.inverse(eps)
-    return z, base.log_prob(eps) - logdet
-
-
-def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
-                    generator: torch.Generator | None = None) -> Tensor:
-    r"""Monte Carlo :math:`\mathbb E_q[\log q(z) + U(z)]` over ``n`` samples (KL minus :math:`\log Z`)."""
-    z, log_q = sample_with_log_prob(flow, n, generator)
-    return (log_q + u(z)).mean()
-
-
-def kl_to_target(flow: Flow, u: Callable[[Tensor], Tensor], log_z: float, n: int = 20000,
-                 generator: torch.Generator | None = None) -> tuple[float, float]:
-    r""":math:`\mathrm{KL}(q\,\|\,p)` estimated from ``n`` samples of ``q``, and its standard error."""
-    with torch.no_grad():
-        z, log_q = sample_with_log_prob(flow, n, generator)
-        terms = log_q + u(z) + log_z
-    return terms.mean().item(), (terms.std() / math.sqrt(n)).item()
-
-
-def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, batch: int, lr: float,
-                   seed: int, desc: str = "reverse KL") -> History:
-    """Fit ``flow`` to :math:`e^{-U}` by minimising :func:`reverse_kl_loss` with Adam via :func:`flowlab.train.fit`.
-
-    Each step draws a fresh batch from a generator seeded with ``seed``, so a fit is reproducible.
-    """
-    if batch <= 0:
-        raise ValueError(f"batch must be positive, got {batch!r}")
-    gen = seed_everything(seed)
-    return fit(flow, lambda _: reverse_kl_loss(flow, u, batch, gen), lambda step: step,
-               steps=steps, lr=lr, desc=desc)
-
-
-class _StackedParameters(nn.Module):
-    """Parameters of several copies of one module, stacked along a new first axis, for ``vmap``."""
-
-    def __init__(self, stacked: dict[str, Tensor]):
-        super().__init__()
-        self.names = list(stacked)
-        self.values = nn.ParameterList([nn.Parameter(v.detach().clone()) for v in stacked.values()])
-
-    def as_dict(self) -> dict[str, Tensor]:
-        return dict(zip(self.names, self.values))
-
-
-def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[str], seeds: Sequence[int], *,
-                            steps: int, batch: int, lr: float, desc: str = "reverse KL"
-                            ) -> tuple[dict[tuple[str, int], Flow], History]:
-    r"""Fit one flow per (energy, seed) pair, all at once, by reverse KL; return them and the history.
-
-    Flow ``(name, seed)`` is built by ``make_flow()`` right after ``seed_everything(seed)``. The copies'
-    parameters are stacked and the per-copy losses evaluated in one ``torch.func.vmap`` call, so
-    Python overhead is paid once instead of once per copy. Their losses are summed: the copies share
-    no parameters and Adam's update is elementwise, so each copy takes exactly the steps it would
-    take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
-    The history's losses are the sum over copies.
-    """
-    if not energies or not seeds:
-        raise ValueError("fit_reverse_kl_ensemble needs at least one energy and one seed")
-    for name in energies:
-        energy(name)  # validates the name
-    if batch <= 0:
-        raise ValueError(f"batch must be positive, got {batch!r}")
-    keys = [(name, int(seed)) for name in energies for seed in seeds]
-    flows = []
-    for _, seed in keys:
-        seed_everything(seed)
-        flows.append(make_flow())
-    params, buffers = stack_module_state([Inverse(f) for f in flows])
-    skeleton = copy.deepcopy(Inverse(flows[0])).to("meta")
-    stacked = _StackedParameters(params)
-    which = torch.tensor([list(ENERGIES).index(name) for name, _ in keys])
-    gen = seed_everything(int(seeds[0]))
-    dtype = next(iter(params.values())).dtype
-
-    def one_loss(p, b, eps, k):
-        z, logdet = functional_call(skeleton, (p, b), (eps,))
-        log_q = -0.5 * (eps * eps).sum(-1) - math.log(2 * math.pi) - logdet
-        u_all = torch.stack([u(z) for u in ENERGIES.values()])
-        return (log_q + u_all.gather(0, k.expand(1, z.shape[0])).squeeze(0)).mean()
-
-    def loss_fn(_):
-        eps = torch.randn(len(keys), batch, 2, generator=gen, dtype=dtype)
-        return vmap(one_loss)(stacked.as_dict(), buffers, eps, which).sum()
-
-    history = fit(stacked, loss_fn, lambda step: step, steps=steps, lr=lr, desc=desc)
-    with torch.no_grad():
-        for i, f in enumerate(flows):
-            Inverse(f).load_state_dict({**{n: v[i] for n, v in stacked.as_dict().items()},
-                                        **{n: v[i] for n, v in buffers.items()}})
-    return dict(zip(keys, flows)), history
-
-
-class StackedTimeMLP(nn.Module):
-    r"""Several independent one-hidden-layer time-concat fields :math:`f_s(t, z_s)` on :math:`\mathbb R^2`,
-    evaluated together on the concatenation :math:`z = [z_1, \dots, z_S] \in \mathbb R^{2S}`.
-
-    Its Jacobian is block diagonal, so a CNF over it moves every member independently and its
-    log-det is the sum of the members' log-dets. Built from ``TimeConcatMLP(2, (hidden,), "tanh")``
-    members (copied in), and :meth:`member` gives them back as ordinary fields.
-    """
-
-    def __init__(self, members: Sequence[nn.Module]):
-        super().__init__()
-        shapes = {tuple(p.shape for p in m.parameters()) for m in members}
-        if not members or len(shapes) != 1 or len(members[0].layers) != 2:
-            raise ValueError("StackedTimeMLP needs one or more TimeConcatMLP members with one hidden layer, all alike")
-        first, last = zip(*[(m.layers[0].linear, m.layers[1].linear) for m in members])
-        self.w1 = nn.Parameter(torch.stack([l.weight.detach() for l in first]))   # [S, H, 3]
-        self.b1 = nn.Parameter(torch.stack([l.bias.detach() for l in first]))     # [S, H]
-        self.w2 = nn.Parameter(torch.stack([l.weight.detach() for l in last]))    # [S, 2, H + 1]
-        self.b2 = nn.Parameter(torch.stack([l.bias.detach() for l in last]))      # [S, 2]
-        self._template = copy.deepcopy(members[0])
-        self.size = len(members)
-
-    def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        check_shape(z, (2 * self.size,), "StackedTimeMLP")
-        zs = z.reshape(z.shape[0], self.size, 2)
-        tt = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(z.shape[0], self.size, 1)
-        h = torch.tanh(torch.einsum("bsi,shi->bsh", torch.cat([zs, tt], -1), self.w1) + self.b1)
-        out = torch.einsum("bsh,soh->bso", torch.cat([h, tt], -1), self.w2) + self.b2
-        return out.reshape(z.shape[0], 2 * self.size)
-
-    def member(self, i: int) -> nn.Module:
-        field = copy.deepcopy(self._template)
-        with torch.no_grad():
-            for layer, w, b in ((field.layers[0].linear, self.w1, self.b1), (field.layers[1].linear, self.w2, self.b2)):
-                layer.weight.copy_(w[i])
-                layer.bias.copy_(b[i])
-        return field
-
-
-def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *, hidden: int, steps: int,
-                                batch: int, lr: float, step_size: float = 0.25, T: float = 1.0,
-                                desc: str = "reverse KL (CNF)") -> tuple[dict[tuple[str, int], Flow], History]:
-    r"""Fit one CNF with a ``TimeConcatMLP(2, (hidden,), "tanh")`` field per (energy, seed) pair by reverse KL.
-
-    All members run as one CNF over :class:`StackedTimeMLP` (fixed-step RK4, ``step_size``), trained
-    on the sum of their losses, which separates exactly as in :func:`fit_reverse_kl_ensemble`. The
-    training log-det uses Hutchinson's estimator with Rademacher probes (FFJORD; unbiased, and with a
-    block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
-    ordinary CNFs with the exact trace, for evaluation.
-    """
-    from flowlab.flows.continuous import CNF, TimeConcatMLP
-
-    for name in energies:
-        energy(name)
-    if not energies or not seeds or batch <= 0 or hidden <= 0:
-        raise ValueError("fit_reverse_kl_cnf_ensemble needs energies, seeds, and positive batch and hidden")
-    keys = [(name, int(seed)) for name in energies for seed in seeds]
-    members = []
-    for _, seed in keys:
-        seed_everything(seed)
-        members.append(TimeConcatMLP(2, (hidden,), "tanh"))
-    field = StackedTimeMLP(members)
-    gen = seed_everything(int(seeds[0]))
-    options = {"step_size": step_size}
-    cnf = CNF(field, 2 * len(keys), T=T, trace="hutchinson", noise="rademacher", method="rk4",
-              options=options, generator=gen)
-    us = [energy(name) for name, _ in keys]
-    dtype = field.w1.dtype
-
-    def loss_fn(_):
-        eps = torch.randn(batch, 2 * len(keys), generator=gen, dtype=dtype)
-        x, logdet = cnf.inverse(eps)
-        xs = x.reshape(batch, len(keys), 2)
-        total_u = sum(u(xs[:, i]) for i, u in enumerate(us))
-        log_q = -0.5 * (eps * eps).sum(-1) - len(keys) * math.log(2 * math.pi) - logdet
-        return (log_q + total_u).mean()
-
-    history = fit(cnf, loss_fn, lambda step: step, steps=steps, lr=lr, desc=desc)
-    flows = {key: CNF(field.member(i), 2, T=T, trace="exact", method="rk4", options=options)
-             for i, key in enumerate(keys)}
-    return flows, history
