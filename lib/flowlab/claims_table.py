@@ -66,9 +66,9 @@ def render(results: dict[str, dict]) -> str:
     lines = ["| claim | notebook | kind | statement | verdict | measured |", "|---|---|---|---|---|---|"]
     for notebook, data in results.items():
         for c in data["claims"]:
-            text = c["statement"].replace("|", "\\|")
-            lines.append(f"| {c['id']} | {notebook} | {c['kind']} | {text} | {c['verdict']} | "
-                         f"{_measured(c).replace('|', '/')} |")
+            text = c["statement"].replace("|", "\\|")  # a bare | would end the table cell
+            measured = _measured(c).replace("|", "\\|")
+            lines.append(f"| {c['id']} | {notebook} | {c['kind']} | {text} | {c['verdict']} | {measured} |")
     return "\n".join(lines)
 
 
