@@ -38,10 +38,10 @@ import torch
 from torch import Tensor, nn
 from torch.func import jacrev, vmap
 
+from flowlab.estimators.trace import NOISES, draw_probes
 from flowlab.flows.base import Flow, check_shape
 
 TRACES = ("exact", "hutchinson")
-NOISES = ("gaussian", "rademacher")
 _ACTIVATIONS = {"softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
 
 
@@ -182,15 +182,13 @@ def divergence_bottleneck(encode: Callable[[Tensor], Tensor], decode: Callable[[
 
 
 def draw_noise(like: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
-    """A probe of ``like``'s shape with zero mean and identity covariance."""
-    if kind not in NOISES:
-        raise ValueError(f"unknown noise {kind!r}; expected one of {NOISES}")
-    gen_device = generator.device if generator is not None else like.device
-    if kind == "gaussian":
-        e = torch.randn(like.shape, generator=generator, dtype=like.dtype, device=gen_device)
-    else:
-        e = torch.randint(0, 2, like.shape, generator=generator, device=gen_device).to(like.dtype) * 2 - 1
-    return e.to(like.device)
+    """A probe of ``like``'s shape with zero mean and identity covariance (``draw_probes``' noise).
+
+    Without a generator the draw comes from torch's global one (it is seeded by ``seed_everything``).
+    """
+    generator = generator if generator is not None else torch.default_generator
+    probe = draw_probes(like.shape, kind, generator, dtype=like.dtype, device=generator.device)
+    return probe.to(like.device)
 
 
 def field_jacobian(field: nn.Module, t: float | Tensor, z: Tensor) -> Tensor:
