@@ -29,7 +29,7 @@ $(READY): pyproject.toml Makefile
 	touch $@
 
 reproduce: $(READY)
-	$(PY) -m flowlab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p))
+	$(PY) -m flowlab.lab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p))
 
 test: test-lib test-notebooks
 

@@ -16,7 +16,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from flowlab.outputs import repo_root, write_json_atomic  # noqa: E402
+from flowlab.files import repo_root, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -6,8 +6,8 @@ from torch.func import jacrev
 from flowlab.flows import Compose, FlowModel, StandardNormal
 from flowlab.flows.autoregressive import (IAF, MADE, MAF, CallCounter, iaf, maf, network_passes,
                                           reset_passes)
-from flowlab.flows.coupling import realnvp
-from flowlab.flows.testing import check_flow
+from flowlab.flows import realnvp
+from flowlab.flows import check_flow
 from parameters import randomize_parameters
 
 ORDERS = ["natural", "reverse", [2, 0, 4, 1, 3]]
@@ -113,7 +113,7 @@ def test_errors():
 
 
 def test_loglog_slope_recovers_power_laws():
-    from flowlab.scaling import loglog_slope
+    from flowlab.measure import loglog_slope
     dims = [2, 4, 8, 16]
     assert abs(loglog_slope(dims, [3e-3 * d for d in dims]) - 1) < 1e-12
     assert abs(loglog_slope(dims, [5e-4] * 4)) < 1e-12

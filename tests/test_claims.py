@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flowlab import registry
-from flowlab.claims import ClaimBook
-from flowlab.claims_table import problems
-from flowlab.params import notebook_params
+from flowlab.lab import registry
+from flowlab.lab import ClaimBook
+from flowlab.lab.tables import problems
+from flowlab.lab import notebook_params
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(os.environ.get("FLOWLAB_CHECK_RESULTS", ROOT / "results"))

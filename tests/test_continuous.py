@@ -122,7 +122,7 @@ def test_errors_on_bad_input():
 
 
 def test_image_field_cnf_round_trip_and_logdet():
-    from flowlab.flows.continuous_images import TimeConcatConvNet
+    from flowlab.nn import TimeConcatConvNet
 
     torch.manual_seed(5)
     field = TimeConcatConvNet((1, 2, 2), (4,))

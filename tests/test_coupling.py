@@ -5,7 +5,7 @@ from torch.func import jacrev
 
 from flowlab.flows import (AdditiveCoupling, AffineCoupling, Compose, FlowModel, StandardNormal,
                            alternating_mask, channel_mask, checkerboard_mask, half_mask, realnvp)
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 
 
 def perturbed(layer, seed=0, std=0.3):

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from flowlab.data import LogitTransform
+from flowlab.flows import LogitTransform
 from flowlab.flows import Affine, Compose, ElementwiseAffine, Flow, FlowModel, Inverse, StandardNormal
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 
 
 def random_affine(d, g):

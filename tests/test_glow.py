@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1, random_rotation
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 from parameters import randomize_parameters
 
 

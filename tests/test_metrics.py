@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from flowlab.data import load_digits
-from flowlab.metrics import bits_per_dim, bits_per_dim_to_nats, nats_to_bits_per_dim
+from flowlab.measure import bits_per_dim, bits_per_dim_to_nats, nats_to_bits_per_dim
 
 
 def test_uniform_model_on_digits_is_log2_17():

@@ -9,7 +9,7 @@ from flowlab.flows.glow import ActNorm, InvertibleConv1x1
 from flowlab.flows.multiscale import (COUPLINGS, PERMUTATIONS, Flatten, Split, Squeeze, count_parameters,
                                       fit_image_flow, glow_step, hidden_for_budget, initialize_actnorm,
                                       multiscale_flow, multiscale_model)
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 from parameters import randomize_parameters
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from flowlab.params import notebook_params
+from flowlab.lab import notebook_params
 
 
 def test_defaults_and_pick():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from flowlab.flows import Permutation, RandomPermutation, ReversePermutation
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 
 
 @pytest.mark.parametrize("make", [lambda: ReversePermutation(5),

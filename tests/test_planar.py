@@ -6,7 +6,7 @@ import torch
 
 from flowlab.flows import Compose, PlanarFlow, RadialFlow, planar_u_hat
 from flowlab.flows.planar import solve_tanh_residual
-from flowlab.flows.testing import autograd_logdet, check_flow
+from flowlab.flows import autograd_logdet, check_flow
 
 
 def _planar(d, gen, below=True):
@@ -120,8 +120,8 @@ def test_bad_inputs_raise():
 
 
 # ------------------------------------------------------------ energies and reverse-KL fitting
-from flowlab.energies import ENERGIES, energy, log_normalizer  # noqa: E402
-from flowlab.reverse_kl import fit_reverse_kl_ensemble, kl_to_target, reverse_kl_loss  # noqa: E402
+from flowlab.data import ENERGIES, energy, log_normalizer  # noqa: E402
+from flowlab.train import fit_reverse_kl_ensemble, kl_to_target, reverse_kl_loss  # noqa: E402
 
 
 def test_log_normalizer_of_a_gaussian_energy():
@@ -166,7 +166,7 @@ def test_unknown_energy_raises():
 
 
 def test_stacked_field_equals_its_members():
-    from flowlab.reverse_kl import StackedTimeMLP
+    from flowlab.train import StackedTimeMLP
     from flowlab.flows import TimeConcatMLP
 
     torch.manual_seed(0)
@@ -182,7 +182,7 @@ def test_stacked_field_equals_its_members():
 
 
 def test_cnf_ensemble_and_single_fit_run():
-    from flowlab.reverse_kl import fit_reverse_kl, fit_reverse_kl_cnf_ensemble
+    from flowlab.train import fit_reverse_kl, fit_reverse_kl_cnf_ensemble
 
     flows, hist = fit_reverse_kl_cnf_ensemble(["U1", "U4"], [0], hidden=4, steps=3, batch=16, lr=0.01)
     assert set(flows) == {("U1", 0), ("U4", 0)} and len(hist.losses) == 3

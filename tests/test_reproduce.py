@@ -5,12 +5,12 @@ import json
 import nbformat
 import pytest
 
-from flowlab import reproduce
+from flowlab.lab import reproduce
 
 NOTEBOOK_CODE = [
     ("parameters", 'mode = "quick"\nseed = 0\nfail = 0'),
     (None, "import json, os\n"
-           "from flowlab.outputs import results_dir, figures_dir, write_json_atomic\n"
+           "from flowlab.files import write_json_atomic\nfrom flowlab.lab import figures_dir, results_dir\n"
            "(figures_dir(mode) / f'01_demo_{fail}.png').write_bytes(b'png')\n"
            "assert fail in (0, 1), 'fail must be 0 or 1'"),
     (None, "if fail:\n    raise ValueError('boom on purpose')"),

@@ -4,7 +4,7 @@ import torch
 
 from flowlab.flows import Compose, ElementwiseAffine, FlowModel, StandardNormal
 from flowlab.flows.spline import RationalQuadraticSpline, rq_spline, spline_knots
-from flowlab.flows.testing import check_flow
+from flowlab.flows import check_flow
 from parameters import randomize_parameters
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from flowlab.flows import SylvesterFlow, dense_logdet, sylvester_logdet
-from flowlab.flows.testing import autograd_logdet, check_flow
+from flowlab.flows import autograd_logdet, check_flow
 
 
 def _random(flow, gen):

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from flowlab.files import repo_root
+
 SPLIT_SEED = 20180709  # fixes the train/test split of the built-in sets; never changes
 
 
@@ -43,8 +45,6 @@ def data_root(root: str | Path | None = None) -> Path:
     env = os.environ.get("FLOWLAB_DATA")
     if env:
         return Path(env)
-    from flowlab.outputs import repo_root
-
     return repo_root() / "data"
 
 

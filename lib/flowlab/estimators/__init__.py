@@ -1,10 +1,15 @@
-"""Estimators: traces of Jacobians (exact, Hutchinson, Hutch++) and their variances."""
+"""Estimators: traces of Jacobians (exact, Hutchinson, Hutch++, bottleneck), their variances, and
+the divergences a CNF integrates."""
 from flowlab.estimators.trace import (
     NOISES,
     Operator,
     as_operator,
+    divergence_bottleneck,
+    divergence_exact,
+    divergence_hutchinson,
     draw_probes,
     exact_trace,
+    field_jacobian,
     hutch_plus_plus,
     hutchinson_bottleneck_samples,
     hutchinson_samples,
@@ -15,6 +20,7 @@ from flowlab.estimators.trace import (
     symmetric_part,
 )
 
-__all__ = ["NOISES", "Operator", "as_operator", "draw_probes", "exact_trace", "hutch_plus_plus",
+__all__ = ["NOISES", "Operator", "as_operator", "divergence_bottleneck", "divergence_exact",
+           "divergence_hutchinson", "draw_probes", "exact_trace", "field_jacobian", "hutch_plus_plus",
            "hutchinson_bottleneck_samples", "hutchinson_samples", "hutchinson_trace",
            "hutchinson_variance", "integrated_jacobian", "sample_variance_se", "symmetric_part"]

@@ -39,6 +39,8 @@ import torch
 from torch import Tensor
 from torch.func import jacrev, vjp, vmap
 
+from flowlab.measure.validate import check_count
+
 NOISES = ("gaussian", "rademacher")
 
 
@@ -64,13 +66,12 @@ def _check_noise(noise: str) -> None:
 
 
 def _check_count(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_count(value, name)
 
 
 def _check_generator(generator) -> None:
     if not isinstance(generator, torch.Generator):
-        raise ValueError("pass an explicit torch.Generator as generator= (every draw is seeded), "
+        raise TypeError("pass an explicit torch.Generator as generator= (every draw is seeded), "
                          f"got {type(generator).__name__}")
 
 
@@ -252,7 +253,7 @@ def integrated_jacobian(field: Callable, x: Tensor, t0: float = 0.0, t1: float =
                          f"{list(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
     if jacobian is None:
         def jacobian(t, z):
-            return vmap(jacrev(lambda v: field(t, v[None])[0]))(z)
+            return field_jacobian(field, t, z)
     k = jacobian(torch.as_tensor(t0, dtype=x.dtype), x[:1]).shape[-1]
 
     def rhs(t, state):
@@ -262,3 +263,73 @@ def integrated_jacobian(field: Callable, x: Tensor, t0: float = 0.0, t1: float =
     M0 = x.new_zeros(x.shape[0], k, k)
     times = torch.tensor([t0, t1], dtype=x.dtype, device=x.device)
     return odeint(rhs, (x, M0), times, **odeint_kwargs)[1][-1]
+
+
+# ------------------------------------------------------------------- divergences inside an ODE solve
+# A CNF needs tr(∂f/∂z) at every solver step, differentiably (training) and for a batch of samples
+# that ``fn`` maps independently. These take ``fn`` on the batch and return ``(f(z), divergence)``.
+
+def _track(z: Tensor) -> Tensor:
+    # The solver may hand over a tensor that does not require grad (data at t=0, or no_grad
+    # evaluation): a detached copy that does is enough then, there is no graph behind it to keep.
+    return z if z.requires_grad else z.detach().requires_grad_(True)
+
+
+def _vjp_graph(out: Tensor, z: Tensor, cotangent: Tensor, keep: bool, batched: bool = False) -> Tensor:
+    return torch.autograd.grad(out, z, cotangent, create_graph=keep, retain_graph=True,
+                               is_grads_batched=batched)[0]
+
+
+def divergence_exact(fn: Callable[[Tensor], Tensor], z: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(f(z), tr ∂f/∂z)`` per sample, exactly: the :math:`D` basis-vector VJPs in one batched
+    ``autograd.grad(..., is_grads_batched=True)`` call (row :math:`i` of every sample's Jacobian
+    from the cotangent :math:`e_i` in every row). Differentiable when grad mode is on."""
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        out = fn(z)
+        b, d = z.shape[0], out[0].numel()
+        basis = torch.eye(d, dtype=out.dtype, device=out.device).reshape(d, 1, *out.shape[1:])
+        rows = _vjp_graph(out, z, basis.expand(d, *out.shape), keep, batched=True)   # [d, B, *event]
+        div = rows.reshape(d, b, d).diagonal(dim1=0, dim2=2).sum(-1)
+    return (out, div) if keep else (out.detach(), div.detach())
+
+
+def divergence_hutchinson(fn: Callable[[Tensor], Tensor], z: Tensor, probe: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(f(z), ε^T (∂f/∂z) ε)`` per sample: one VJP, an unbiased estimate of the divergence."""
+    if not isinstance(probe, Tensor) or probe.shape != z.shape:
+        got = list(probe.shape) if isinstance(probe, Tensor) else type(probe).__name__
+        raise ValueError(f"divergence_hutchinson: the probe must have the shape of z {list(z.shape)}, got {got}")
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        out = fn(z)
+        div = (_vjp_graph(out, z, probe, keep) * probe).reshape(z.shape[0], -1).sum(dim=1)
+    return (out, div) if keep else (out.detach(), div.detach())
+
+
+def divergence_bottleneck(encode: Callable[[Tensor], Tensor], decode: Callable[[Tensor], Tensor],
+                          z: Tensor, probe: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(g(h(z)), ε^T (∂h/∂z)(∂g/∂h) ε)`` with ε of the bottleneck's shape: two VJPs
+    (the same estimator as :func:`hutchinson_bottleneck_samples`, inside a solve)."""
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z = _track(z)
+        h = encode(z)
+        if not isinstance(probe, Tensor) or probe.shape != h.shape:
+            got = list(probe.shape) if isinstance(probe, Tensor) else type(probe).__name__
+            raise ValueError(f"divergence_bottleneck: the probe must have the shape of h {list(h.shape)}, got {got}")
+        out = decode(h)
+        u = _vjp_graph(h, z, probe, keep)       # ε^T ∂h/∂z, in z-space
+        w = _vjp_graph(out, h, u, keep)         # ε^T ∂h/∂z ∂g/∂h, in h-space
+        div = (w * probe).reshape(z.shape[0], -1).sum(dim=1)
+    return (out, div) if keep else (out.detach(), div.detach())
+
+
+def field_jacobian(field: Callable, t: float | Tensor, z: Tensor) -> Tensor:
+    """Per-sample Jacobians ``∂f/∂z`` of ``field(t, ·)`` at a batch ``z`` of vectors: ``[B, D, D]``."""
+    if not isinstance(z, Tensor) or z.dim() != 2:
+        raise ValueError(f"field_jacobian expects a batch of vectors [B, D], got "
+                         f"{list(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+    t = torch.as_tensor(t, dtype=z.dtype, device=z.device)
+    return vmap(jacrev(lambda v: field(t, v[None])[0]))(z)

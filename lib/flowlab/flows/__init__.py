@@ -1,15 +1,28 @@
 """Every bijection of the lectures, in the normalizing direction x -> z (see ``base``)."""
-from flowlab.flows.base import Compose, Flow, Inverse, check_shape
-from flowlab.flows.model import FlowModel, StandardNormal
+from flowlab.flows.autoregressive import IAF, MAF, iaf, maf
+from flowlab.flows.base import Compose, Flow, Inverse
+from flowlab.flows.checks import autograd_logdet, check_flow, randomize_parameters
+from flowlab.flows.continuous import CNF
+from flowlab.flows.coupling import AdditiveCoupling, AffineCoupling, Coupling, realnvp
 from flowlab.flows.elementwise import Affine, ElementwiseAffine
-
-# Layer families register themselves below, one import line each.
-from flowlab.flows.autoregressive import IAF, MADE, MAF, iaf, maf
-from flowlab.flows.coupling import (AdditiveCoupling, AffineCoupling, ConvConditioner, MLPConditioner, alternating_mask, channel_mask, checkerboard_mask, half_mask, realnvp)
-from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1
-from flowlab.flows.multiscale import Flatten, Split, Squeeze, glow_step, initialize_actnorm, multiscale_flow, multiscale_model
-from flowlab.flows.spline import RationalQuadraticSpline
-from flowlab.flows.continuous import CNF, TimeConcatMLP, divergence_exact, divergence_hutchinson, field_jacobian
+from flowlab.flows.logit import LogitTransform
+from flowlab.flows.masks import alternating_mask, channel_mask, checkerboard_mask, half_mask
+from flowlab.flows.model import FlowModel, StandardNormal
+from flowlab.flows.multiscale import (COUPLINGS, PERMUTATIONS, Flatten, Split, Squeeze, glow_step,
+                                      hidden_for_budget, initialize_actnorm, multiscale_flow,
+                                      multiscale_model)
+from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowlab.flows.planar import PlanarFlow, RadialFlow, planar_u_hat
+from flowlab.flows.spline import RationalQuadraticSpline
 from flowlab.flows.sylvester import SylvesterFlow, dense_logdet, sylvester_logdet
+
+__all__ = [
+    "ActNorm", "AdditiveCoupling", "Affine", "AffineCoupling", "CNF", "COUPLINGS", "Compose", "Coupling",
+    "ElementwiseAffine", "Flatten", "Flow", "FlowModel", "IAF", "Inverse", "InvertibleConv1x1",
+    "LogitTransform", "MAF", "PERMUTATIONS", "Permutation", "PlanarFlow", "RadialFlow", "RandomPermutation",
+    "RationalQuadraticSpline", "ReversePermutation", "Split", "Squeeze", "StandardNormal", "SylvesterFlow",
+    "alternating_mask", "autograd_logdet", "channel_mask", "check_flow", "checkerboard_mask", "dense_logdet",
+    "glow_step", "half_mask", "hidden_for_budget", "iaf", "initialize_actnorm", "maf", "multiscale_flow",
+    "multiscale_model", "planar_u_hat", "randomize_parameters", "realnvp", "sylvester_logdet",
+]

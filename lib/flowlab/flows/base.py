@@ -14,12 +14,20 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 from torch import Tensor, nn
+
+from flowlab.measure.validate import check_shape, check_tensor, first_parameter
 
 
 class Flow(nn.Module):
-    """Base class of every bijection. Subclasses implement ``forward`` and ``inverse``."""
+    """Base class of every bijection. Subclasses implement ``forward`` and ``inverse``.
+
+    ``self.check_input(x, event_shape, who)`` is how a layer validates what it is given: a finite,
+    non-empty batch of events of ``event_shape`` in the dtype and on the device of its parameters.
+    """
+
+    def check_input(self, x: Tensor, event_shape: Sequence[int | None], who: str) -> Tensor:
+        return check_shape(x, event_shape, who, like=first_parameter(self))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -43,6 +51,7 @@ class Compose(Flow):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        check_tensor(x, "Compose", like=first_parameter(self))
         total = x.new_zeros(x.shape[0])
         for layer in self.layers:
             x, logdet = layer(x)
@@ -50,6 +59,7 @@ class Compose(Flow):
         return x, total
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        check_tensor(z, "Compose.inverse", like=first_parameter(self))
         total = z.new_zeros(z.shape[0])
         for layer in reversed(self.layers):
             z, logdet = layer.inverse(z)
@@ -75,18 +85,3 @@ class Inverse(Flow):
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return self.flow(z)
-
-
-def check_shape(x: Tensor, event_shape: Sequence[int | None], who: str) -> None:
-    """Raise a ValueError unless ``x`` is a batch of events of ``event_shape``.
-
-    ``None`` in ``event_shape`` accepts any size along that axis.
-    """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{who} expects a torch.Tensor, got {type(x).__name__}")
-    expected = tuple(event_shape)
-    want = "[batch, " + ", ".join("*" if s is None else str(s) for s in expected) + "]"
-    if x.dim() != len(expected) + 1 or any(
-        s is not None and s != actual for s, actual in zip(expected, x.shape[1:])
-    ):
-        raise ValueError(f"{who} expects input of shape {want}, got {list(x.shape)}")

@@ -1,35 +1,23 @@
 r"""Coupling layers: NICE (additive) and RealNVP (affine), for vectors and images.
 
-A binary mask :math:`b` splits the input into a part that is copied and a part that is transformed
-by functions of the copied part only (003 "Real NVP via Masked Convolution"):
+A binary mask :math:`b` splits the input into a copied part :math:`x_a` and a transformed part
+:math:`x_b`; a conditioner sees only :math:`x_a` (003 "Coupling Law - RealNVP"):
 
-.. math:: z = b \odot x + (1 - b) \odot \big(x \odot e^{s(b \odot x)} + t(b \odot x)\big),
-          \qquad \log\left|\det \frac{\partial z}{\partial x}\right| = \sum_i (1 - b_i)\, s_i(b \odot x).
+.. math:: z_a = x_a, \qquad z_b = x_b \odot e^{s(x_a)} + t(x_a), \qquad
+          \log\left|\det \frac{\partial z}{\partial x}\right| = \textstyle\sum_i s_i(x_a),
 
-The Jacobian is triangular (after ordering the copied coordinates first) with diagonal
-:math:`1` on the copied part and :math:`e^{s}` on the transformed part, so the log-det is the sum of
-:math:`s`, and the inverse is exact:
-:math:`x = b \odot z + (1 - b) \odot (z - t(b \odot z)) \odot e^{-s(b \odot z)}`.
-NICE's additive coupling is the case :math:`s = 0`: volume preserving, log-det 0.
+and the inverse is exact: :math:`x_b = (z_b - t(z_a)) \odot e^{-s(z_a)}`. NICE's additive
+coupling is :math:`s = 0` (volume preserving, log-det 0). Every coupling is the same four steps,
+split -> conditioner -> elementwise map -> merge; what varies is one small part each:
 
-Masks (see :func:`checkerboard_mask`, :func:`channel_mask`, :func:`alternating_mask`,
-:func:`half_mask`) decide the computation:
-
-- a mask that varies only along features/channels (vector masks, shape ``[D]``; channel masks,
-  shape ``[C, 1, 1]``) is applied by indexing: the conditioner sees only the copied coordinates and
-  outputs values only for the transformed ones (the Glow/RealNVP "split" form, half the compute);
-- a spatial mask (checkerboard, shape ``[1, H, W]`` or ``[C, H, W]``) is applied by multiplication:
-  a convolutional conditioner sees :math:`b \odot x` and its outputs are multiplied by :math:`1-b`.
-
-Both compute the same formula above.
-
-The scale is stabilised (``scale=`` argument):
-
-- ``"tanh"`` (default): :math:`s = a \tanh(\tilde s / a)` with bound :math:`a` (``scale_bound``), a
-  soft clamp that equals :math:`\tilde s` near 0; with the conditioner's zero-initialised last layer
-  the layer starts as the identity;
-- ``"sigmoid"``: Glow's :math:`e^{s} = \sigma(\tilde s + 2)`, i.e. :math:`s = \log\sigma(\tilde s + 2)`
-  (always contracting, starts at scale 0.88, not the identity).
+- the **split** by mask kind: :class:`IndexSplit` for masks along features or channels (vector
+  masks ``[D]``, channel masks ``[C, 1, 1]``: the conditioner sees only the copied coordinates),
+  :class:`MaskSplit` for spatial masks (checkerboard ``[1, H, W]``: the conditioner sees
+  :math:`b \odot x` and its outputs are multiplied by :math:`1 - b`, 003 "Real NVP via Masked
+  Convolution");
+- the **map**: :class:`AdditiveMap` (:math:`z_b = x_b + t`) or :class:`AffineMap`, whose scale is
+  stabilised either by ``"tanh"``, :math:`s = a \tanh(\tilde s / a)` (identity at init with the
+  conditioner's zero last layer), or by Glow's ``"sigmoid"``, :math:`e^{s} = \sigma(\tilde s + 2)`.
 """
 from __future__ import annotations
 
@@ -39,297 +27,240 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Compose, Flow, check_shape
+from flowlab.flows.base import Compose, Flow
+from flowlab.flows.masks import alternating_mask, half_mask
+from flowlab.measure.validate import check_choice, check_count, check_positive
+from flowlab.nn import MLP, ConvNet
 
-__all__ = [
-    "AdditiveCoupling", "AffineCoupling", "MLPConditioner", "ConvConditioner",
-    "checkerboard_mask", "channel_mask", "alternating_mask", "half_mask", "realnvp",
-]
-
-
-# ----------------------------------------------------------------------------------------- masks
-
-def _check_parity(parity: int, who: str) -> int:
-    if parity not in (0, 1):
-        raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
-    return parity
+__all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
+           "AdditiveMap", "AffineMap", "realnvp"]
 
 
-def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
-    """``[1, h, w]`` mask with ``b[i, j] = 1`` where ``(i + j) % 2 == parity`` (copied pixels)."""
-    _check_parity(parity, "checkerboard_mask")
-    if not (isinstance(h, int) and isinstance(w, int)) or h <= 0 or w <= 0 or h * w < 2:
-        raise ValueError(f"checkerboard_mask needs positive integer h, w with h*w >= 2, got {h}, {w}")
-    i = torch.arange(h)[:, None]
-    j = torch.arange(w)[None, :]
-    return ((i + j) % 2 == parity).to(torch.get_default_dtype())[None]
+# ----------------------------------------------------------------------------------------- splits
+class IndexSplit(nn.Module):
+    """Split along dim 1 by a mask over features or channels: ``x -> (x[:, copied], x[:, rest])``."""
+
+    def __init__(self, mask_1d: Tensor):
+        super().__init__()
+        keep = mask_1d.nonzero().squeeze(1)
+        trans = (mask_1d == 0).nonzero().squeeze(1)
+        self.register_buffer("keep", keep)
+        self.register_buffer("trans", trans)
+        self.register_buffer("unsort", torch.argsort(torch.cat([keep, trans])))
+        # A half mask copies one contiguous block: slices then replace the gathers (three copies saved).
+        contiguous = bool((keep.diff() == 1).all() and (trans.diff() == 1).all())
+        self.keep_first = bool(keep[0] == 0) if contiguous else None
+        self.copied, self.transformed = len(keep), len(trans)
+
+    def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.keep_first is None:
+            return x.index_select(1, self.keep), x.index_select(1, self.trans)
+        k = self.copied
+        return (x[:, :k], x[:, k:]) if self.keep_first else (x[:, x.shape[1] - k:], x[:, :x.shape[1] - k])
+
+    def merge(self, x_a: Tensor, z_b: Tensor) -> Tensor:
+        if self.keep_first is None:
+            return torch.cat([x_a, z_b], 1).index_select(1, self.unsort)
+        return torch.cat([x_a, z_b] if self.keep_first else [z_b, x_a], 1)
+
+    def restrict(self, param: Tensor) -> Tensor:
+        return param  # the conditioner already outputs values for the transformed part only
+
+    def full(self, x_a: Tensor, param: Tensor) -> Tensor:
+        """``param`` of the transformed part on the full event, zero on the copied part."""
+        return self.merge(torch.zeros_like(x_a), param)
 
 
-def channel_mask(c: int, parity: int = 0) -> Tensor:
-    """``[c, 1, 1]`` mask copying the first ``c // 2`` channels (parity 0) or the rest (parity 1)."""
-    _check_parity(parity, "channel_mask")
-    if not isinstance(c, int) or c < 2:
-        raise ValueError(f"channel_mask needs at least 2 channels to split, got {c!r}")
-    return half_mask(c, parity)[:, None, None]
+class MaskSplit(nn.Module):
+    r"""Split by a spatial mask: the conditioner sees :math:`b \odot x`, the map acts on all of
+    :math:`x` with parameters that are zero where :math:`b = 1`, which leaves the copied part as is."""
+
+    def __init__(self, mask: Tensor):
+        super().__init__()
+        self.register_buffer("mask", mask.clone())
+
+    def split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.mask * x, x
+
+    def merge(self, x_a: Tensor, z_b: Tensor) -> Tensor:
+        return z_b  # on the copied coordinates z_b = x exactly (zero shift, zero log-scale)
+
+    def restrict(self, param: Tensor) -> Tensor:
+        return param * (1 - self.mask)
+
+    def full(self, x_a: Tensor, param: Tensor) -> Tensor:
+        return param
 
 
-def half_mask(d: int, parity: int = 0) -> Tensor:
-    """``[d]`` mask copying the first ``d // 2`` features (parity 0) or the last ``d - d//2`` (parity 1)."""
-    _check_parity(parity, "half_mask")
-    if not isinstance(d, int) or d < 2:
-        raise ValueError(f"half_mask needs at least 2 features to split, got {d!r}")
-    first = (torch.arange(d) < d // 2).to(torch.get_default_dtype())
-    return first if parity == 0 else 1 - first
+# ------------------------------------------------------------------------------------------- maps
+class AdditiveMap(nn.Module):
+    """NICE: :math:`z_b = x_b + t`, log-det 0."""
+
+    params_per_coordinate = 1
+
+    def parameters_from(self, raw: Tensor) -> tuple[Tensor, ...]:
+        return (raw,)
+
+    def forward(self, x_b: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        return x_b + t, x_b.new_zeros(x_b.shape[0])
+
+    def inverse(self, z_b: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        return z_b - t, z_b.new_zeros(z_b.shape[0])
 
 
-def alternating_mask(d: int, parity: int = 0) -> Tensor:
-    """``[d]`` mask copying the features with index ``i % 2 == parity``."""
-    _check_parity(parity, "alternating_mask")
-    if not isinstance(d, int) or d < 2:
-        raise ValueError(f"alternating_mask needs at least 2 features to split, got {d!r}")
-    return (torch.arange(d) % 2 == parity).to(torch.get_default_dtype())
+class AffineMap(nn.Module):
+    r"""RealNVP: :math:`z_b = x_b \odot e^{s} + t`, log-det :math:`\sum s`."""
+
+    params_per_coordinate = 2
+
+    def __init__(self, scale: str = "tanh", scale_bound: float = 3.0):
+        super().__init__()
+        self.scale = check_choice(scale, ("tanh", "sigmoid"), "scale", "AffineCoupling")
+        self.scale_bound = check_positive(scale_bound, "scale_bound", "AffineCoupling")
+
+    def parameters_from(self, raw: Tensor) -> tuple[Tensor, ...]:
+        raw_s, t = raw.chunk(2, dim=1)
+        if self.scale == "sigmoid":
+            return F.logsigmoid(raw_s + 2.0), t
+        return self.scale_bound * torch.tanh(raw_s / self.scale_bound), t
+
+    def forward(self, x_b: Tensor, s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        return x_b * s.exp() + t, s.flatten(1).sum(1)
+
+    def inverse(self, z_b: Tensor, s: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        return (z_b - t) * (-s).exp(), -s.flatten(1).sum(1)
 
 
-# ----------------------------------------------------------------------------------- conditioners
-
-class MLPConditioner(nn.Sequential):
-    """``in -> hidden -> ... -> out`` MLP (``layers`` hidden layers); the last layer starts at zero."""
-
-    def __init__(self, in_features: int, out_features: int, hidden: int = 64, layers: int = 2,
-                 activation: type[nn.Module] = nn.ReLU):
-        if min(in_features, out_features, hidden, layers) <= 0:
-            raise ValueError("MLPConditioner needs positive in/out features, hidden width and layers, got "
-                             f"{in_features}, {out_features}, {hidden}, {layers}")
-        mods: list[nn.Module] = []
-        width = in_features
-        for _ in range(layers):
-            mods += [nn.Linear(width, hidden), activation()]
-            width = hidden
-        last = nn.Linear(width, out_features)
-        # Zero last layer: s = t = 0, so a fresh coupling layer is the identity.
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        super().__init__(*mods, last)
-
-
-class ConvConditioner(nn.Sequential):
-    """3x3 conv -> 1x1 conv -> 3x3 conv (RealNVP/Glow's ``NN()``); the last conv starts at zero."""
-
-    def __init__(self, in_channels: int, out_channels: int, hidden: int = 64,
-                 activation: type[nn.Module] = nn.ReLU):
-        if min(in_channels, out_channels, hidden) <= 0:
-            raise ValueError("ConvConditioner needs positive in/out/hidden channels, got "
-                             f"{in_channels}, {out_channels}, {hidden}")
-        last = nn.Conv2d(hidden, out_channels, 3, padding=1)
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), activation(),
-                         nn.Conv2d(hidden, hidden, 1), activation(), last)
-
-
-# ------------------------------------------------------------------------------------- couplings
-
+# --------------------------------------------------------------------------------------- coupling
 def _event_shape(event_shape) -> tuple:
-    if isinstance(event_shape, int):
+    if isinstance(event_shape, int) and not isinstance(event_shape, bool):
         event_shape = (event_shape,)
     event_shape = tuple(event_shape)
-    if len(event_shape) not in (1, 3) or any(s is not None and (not isinstance(s, int) or s <= 0)
-                                             for s in event_shape) or event_shape[0] is None:
+    if len(event_shape) not in (1, 3) or event_shape[0] is None or any(
+            s is not None and (isinstance(s, bool) or not isinstance(s, int) or s <= 0) for s in event_shape):
         raise ValueError("coupling event_shape must be D (vectors) or (C, H, W) (images; H, W may be None "
                          f"for channel masks), got {event_shape}")
     return event_shape
 
 
-class _Coupling(Flow):
-    """Shared machinery; subclasses set how many conditioner outputs per coordinate and the scale."""
-
-    outputs_per_coordinate = 1
-    name = "Coupling"
-
-    def __init__(self, event_shape: int | Sequence[int | None], mask: Tensor, hidden: int = 64,
-                 layers: int = 2, activation: type[nn.Module] = nn.ReLU,
-                 conditioner: nn.Module | None = None):
-        super().__init__()
-        event_shape = _event_shape(event_shape)
-        mask = torch.as_tensor(mask).detach().to(torch.get_default_dtype())
-        if not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError(f"{self.name}: the mask must be binary (0/1)")
-        image = len(event_shape) == 3
-        if not image and mask.shape != event_shape:
-            raise ValueError(f"{self.name}: a vector mask must have shape {list(event_shape)}, got {list(mask.shape)}")
-        if image and (mask.dim() != 3 or mask.shape[0] not in (1, event_shape[0])):
-            raise ValueError(f"{self.name}: an image mask must have shape [1 or C={event_shape[0]}, H, W] "
+def _split_for(event_shape: tuple, mask: Tensor, who: str) -> tuple[nn.Module, int, int]:
+    """The split a mask asks for, and the conditioner's input and output sizes per parameter."""
+    mask = torch.as_tensor(mask).detach().to(torch.get_default_dtype())
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"{who}: the mask must be binary (0/1)")
+    if len(event_shape) == 1:
+        if mask.shape != event_shape:
+            raise ValueError(f"{who}: a vector mask must have shape {list(event_shape)}, got {list(mask.shape)}")
+        flat = mask
+    elif mask.dim() == 3 and mask.shape[1:] == (1, 1):
+        if mask.shape[0] != event_shape[0]:
+            raise ValueError(f"{who}: a channel mask must have shape [{event_shape[0]}, 1, 1], got {list(mask.shape)}")
+        flat = mask[:, 0, 0]
+    else:
+        if mask.dim() != 3 or mask.shape[0] not in (1, event_shape[0]):
+            raise ValueError(f"{who}: an image mask must have shape [1 or C={event_shape[0]}, H, W] "
                              f"or [C, 1, 1], got {list(mask.shape)}")
-        spatial = image and mask.shape[1:] != (1, 1)
-        if image and mask.shape[1:] == (1, 1) and mask.shape[0] != event_shape[0]:
-            raise ValueError(f"{self.name}: a channel mask must have shape [{event_shape[0]}, 1, 1], "
-                             f"got {list(mask.shape)}")
-        if spatial:
-            if None in event_shape[1:]:
-                raise ValueError(f"{self.name}: a spatial mask needs fixed H, W in event_shape, got {event_shape}")
-            if tuple(mask.shape[1:]) != tuple(event_shape[1:]):
-                raise ValueError(f"{self.name}: mask spatial shape {list(mask.shape[1:])} does not match "
-                                 f"event shape H, W = {list(event_shape[1:])}")
-            full = mask.expand(event_shape)
-        else:
-            full = mask
+        if None in event_shape[1:]:
+            raise ValueError(f"{who}: a spatial mask needs fixed H, W in event_shape, got {event_shape}")
+        if tuple(mask.shape[1:]) != tuple(event_shape[1:]):
+            raise ValueError(f"{who}: mask spatial shape {list(mask.shape[1:])} does not match "
+                             f"event shape H, W = {list(event_shape[1:])}")
+        full = mask.expand(event_shape)
         if full.all() or not full.any():
-            raise ValueError(f"{self.name}: the mask must copy some coordinates and transform others")
-        self.event_shape = event_shape
-        self.spatial = spatial
-        self.register_buffer("mask", full.clone())
-        k = self.outputs_per_coordinate
-        if spatial:
-            c = event_shape[0]
-            n_in, n_out = c, k * c
-        else:
-            keep = full.reshape(-1).nonzero().squeeze(1) if not image else full[:, 0, 0].nonzero().squeeze(1)
-            trans = (full.reshape(-1) == 0).nonzero().squeeze(1) if not image else (full[:, 0, 0] == 0).nonzero().squeeze(1)
-            self.register_buffer("keep", keep)
-            self.register_buffer("trans", trans)
-            # Putting [copied, transformed] back into the original order.
-            self.register_buffer("unsort", torch.argsort(torch.cat([keep, trans])))
-            # Half masks (Glow's channel split) copy one contiguous block: plain slices then replace
-            # the gathers, which saves three copies per layer.
-            contiguous = bool((keep.diff() == 1).all() and (trans.diff() == 1).all())
-            self.keep_first = bool(keep[0] == 0) if contiguous else None
-            n_in, n_out = len(keep), k * len(trans)
+            raise ValueError(f"{who}: the mask must copy some coordinates and transform others")
+        return MaskSplit(full), event_shape[0], event_shape[0]
+    if flat.all() or not flat.any():
+        raise ValueError(f"{who}: the mask must copy some coordinates and transform others")
+    split = IndexSplit(flat)
+    return split, split.copied, split.transformed
+
+
+class Coupling(Flow):
+    r"""split -> conditioner -> elementwise map -> merge, in both directions:
+
+    .. math:: (x_a, x_b) = \mathrm{split}(x), \quad z = \mathrm{merge}(x_a, m(x_b; c(x_a))); \qquad
+              (z_a, z_b) = \mathrm{split}(z), \quad x = \mathrm{merge}(z_a, m^{-1}(z_b; c(z_a))).
+    """
+
+    def __init__(self, event_shape, mask: Tensor, elementwise: nn.Module, hidden: int = 64,
+                 layers: int = 2, activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None):
+        super().__init__()
+        name = type(self).__name__
+        self.event_shape = _event_shape(event_shape)
+        self.partition, n_in, n_out = _split_for(self.event_shape, mask, name)
+        self.map = elementwise
+        n_out *= elementwise.params_per_coordinate
         if conditioner is None:
-            conditioner = (ConvConditioner(n_in, n_out, hidden, activation) if image
-                           else MLPConditioner(n_in, n_out, hidden, layers, activation))
+            check_count(hidden, "hidden", name)
+            conditioner = (ConvNet(n_in, n_out, hidden, activation) if len(self.event_shape) == 3
+                           else MLP(n_in, n_out, hidden, layers, activation))
         self.conditioner = conditioner
-        self.conditioner_in, self.conditioner_out = n_in, n_out
+        self.conditioner_out = n_out
 
-    # Subclasses map raw conditioner output (k chunks along dim 1) to (log-scale, shift).
-    def _log_scale_shift(self, raw: Tensor) -> tuple[Tensor | None, Tensor]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _check(self, x: Tensor, who: str) -> None:
-        check_shape(x, self.event_shape, f"{type(self).__name__}{who}")
-
-    def _split_params(self, cond: Tensor) -> tuple[Tensor | None, Tensor]:
-        """(log-scale or None, shift) for the transformed part, from the copied part ``cond``."""
-        raw = self.conditioner(cond)
-        expected = (cond.shape[0], self.conditioner_out, *cond.shape[2:])
+    def _params(self, x_a: Tensor) -> tuple[Tensor, ...]:
+        raw = self.conditioner(x_a)
+        expected = (x_a.shape[0], self.conditioner_out, *x_a.shape[2:])
         if tuple(raw.shape) != expected:
             raise ValueError(f"{type(self).__name__}: conditioner returned shape {list(raw.shape)}, "
                              f"expected {list(expected)}")
-        return self._log_scale_shift(raw)
-
-    def scale_and_shift(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """``s(b*x)`` and ``t(b*x)`` on the full event shape, zero on the copied coordinates."""
-        self._check(x, ".scale_and_shift")
-        if self.spatial:
-            s, t = self._split_params(self.mask * x)
-            s = torch.zeros_like(x) if s is None else s * (1 - self.mask)
-            return s, t * (1 - self.mask)
-        x_keep = self._partition(x)[0]
-        s, t = self._split_params(x_keep)
-        zeros = torch.zeros_like(x_keep)
-        s = torch.zeros_like(t) if s is None else s
-        return self._merge(zeros, s), self._merge(zeros, t)
-
-    def _transform(self, x: Tensor, sign: int) -> tuple[Tensor, Tensor]:
-        if self.spatial:
-            b = self.mask
-            s, t = self._split_params(b * x)
-            if s is None:
-                y = x + t if sign > 0 else x - t
-                return b * x + (1 - b) * y, x.new_zeros(x.shape[0])
-            y = x * s.exp() + t if sign > 0 else (x - t) * (-s).exp()
-            logdet = ((1 - b) * s).flatten(1).sum(1)
-            return b * x + (1 - b) * y, sign * logdet
-        x_keep, x_trans = self._partition(x)
-        s, t = self._split_params(x_keep)
-        if s is None:
-            y = x_trans + t if sign > 0 else x_trans - t
-            logdet = x.new_zeros(x.shape[0])
-        else:
-            y = x_trans * s.exp() + t if sign > 0 else (x_trans - t) * (-s).exp()
-            logdet = sign * s.flatten(1).sum(1)
-        return self._merge(x_keep, y), logdet
-
-    def _partition(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(copied, transformed) coordinates along dim 1."""
-        if self.keep_first is None:
-            return x.index_select(1, self.keep), x.index_select(1, self.trans)
-        n_keep = len(self.keep)
-        if self.keep_first:
-            return x[:, :n_keep], x[:, n_keep:]
-        return x[:, x.shape[1] - n_keep:], x[:, :x.shape[1] - n_keep]
-
-    def _merge(self, x_keep: Tensor, y: Tensor) -> Tensor:
-        if self.keep_first is None:
-            return torch.cat([x_keep, y], 1).index_select(1, self.unsort)
-        return torch.cat([x_keep, y] if self.keep_first else [y, x_keep], 1)
+        return tuple(self.partition.restrict(p) for p in self.map.parameters_from(raw))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x, "")
-        return self._transform(x, +1)
+        self.check_input(x, self.event_shape, type(self).__name__)
+        x_a, x_b = self.partition.split(x)
+        z_b, logdet = self.map(x_b, *self._params(x_a))
+        return self.partition.merge(x_a, z_b), logdet
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(z, ".inverse")
-        return self._transform(z, -1)
+        self.check_input(z, self.event_shape, f"{type(self).__name__}.inverse")
+        z_a, z_b = self.partition.split(z)
+        x_b, logdet = self.map.inverse(z_b, *self._params(z_a))
+        return self.partition.merge(z_a, x_b), logdet
+
+    def scale_and_shift(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``s(x_a)`` and ``t(x_a)`` on the full event shape, zero on the copied coordinates."""
+        self.check_input(x, self.event_shape, f"{type(self).__name__}.scale_and_shift")
+        x_a, _ = self.partition.split(x)
+        params = self._params(x_a)
+        t = self.partition.full(x_a, params[-1])
+        s = self.partition.full(x_a, params[0]) if len(params) == 2 else torch.zeros_like(t)
+        return s, t
 
     def extra_repr(self) -> str:
-        kind = "spatial" if self.spatial else ("channel" if len(self.event_shape) == 3 else "vector")
+        kind = "spatial" if isinstance(self.partition, MaskSplit) else (
+            "channel" if len(self.event_shape) == 3 else "vector")
         return f"event_shape={self.event_shape}, mask={kind}"
 
 
-class AdditiveCoupling(_Coupling):
-    r"""NICE: :math:`z = b \odot x + (1-b) \odot (x + t(b \odot x))`; log-det exactly 0.
+class AdditiveCoupling(Coupling):
+    r"""NICE: :math:`z_b = x_b + t(x_a)`; log-det exactly 0. ``event_shape`` is ``D`` or ``(C, H, W)``."""
 
-    ``AdditiveCoupling(event_shape, mask, hidden=64, layers=2)``: ``event_shape`` is ``D`` or
-    ``(C, H, W)``; ``mask`` from the mask factories (see the module docstring).
+    def __init__(self, event_shape, mask: Tensor, hidden: int = 64, layers: int = 2,
+                 activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None):
+        super().__init__(event_shape, mask, AdditiveMap(), hidden, layers, activation, conditioner)
+
+
+class AffineCoupling(Coupling):
+    r"""RealNVP: :math:`z_b = x_b \odot e^{s(x_a)} + t(x_a)`; log-det :math:`\sum s`.
+
+    ``scale="tanh"`` (default) soft-clamps :math:`s = a\tanh(\tilde s / a)` with :math:`a` =
+    ``scale_bound`` (identity at init); ``scale="sigmoid"`` is Glow's :math:`s = \log\sigma(\tilde s + 2)`.
     """
 
-    outputs_per_coordinate = 1
-    name = "AdditiveCoupling"
-
-    def _log_scale_shift(self, raw: Tensor) -> tuple[None, Tensor]:
-        return None, raw
-
-
-class AffineCoupling(_Coupling):
-    r"""RealNVP: :math:`z = b \odot x + (1-b) \odot (x \odot e^{s(b \odot x)} + t(b \odot x))`.
-
-    Log-det :math:`\sum (1-b) \odot s`. ``scale="tanh"`` (default) soft-clamps
-    :math:`s = a\tanh(\tilde s / a)` with :math:`a` = ``scale_bound`` (identity at init);
-    ``scale="sigmoid"`` is Glow's :math:`s = \log\sigma(\tilde s + 2)`.
-    """
-
-    outputs_per_coordinate = 2
-    name = "AffineCoupling"
-
-    def __init__(self, event_shape, mask, hidden: int = 64, layers: int = 2,
+    def __init__(self, event_shape, mask: Tensor, hidden: int = 64, layers: int = 2,
                  activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None,
                  scale: str = "tanh", scale_bound: float = 3.0):
-        if scale not in ("tanh", "sigmoid"):
-            raise ValueError(f"AffineCoupling: scale must be 'tanh' or 'sigmoid', got {scale!r}")
-        if not scale_bound > 0:
-            raise ValueError(f"AffineCoupling: scale_bound must be positive, got {scale_bound!r}")
-        super().__init__(event_shape, mask, hidden, layers, activation, conditioner)
-        self.scale, self.scale_bound = scale, float(scale_bound)
+        super().__init__(event_shape, mask, AffineMap(scale, scale_bound), hidden, layers, activation,
+                         conditioner)
 
-    def _log_scale_shift(self, raw: Tensor) -> tuple[Tensor, Tensor]:
-        raw_s, t = raw.chunk(2, dim=1)
-        if self.scale == "sigmoid":
-            return F.logsigmoid(raw_s + 2.0), t
-        a = self.scale_bound
-        return a * torch.tanh(raw_s / a), t
-
-
-# -------------------------------------------------------------------------------------- builders
 
 def realnvp(features: int, num_layers: int = 8, hidden: int = 64, layers: int = 2,
             mask: str = "alternating", activation: type[nn.Module] = nn.ReLU,
             additive: bool = False) -> Compose:
     """A RealNVP (or NICE, ``additive=True``) stack for vectors: couplings with masks of
     alternating parity so that every coordinate is transformed. ``mask``: "alternating" or "half"."""
-    if mask not in ("alternating", "half"):
-        raise ValueError(f"realnvp: mask must be 'alternating' or 'half', got {mask!r}")
-    if not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"realnvp: num_layers must be a positive integer, got {num_layers!r}")
+    check_choice(mask, ("alternating", "half"), "mask", "realnvp")
+    check_count(num_layers, "num_layers", "realnvp")
     make_mask = alternating_mask if mask == "alternating" else half_mask
     cls = AdditiveCoupling if additive else AffineCoupling
     return Compose([cls(features, make_mask(features, i % 2), hidden=hidden, layers=layers,

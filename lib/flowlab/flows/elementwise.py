@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, check_shape
+from flowlab.flows.base import Flow
 
 
 class Affine(Flow):
@@ -32,12 +32,12 @@ class Affine(Flow):
             self.register_buffer("shift", shift.clone())
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.matrix.shape[0],), "Affine")
+        self.check_input(x, (self.matrix.shape[0],), "Affine")
         logdet = torch.linalg.slogdet(self.matrix)[1]
         return x @ self.matrix.T + self.shift, logdet.expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.matrix.shape[0],), "Affine.inverse")
+        self.check_input(z, (self.matrix.shape[0],), "Affine.inverse")
         x = torch.linalg.solve(self.matrix, (z - self.shift).T).T
         logdet = -torch.linalg.slogdet(self.matrix)[1]
         return x, logdet.expand(z.shape[0])
@@ -58,11 +58,11 @@ class ElementwiseAffine(Flow):
         self.shift = nn.Parameter(torch.zeros(features))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.features,), "ElementwiseAffine")
+        self.check_input(x, (self.features,), "ElementwiseAffine")
         z = x * self.log_scale.exp() + self.shift
         return z, self.log_scale.sum().expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.features,), "ElementwiseAffine.inverse")
+        self.check_input(z, (self.features,), "ElementwiseAffine.inverse")
         x = (z - self.shift) * (-self.log_scale).exp()
         return x, (-self.log_scale.sum()).expand(z.shape[0])

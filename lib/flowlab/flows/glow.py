@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, check_shape
+from flowlab.flows.base import Flow
 
 
 def _check_channels(channels: int, who: str) -> int:
@@ -54,7 +54,7 @@ class ActNorm(Flow):
         self.register_buffer("initialized", torch.tensor(False))
 
     def _check(self, x: Tensor, who: str) -> None:
-        check_shape(x, (self.channels, None, None), who)
+        self.check_input(x, (self.channels, None, None), who)
 
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
@@ -135,7 +135,7 @@ class InvertibleConv1x1(Flow):
         return torch.linalg.slogdet(self.weight)[1]
 
     def _check(self, x: Tensor, who: str) -> None:
-        check_shape(x, (self.channels, None, None), who)
+        self.check_input(x, (self.channels, None, None), who)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x, "InvertibleConv1x1")

@@ -12,7 +12,7 @@ latent, so its Jacobian block is the identity. The latent of the whole model is 
 of all split-off parts, flattened into one vector ``[batch, D]`` with a standard normal base; the
 inverse cuts that vector back into its parts, so the split-off latents are restored exactly.
 
-**The builder** makes L levels of K steps; each step is
+**The builder** makes L levels of K steps (``depth`` = K); each step is
 
 .. math:: \text{ActNorm} \to \{\text{reverse} \mid \text{shuffle} \mid \text{1x1 conv}\} \to
           \{\text{additive} \mid \text{affine}\}\ \text{coupling},
@@ -29,19 +29,23 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.flows.base import Compose, Flow, check_shape
-from flowlab.flows.coupling import AdditiveCoupling, AffineCoupling, channel_mask
+from flowlab.flows.base import Compose, Flow
+from flowlab.flows.coupling import AdditiveCoupling, AffineCoupling
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1
+from flowlab.flows.logit import LogitTransform
+from flowlab.flows.masks import channel_mask
 from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
+from flowlab.measure.budget import count_parameters
+from flowlab.measure.validate import check_choice, check_count, check_event_shape
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")
 
 
 def _image_shape(shape: Sequence[int], who: str) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or any(s <= 0 for s in shape):
+    shape = check_event_shape(shape, who)
+    if len(shape) != 3:
         raise ValueError(f"{who} needs an image shape (C, H, W) of positive sizes, got {shape}")
     return shape
 
@@ -58,13 +62,13 @@ class Squeeze(Flow):
         self.out_shape = (4 * c, h // 2, w // 2)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, self.in_shape, "Squeeze")
+        self.check_input(x, self.in_shape, "Squeeze")
         b, (c, h, w) = x.shape[0], self.in_shape
         z = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
         return z.reshape(b, *self.out_shape), x.new_zeros(b)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, self.out_shape, "Squeeze.inverse")
+        self.check_input(z, self.out_shape, "Squeeze.inverse")
         b, (c, h, w) = z.shape[0], self.in_shape
         x = z.reshape(b, c, 2, 2, h // 2, w // 2).permute(0, 1, 4, 2, 5, 3)
         return x.reshape(b, c, h, w), z.new_zeros(b)
@@ -75,15 +79,15 @@ class Flatten(Flow):
 
     def __init__(self, shape: Sequence[int]):
         super().__init__()
-        self.in_shape = tuple(int(s) for s in shape)
+        self.in_shape = check_event_shape(shape, "Flatten")
         self.dim = math.prod(self.in_shape)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, self.in_shape, "Flatten")
+        self.check_input(x, self.in_shape, "Flatten")
         return x.reshape(x.shape[0], self.dim), x.new_zeros(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.dim,), "Flatten.inverse")
+        self.check_input(z, (self.dim,), "Flatten.inverse")
         return z.reshape(z.shape[0], *self.in_shape), z.new_zeros(z.shape[0])
 
 
@@ -106,13 +110,13 @@ class Split(Flow):
         self.dim = self.out_dim + self.inner_dim
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, self.in_shape, "Split")
+        self.check_input(x, self.in_shape, "Split")
         kept, out = x[:, : self.keep], x[:, self.keep:]
         z_inner, logdet = self.inner(kept)
         return torch.cat([out.reshape(x.shape[0], -1), z_inner], dim=1), logdet
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.dim,), "Split.inverse")
+        self.check_input(z, (self.dim,), "Split.inverse")
         c, h, w = self.in_shape
         out = z[:, : self.out_dim].reshape(z.shape[0], c - self.keep, h, w)
         kept, logdet = self.inner.inverse(z[:, self.out_dim:])
@@ -136,27 +140,23 @@ def _coupling(kind: str, channels: int, hidden: int) -> Flow:
 def glow_step(channels: int, hidden: int, permutation: str = "conv", coupling: str = "affine",
               lu: bool = True, generator: torch.Generator | None = None) -> Compose:
     """One flow step: ActNorm -> permutation (reverse, shuffle or 1x1 conv) -> coupling."""
-    if permutation not in PERMUTATIONS:
-        raise ValueError(f"unknown permutation {permutation!r}; expected one of {PERMUTATIONS}")
-    if coupling not in COUPLINGS:
-        raise ValueError(f"unknown coupling {coupling!r}; expected one of {COUPLINGS}")
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden <= 0:
-        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    check_choice(permutation, PERMUTATIONS, "permutation", "glow_step")
+    check_choice(coupling, COUPLINGS, "coupling", "glow_step")
+    check_count(hidden, "hidden", "glow_step")
     return Compose(ActNorm(channels), _permutation(permutation, channels, lu, generator),
                    _coupling(coupling, channels, hidden))
 
 
-def multiscale_flow(shape: Sequence[int], levels: int, steps: int, hidden: int,
+def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
                     permutation: str = "conv", coupling: str = "affine", lu: bool = True,
                     generator: torch.Generator | None = None) -> Flow:
-    """L = ``levels`` levels of K = ``steps`` steps on images of ``shape`` = (C, H, W); see module doc.
+    """L = ``levels`` levels of K = ``depth`` steps on images of ``shape`` = (C, H, W); see module doc.
 
     Returns a flow from ``[batch, C, H, W]`` to the flat latent ``[batch, C*H*W]``.
     """
     c, h, w = _image_shape(shape, "multiscale_flow")
-    for name, value in (("levels", levels), ("steps", steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_count(levels, "levels", "multiscale_flow")
+    check_count(depth, "depth", "multiscale_flow")
     if h % 2 ** levels or w % 2 ** levels:
         raise ValueError(f"{levels} levels squeeze {levels} times, so height and width must be divisible "
                          f"by {2 ** levels}; got (C, H, W) = {(c, h, w)}")
@@ -164,7 +164,7 @@ def multiscale_flow(shape: Sequence[int], levels: int, steps: int, hidden: int,
     def level(shape, remaining) -> tuple[Flow, int]:
         squeeze = Squeeze(shape)
         c2, h2, w2 = squeeze.out_shape
-        body = [squeeze] + [glow_step(c2, hidden, permutation, coupling, lu, generator) for _ in range(steps)]
+        body = [squeeze] + [glow_step(c2, hidden, permutation, coupling, lu, generator) for _ in range(depth)]
         if remaining == 1:
             flatten = Flatten(squeeze.out_shape)
             return Compose(body + [flatten]), flatten.dim
@@ -178,19 +178,17 @@ def multiscale_flow(shape: Sequence[int], levels: int, steps: int, hidden: int,
     return flow
 
 
-def multiscale_model(shape: Sequence[int], levels: int, steps: int, hidden: int,
+def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
                      permutation: str = "conv", coupling: str = "affine", lu: bool = True,
                      logit_alpha: float | None = 0.05,
                      generator: torch.Generator | None = None) -> FlowModel:
     """A density model on dequantized images in [0, 1): [logit ->] multi-scale flow -> N(0, I).
 
-    With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.data.LogitTransform`) the
+    With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.flows.LogitTransform`) the
     logit's log-det is inside ``log_prob``, so bits/dim of the [0, 1) data are honest.
     """
-    flow = multiscale_flow(shape, levels, steps, hidden, permutation, coupling, lu, generator)
+    flow = multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu, generator)
     if logit_alpha is not None:
-        from flowlab.data.transforms import LogitTransform
-
         flow = Compose(LogitTransform(logit_alpha), flow)
     return FlowModel(flow, StandardNormal(math.prod(shape)))
 
@@ -208,11 +206,7 @@ def initialize_actnorm(model: nn.Module, x: Tensor) -> int:
     return len(layers)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, steps: int,
+def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, depth: int,
                       permutation: str, coupling: str, lu: bool = True, max_hidden: int = 1024) -> int:
     """The conditioner width whose model has the parameter count closest to ``budget``.
 
@@ -220,43 +214,10 @@ def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, steps: int
     :math:`C^2` weights per step, so an ablation at equal *parameters* needs a width per variant.
     """
     def size(hidden):
-        return count_parameters(multiscale_flow(shape, levels, steps, hidden, permutation, coupling, lu))
+        return count_parameters(multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu))
 
     lo, hi = 1, max_hidden
     while lo < hi:  # the count grows with the width: bisect for the first width at or above budget
         mid = (lo + hi) // 2
         lo, hi = (mid + 1, hi) if size(mid) < budget else (lo, mid)
     return min((h for h in (lo - 1, lo) if h >= 1), key=lambda h: abs(size(h) - budget))
-
-
-def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *, steps: int,
-                   batch_size: int, lr: float, generator: torch.Generator, eval_every: int = 0,
-                   device: str = "cpu", grad_clip: float | None = None, desc: str = "train",
-                   progress: bool = True):
-    """Maximum likelihood on dequantized integer images; returns ``(history, test_bpd)``.
-
-    The loss is bits/dim of the training batch (:func:`flowlab.metrics.bits_per_dim`); ActNorm is
-    initialised on the first batch. The test set is dequantized once with ``generator`` so that
-    every evaluation (``history.evals["test_bpd"]``, every ``eval_every`` steps) sees the same data.
-    """
-    from flowlab.data.transforms import dequantize
-    from flowlab.metrics import bits_per_dim
-    from flowlab.train import fit
-
-    dims = math.prod(train.shape[1:])
-    model.to(device)
-    test_y = dequantize(test, levels, generator).to(device)
-
-    def batch(step):
-        idx = torch.randint(0, len(train), (batch_size,), generator=generator)
-        return dequantize(train[idx], levels, generator).to(device)
-
-    def test_bpd():
-        return torch.cat([bits_per_dim(model.log_prob(chunk), dims, levels)
-                          for chunk in test_y.split(500)]).mean().item()
-
-    initialize_actnorm(model, batch(0))
-    history = fit(model, lambda y: bits_per_dim(model.log_prob(y), dims, levels).mean(), batch,
-                  steps=steps, lr=lr, grad_clip=grad_clip, desc=desc, progress=progress,
-                  eval_fn=lambda: {"test_bpd": test_bpd()}, eval_every=eval_every or steps)
-    return history, history.evals["test_bpd"][-1][1]

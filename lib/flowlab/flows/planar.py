@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, check_shape
+from flowlab.flows.base import Flow
 
 
 def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
@@ -108,14 +108,14 @@ class PlanarFlow(Flow):
         return planar_u_hat(self.u, self.w)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.features,), "PlanarFlow.inverse")
+        self.check_input(z, (self.features,), "PlanarFlow.inverse")
         u_hat = self.u_hat()
         t = torch.tanh(z @ self.w + self.b)
         logdet = torch.log((1 + (1 - t * t) * (u_hat @ self.w)).abs())
         return z + t.unsqueeze(-1) * u_hat, logdet
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.features,), "PlanarFlow")
+        self.check_input(x, (self.features,), "PlanarFlow")
         u_hat = self.u_hat()
         c = u_hat @ self.w
         y = x @ self.w
@@ -157,7 +157,7 @@ class RadialFlow(Flow):
         return (d - 1) * torch.log1p(beta * h) + torch.log((1 + beta * h + beta * dh * r).abs())
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.features,), "RadialFlow.inverse")
+        self.check_input(z, (self.features,), "RadialFlow.inverse")
         alpha, beta = self.alpha_beta()
         diff = z - self.z0
         r = diff.norm(dim=-1)
@@ -165,7 +165,7 @@ class RadialFlow(Flow):
         return x, self._logdet(r, alpha, beta)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.features,), "RadialFlow")
+        self.check_input(x, (self.features,), "RadialFlow")
         alpha, beta = self.alpha_beta()
         diff = x - self.z0
         big_r = diff.norm(dim=-1)

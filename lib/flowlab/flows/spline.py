@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, check_shape
+from flowlab.flows.base import Flow
 
 __all__ = ["spline_knots", "rq_spline", "RationalQuadraticSpline"]
 
@@ -133,11 +133,11 @@ class RationalQuadraticSpline(Flow):
         return spline_knots(self.raw_widths, self.raw_heights, self.raw_derivatives, self.bound, *self.mins)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.features,), "RationalQuadraticSpline")
+        self.check_input(x, (self.features,), "RationalQuadraticSpline")
         z, ld = rq_spline(x, *self.knots())
         return z, ld.sum(-1)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.features,), "RationalQuadraticSpline.inverse")
+        self.check_input(z, (self.features,), "RationalQuadraticSpline.inverse")
         x, ld = rq_spline(z, *self.knots(), inverse=True)
         return x, ld.sum(-1)

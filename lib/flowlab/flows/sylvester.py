@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, check_shape
+from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
 
 
@@ -98,7 +98,7 @@ class SylvesterFlow(Flow):
         return r, rt
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(z, (self.features,), "SylvesterFlow.inverse")
+        self.check_input(z, (self.features,), "SylvesterFlow.inverse")
         q = self.q()
         r, rt = self.triangles()
         t = torch.tanh((z @ q) @ rt.T + self.b)
@@ -106,7 +106,7 @@ class SylvesterFlow(Flow):
         return z + (t @ r.T) @ q.T, logdet
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_shape(x, (self.features,), "SylvesterFlow")
+        self.check_input(x, (self.features,), "SylvesterFlow")
         q = self.q()
         r, rt = self.triangles()
         y = x @ q

@@ -17,74 +17,55 @@ can be forced with ``with field.phase("backward"): ...``.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import torch
 from torch import nn
 
-_PHASES = ("forward", "backward")
-
-
-def _in_backward_pass() -> bool:
-    # The autograd engine reports a graph task id only while it executes a backward pass.
-    current = getattr(torch._C, "_current_graph_task_id", None)
-    return current is not None and current() != -1
+from flowlab.measure.counting import CallCounter
 
 
 class CountingField(nn.Module):
-    """Wrap ``field`` (called as ``field(t, z)``) and count its evaluations; parameters pass through."""
+    """Wrap ``field`` (called as ``field(t, z)``) and count its evaluations; parameters pass through.
+
+    The counts come from a :class:`~flowlab.measure.counting.CallCounter` attached to the wrapped
+    field for the wrapper's lifetime (with VJP counting on).
+    """
 
     def __init__(self, field: nn.Module):
         super().__init__()
-        if not callable(field):
-            raise ValueError(f"CountingField wraps a callable vector field f(t, z), got {type(field).__name__}")
+        if not isinstance(field, nn.Module):
+            raise TypeError(f"CountingField wraps a vector field nn.Module f(t, z), got {type(field).__name__}")
         self.field = field
-        self._forced: str | None = None
-        self.reset()
+        self.counter = CallCounter(field, vjps=True).attach()
 
     def reset(self) -> None:
         """Set every counter to zero."""
-        self.nfe_forward = 0
-        self.nfe_backward = 0
-        self.nfe_vjp = 0
+        self.counter.reset()
+
+    @property
+    def nfe_forward(self) -> int:
+        return self.counter.forward
+
+    @property
+    def nfe_backward(self) -> int:
+        return self.counter.backward
+
+    @property
+    def nfe_vjp(self) -> int:
+        return self.counter.vjp
 
     @property
     def nfe(self) -> int:
         """All evaluations of the field, forward and backward pass together."""
-        return self.nfe_forward + self.nfe_backward
+        return self.counter.count
 
     def counts(self) -> dict:
-        return {"forward": self.nfe_forward, "backward": self.nfe_backward, "vjp": self.nfe_vjp}
+        return self.counter.counts()
 
-    @contextmanager
     def phase(self, name: str):
         """Count every evaluation inside the block as ``name`` ("forward" or "backward")."""
-        if name not in _PHASES:
-            raise ValueError(f"unknown phase {name!r}; expected one of {_PHASES}")
-        previous, self._forced = self._forced, name
-        try:
-            yield self
-        finally:
-            self._forced = previous
-
-    def current_phase(self) -> str:
-        if self._forced is not None:
-            return self._forced
-        return "backward" if _in_backward_pass() else "forward"
-
-    def _count_vjp(self, grad):
-        self.nfe_vjp += 1
-        return grad
+        return self.counter.phase(name)
 
     def forward(self, t, z):
-        if self.current_phase() == "backward":
-            self.nfe_backward += 1
-        else:
-            self.nfe_forward += 1
-        out = self.field(t, z)
-        if isinstance(out, torch.Tensor) and out.requires_grad:
-            out.register_hook(self._count_vjp)
-        return out
+        return self.field(t, z)
 
     def extra_repr(self) -> str:
         return f"nfe_forward={self.nfe_forward}, nfe_backward={self.nfe_backward}, nfe_vjp={self.nfe_vjp}"

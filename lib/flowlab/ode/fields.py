@@ -7,8 +7,10 @@ r"""Small vector fields :math:`f(t, z)` for checking ODE gradients, memory and c
   .. math:: \frac{\partial L}{\partial z_0} = z_0 e^{2\theta T}, \qquad
             \frac{dL}{d\theta} = T \lVert z_0 \rVert^2 e^{2\theta T}.
 
-- :class:`MLPField`: :math:`f(t, z) = W_2 \tanh(W_1 [z, t] + b_1) + b_2`, a one-hidden-layer MLP that
-  sees the time as an extra input, the usual neural-ODE vector field.
+- :class:`LinearField`: :math:`dz/dt = Az`, whose flow map :math:`e^{tA}` has the log-det
+  :math:`T \operatorname{tr} A` in closed form.
+
+The learned fields are :class:`flowlab.nn.TimeConcatMLP` and :class:`flowlab.nn.TimeConcatConvNet`.
 """
 from __future__ import annotations
 
@@ -39,18 +41,18 @@ class ScalarGrowthField(nn.Module):
         return z0 * growth, (T * (z0 ** 2).sum() * growth).reshape(())
 
 
-class MLPField(nn.Module):
-    """``f(t, z) = W2 tanh(W1 [z, t] + b1) + b2`` on states ``z`` of shape ``[batch, dim]``."""
+class LinearField(nn.Module):
+    r"""Linear dynamics :math:`dz/dt = Az`: the flow map is :math:`e^{tA}`, so
+    :math:`\log|\det \partial\phi_T/\partial z| = \log\det e^{TA} = T\operatorname{tr}A` (closed form)."""
 
-    def __init__(self, dim: int, hidden: int = 32):
+    def __init__(self, A: torch.Tensor):
         super().__init__()
-        if dim <= 0 or hidden <= 0:
-            raise ValueError(f"MLPField needs positive dim and hidden, got dim={dim}, hidden={hidden}")
-        self.dim = dim
-        self.net = nn.Sequential(nn.Linear(dim + 1, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+        if not isinstance(A, torch.Tensor) or A.dim() != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"LinearField needs a square matrix A, got "
+                             f"{list(A.shape) if isinstance(A, torch.Tensor) else type(A).__name__}")
+        self.A = nn.Parameter(A.clone())
 
-    def forward(self, t, z):
-        if z.dim() != 2 or z.shape[1] != self.dim:
-            raise ValueError(f"MLPField expects z of shape [batch, {self.dim}], got {tuple(z.shape)}")
-        time = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(z.shape[0], 1)
-        return self.net(torch.cat([z, time], dim=1))
+    def forward(self, t, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1:] != self.A.shape[:1]:
+            raise ValueError(f"LinearField expects z of shape [batch, {self.A.shape[0]}], got {list(z.shape)}")
+        return z @ self.A.T

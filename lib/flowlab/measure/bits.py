@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor
+
+from flowlab.measure.validate import check_count
 
 
 def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: int, levels: int = 256) -> Tensor | float:
     """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1)."""
-    if not isinstance(num_dims, int) or num_dims <= 0:
-        raise ValueError(f"num_dims must be a positive integer, got {num_dims!r}")
-    if not isinstance(levels, int) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    check_count(num_dims, "num_dims", "bits_per_dim")
+    check_count(levels, "levels", "bits_per_dim", minimum=2)
     return (-log_prob_unit_cube + num_dims * math.log(levels)) / (num_dims * math.log(2))
 
 
@@ -37,6 +36,3 @@ def bits_per_dim_to_nats(bpd: float, num_dims: int, levels: int = 256) -> float:
     """The inverse of :func:`nats_to_bits_per_dim`: a log-likelihood in nats for data in [0,1]."""
     return float(num_dims * math.log(levels) - bpd * num_dims * math.log(2))
 
-
-def nats_to_bits(nats):
-    return nats / math.log(2)

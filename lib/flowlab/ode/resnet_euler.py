@@ -11,32 +11,9 @@ diverges when :math:`\lambda h > 2`, although the true solution always decays.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-
-class MLPField(nn.Module):
-    r"""A small time-dependent vector field :math:`f(t, z) = W_2 \tanh(W_1 [z, t] + b_1) + b_2`,
-    called ``f(t, z)`` as torchdiffeq expects; ``z`` is ``[..., dim]``."""
-
-    def __init__(self, dim: int, hidden: int = 32, time_dependent: bool = True):
-        super().__init__()
-        for name, value in (("dim", dim), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.dim = dim
-        self.time_dependent = time_dependent
-        self.net = nn.Sequential(nn.Linear(dim + int(time_dependent), hidden), nn.Tanh(),
-                                 nn.Linear(hidden, dim))
-
-    def forward(self, t, z: Tensor) -> Tensor:
-        if not isinstance(z, Tensor) or z.shape[-1:] != (self.dim,):
-            raise ValueError(f"MLPField expects z of shape [..., {self.dim}], got "
-                             f"{list(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
-        if self.time_dependent:
-            t = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(*z.shape[:-1], 1)
-            z = torch.cat([z, t], dim=-1)
-        return self.net(z)
+from flowlab.measure.validate import check_count, check_positive
 
 
 class ResidualBlock(nn.Module):
@@ -44,9 +21,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, field: nn.Module, step: float = 1.0, t: float = 0.0):
         super().__init__()
-        if not step > 0:
-            raise ValueError(f"step must be positive, got {step!r}")
-        self.field, self.step, self.t = field, float(step), float(t)
+        self.field, self.step, self.t = field, check_positive(step, "step", "ResidualBlock"), float(t)
 
     def forward(self, z: Tensor) -> Tensor:
         return z + self.step * self.field(self.t, z)
@@ -58,10 +33,8 @@ class EulerResNet(nn.Module):
 
     def __init__(self, field: nn.Module, num_blocks: int, horizon: float = 1.0):
         super().__init__()
-        if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks <= 0:
-            raise ValueError(f"num_blocks must be a positive integer, got {num_blocks!r}")
-        if not horizon > 0:
-            raise ValueError(f"horizon must be positive, got {horizon!r}")
+        check_count(num_blocks, "num_blocks", "EulerResNet")
+        check_positive(horizon, "horizon", "EulerResNet")
         h = horizon / num_blocks
         self.field = field
         self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))
@@ -75,9 +48,7 @@ class EulerResNet(nn.Module):
 def euler_amplification(lam: float, step: float, steps: int) -> float:
     r""":math:`|1 - \lambda h|^n`: the factor by which ``steps`` Euler steps scale :math:`|z|` on
     :math:`dz/dt = -\lambda z` (the exact solution scales by :math:`e^{-\lambda n h}`)."""
-    if not step > 0:
-        raise ValueError(f"step must be positive, got {step!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    check_positive(step, "step", "euler_amplification")
+    check_count(steps, "steps", "euler_amplification", minimum=0)
     return abs(1.0 - lam * step) ** steps
 

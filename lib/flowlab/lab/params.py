@@ -5,8 +5,9 @@ that a bad value stops the run at once with a message saying what is expected.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+
+from flowlab.measure.validate import check_count
 
 MODES = ("quick", "full")
 
@@ -49,17 +50,8 @@ def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", **
     """Check the common parameters and any positive counts (steps, seeds, samples...)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_count(seed, "seed", "notebook parameters", minimum=0)
     for name, value in counts.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer (or None for the mode's default), got {value!r}")
+        if value is not None:
+            check_count(value, name, "notebook parameters (None for the mode's default)")
     return Params(mode=mode, seed=seed, device=_device(device), extra=dict(counts))
-
-
-def progress_quiet() -> bool:
-    """True when progress bars should stay quiet: under CI, or inside a notebook that the papermill
-    driver runs headlessly (it sets ``FLOWLAB_QUIET``; the bars would only clutter saved outputs)."""
-    return bool(os.environ.get("CI") or os.environ.get("FLOWLAB_QUIET"))

@@ -25,9 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-from flowlab.claims_table import write_tables
-from flowlab.outputs import repo_root, write_bytes_atomic, write_json_atomic
-from flowlab.params import MODES
+from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
+from flowlab.lab import registry
+from flowlab.lab.params import MODES
+from flowlab.lab.tables import write_tables
 
 PAPERMILL_CELL_TAG = "injected-parameters"
 
@@ -74,13 +75,13 @@ def code_sources(nb_path: Path) -> list[str]:
 
 
 # The driver and its tables run outside the notebooks' kernels: changing them changes no result.
-DRIVER_MODULES = {"reproduce.py", "claims_table.py"}
+DRIVER_MODULES = {"reproduce.py", "tables.py"}
 
 
 def library_digest(root: Path) -> str:
     h = hashlib.sha256()
     for path in sorted((root / "lib" / "flowlab").rglob("*.py")):
-        if path.parent.name == "flowlab" and path.name in DRIVER_MODULES:
+        if path.parent.name == "lab" and path.name in DRIVER_MODULES:
             continue
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
@@ -88,8 +89,15 @@ def library_digest(root: Path) -> str:
 
 
 def input_digest(nb_path: Path, lib_digest: str, mode: str, params: dict) -> str:
+    """What a notebook's run depends on: its code, the library, the mode and parameters, and the
+    results of the notebooks it declares in ``registry.DEPENDS_ON``."""
+    sub = "" if mode == "quick" else mode
+    deps = {}
+    for dep in registry.DEPENDS_ON.get(nb_path.stem, ()):
+        path = nb_path.parents[1] / "results" / sub / f"{dep}.json"
+        deps[dep] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
     payload = json.dumps({"code": code_sources(nb_path), "lib": lib_digest, "mode": mode,
-                          "params": params}, sort_keys=True)
+                          "params": params, "depends_on": deps}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -180,7 +188,7 @@ def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flowlab.reproduce", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m flowlab.lab.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
     parser.add_argument("--nb", default=None, help="run only these notebooks: '03' or '03,09' or a full name")

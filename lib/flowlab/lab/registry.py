@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("exact", "stat", "order", "display")
-VERDICTS = ("reproduced", "failed", "not reproduced at this scale", "shown")
 
 
 @dataclass(frozen=True)
@@ -200,8 +199,24 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        "004 (last table)"),
 )
 
+# Notebooks that read another notebook's results (through ``ClaimBook.results_of``): the driver
+# runs the dependency first and re-runs the reader when the dependency's results change.
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "13_ffjord_images": ("03_glow_vs_realnvp",),
+}
+
 BY_ID = {c.id: c for c in CLAIMS}
 assert len(BY_ID) == len(CLAIMS)
+
+
+def verdict(kind: str, checks: list[dict]) -> str:
+    """The one rule: ``reproduced`` when every check passed; otherwise ``failed`` for an exact or
+    stat claim and ``not reproduced at this scale`` for an order claim."""
+    if not checks:
+        return "not recorded"
+    if all(c["passed"] for c in checks):
+        return "reproduced"
+    return "not reproduced at this scale" if kind == "order" else "failed"
 
 
 def claims_for(notebook: str) -> list[ClaimSpec]:

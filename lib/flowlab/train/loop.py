@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +21,19 @@ import torch
 from torch import nn
 from tqdm import tqdm  # text bars: notebooks run headless under papermill
 
-from flowlab.outputs import write_bytes_atomic
-from flowlab.params import progress_quiet
+from flowlab.files import write_bytes_atomic
+from flowlab.measure.validate import check_count, check_positive
+
+
+def progress_quiet() -> bool:
+    """True when progress bars should stay quiet: under CI, or inside a notebook that the papermill
+    driver runs headlessly (it sets ``FLOWLAB_QUIET``; the bars would only clutter saved outputs)."""
+    return bool(os.environ.get("CI") or os.environ.get("FLOWLAB_QUIET"))
 
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch Generator seeded the same way for explicit draws."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_count(seed, "seed", "seed_everything", minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -93,10 +99,8 @@ def fit(
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
     them instead of training (a different config retrains and overwrites).
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if lr <= 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    check_count(steps, "steps", "fit")
+    check_positive(lr, "lr", "fit")
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     if checkpoint is not None:

@@ -14,7 +14,7 @@ Rezende & Mohamed (2015, Table 1) test energies, with :math:`w_1 = \sin(2\pi z_1
 inside :math:`|z_1| \le 4` and quadratic outside, :math:`\tfrac12(\max(|z_1| - 4, 0)/0.5)^2`, so
 the density is the paper's inside the box and :math:`\log Z` is finite.
 
-Fitting flows to these targets by reverse KL lives in :mod:`flowlab.reverse_kl`.
+Fitting flows to these targets by reverse KL lives in :mod:`flowlab.train.reverse_kl`.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from flowlab.flows.base import check_shape
+from flowlab.measure.validate import check_shape
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -51,20 +51,20 @@ def _neg_log_sum_exp(a: Tensor, b: Tensor) -> Tensor:
 
 
 def u1(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u1")
+    check_shape(z, (2,), "u1", finite=False)
     z1 = z[:, 0]
     ring = 0.5 * ((z.norm(dim=-1) - 2) / 0.4) ** 2
     return ring + _neg_log_sum_exp(-0.5 * ((z1 - 2) / 0.6) ** 2, -0.5 * ((z1 + 2) / 0.6) ** 2)
 
 
 def u2(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u2")
+    check_shape(z, (2,), "u2", finite=False)
     z1, z2 = z[:, 0], z[:, 1]
     return 0.5 * ((z2 - _w1(z1)) / 0.4) ** 2 + _wall(z1)
 
 
 def u3(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u3")
+    check_shape(z, (2,), "u3", finite=False)
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.35) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w2(z1)) / 0.35) ** 2
@@ -72,7 +72,7 @@ def u3(z: Tensor) -> Tensor:
 
 
 def u4(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u4")
+    check_shape(z, (2,), "u4", finite=False)
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.4) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w3(z1)) / 0.35) ** 2

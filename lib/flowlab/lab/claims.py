@@ -10,12 +10,13 @@ A notebook opens a :class:`ClaimBook`, records checks as it goes, prints the ver
     book.display("C11", "CIFAR-10 bits/dim, Glow", ours=None, published=3.35)
     book.summary(); book.save()
 
-Statement, source and kind come from :mod:`flowlab.registry`. A claim's verdict is ``reproduced``
+Statement, source and kind come from :mod:`flowlab.lab.registry`. A claim's verdict is ``reproduced``
 when every check passed; an exact or stat claim otherwise ``failed``, an order claim
 ``not reproduced at this scale``. Display rows never change a verdict.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -24,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from flowlab import registry
-from flowlab.outputs import repo_root, results_dir, write_json_atomic
+from flowlab.files import repo_root, write_json_atomic
+from flowlab.lab import registry
+from flowlab.lab.outputs import results_dir
 
 
 def _plain(value: Any, digits: int = 6) -> Any:
@@ -88,7 +90,7 @@ class ClaimBook:
     def __init__(self, notebook: str, params):
         specs = registry.claims_for(notebook)
         if not specs:
-            raise ValueError(f"no claims are registered for notebook {notebook!r} in flowlab.registry")
+            raise ValueError(f"no claims are registered for notebook {notebook!r} in flowlab.lab.registry")
         self.notebook = notebook
         self.params = params
         self.specs = {s.id: s for s in specs}
@@ -145,11 +147,7 @@ class ClaimBook:
 
     def verdict(self, claim_id: str) -> str:
         rec = self.records.get(claim_id)
-        if rec is None or not rec["checks"]:
-            return "not recorded"
-        if all(c["passed"] for c in rec["checks"]):
-            return "reproduced"
-        return "not reproduced at this scale" if rec["kind"] == "order" else "failed"
+        return registry.verdict(self.specs[claim_id].kind, rec["checks"] if rec else [])
 
     def summary(self) -> None:
         """Print the verdict table: stable text, the output nbval compares."""
@@ -158,6 +156,15 @@ class ClaimBook:
             print(f"  {claim_id}  {spec.kind:<7} {self.verdict(claim_id)}")
         done = sum(self.verdict(c) == "reproduced" for c in self.specs)
         print(f"  {done}/{len(self.specs)} reproduced")
+
+    def results_of(self, notebook: str) -> "NotebookResults":
+        """The saved results of ``notebook``, which this notebook must declare in
+        ``registry.DEPENDS_ON`` (so the driver runs it first and re-runs this one when it changes)."""
+        declared = registry.DEPENDS_ON.get(self.notebook, ())
+        if notebook not in declared:
+            raise ValueError(f"{self.notebook} reads results of {notebook!r} without declaring it; add it to "
+                             f"flowlab.lab.registry.DEPENDS_ON[{self.notebook!r}] (declared: {declared})")
+        return NotebookResults.load(notebook, self.params.mode)
 
     def save(self):
         """Write ``results/<notebook>.json`` atomically and return its path."""
@@ -171,3 +178,40 @@ class ClaimBook:
         path = results_dir(self.params.mode) / f"{self.notebook}.json"
         write_json_atomic(path, payload)
         return path
+
+
+class NotebookResults:
+    """Another notebook's ``results/NN_topic.json``, read through names rather than its prose."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.claims = {c["id"]: c for c in data["claims"]}
+
+    @classmethod
+    def load(cls, notebook: str, mode: str = "quick") -> "NotebookResults":
+        sub = "" if mode == "quick" else mode
+        candidates = [results_dir(mode) / f"{notebook}.json", repo_root() / "results" / sub / f"{notebook}.json"]
+        for path in candidates:
+            if path.is_file():
+                return cls(json.loads(path.read_text()))
+        raise FileNotFoundError(f"no results for {notebook} ({mode} mode) at {candidates[-1]}; "
+                                f"run `make reproduce NB={notebook[:2]}` first")
+
+    @property
+    def provenance(self) -> dict:
+        return self.data["provenance"]
+
+    def verdict(self, claim_id: str) -> str:
+        return self.claims[claim_id]["verdict"]
+
+    def displayed(self, claim_id: str) -> list[dict]:
+        """The claim's display rows: ``what``, ``ours``, ``published``, ``note``."""
+        return list(self.claims[claim_id]["display"])
+
+    def value(self, claim_id: str, what: str):
+        """``ours`` of the display row of ``claim_id`` whose ``what`` is ``what``."""
+        for row in self.claims[claim_id]["display"]:
+            if row["what"] == what:
+                return row["ours"]
+        names = [row["what"] for row in self.claims[claim_id]["display"]]
+        raise KeyError(f"{claim_id} has no display row {what!r}; it has {names}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flowlab import registry
-from flowlab.outputs import write_bytes_atomic
+from flowlab.files import write_bytes_atomic
+from flowlab.lab import registry
 
 README_START = "<!-- claims-table:start -->"
 README_END = "<!-- claims-table:end -->"
@@ -34,6 +34,10 @@ def problems(notebook: str, data: dict) -> list[str]:
             found.append(f"{spec.id} ({notebook}) was never recorded")
             continue
         verdict = claim["verdict"]
+        if verdict != registry.verdict(spec.kind, claim["checks"]):
+            found.append(f"{spec.id} ({notebook}) records verdict {verdict!r}, but its checks give "
+                         f"{registry.verdict(spec.kind, claim['checks'])!r}")
+            continue
         if spec.kind in ("exact", "stat") and verdict != "reproduced":
             failed = [c["what"] for c in claim["checks"] if not c["passed"]]
             found.append(f"{spec.id} ({notebook}, {spec.kind}) {verdict}: {'; '.join(failed)}")

@@ -6,7 +6,7 @@ sampling direction)
 .. math:: \mathrm{KL}(q\,\|\,p) = \mathbb E_q[\log q(z) + U(z)] + \log Z,
 
 so training minimises :math:`\mathbb E_q[\log q + U]` (needs no :math:`Z`) and the KL itself is
-reported with :math:`\log Z` from a fine grid (:func:`flowlab.energies.log_normalizer`). The ensemble
+reported with :math:`\log Z` from a fine grid (:func:`flowlab.data.energies.log_normalizer`). The ensemble
 fitters train several (energy, seed) copies at once with ``torch.func.vmap``; each copy takes exactly
 the Adam steps it would take alone.
 """
@@ -20,10 +20,13 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from flowlab.energies import ENERGIES, energy
-from flowlab.flows.base import Flow, Inverse, check_shape
+from flowlab.data.energies import ENERGIES, energy
+from flowlab.flows.base import Flow, Inverse
+from flowlab.flows.continuous import CNF
 from flowlab.flows.model import StandardNormal
-from flowlab.train import History, fit, seed_everything
+from flowlab.measure.validate import check_count, check_shape
+from flowlab.nn import TimeConcatMLP
+from flowlab.train.loop import History, fit, seed_everything
 
 
 def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None = None,
@@ -63,8 +66,7 @@ def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, bat
 
     Each step draws a fresh batch from a generator seeded with ``seed``, so a fit is reproducible.
     """
-    if batch <= 0:
-        raise ValueError(f"batch must be positive, got {batch!r}")
+    check_count(batch, "batch", "reverse KL fitting")
     gen = seed_everything(seed)
     return fit(flow, lambda _: reverse_kl_loss(flow, u, batch, gen), lambda step: step,
                steps=steps, lr=lr, desc=desc)
@@ -98,8 +100,7 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
         raise ValueError("fit_reverse_kl_ensemble needs at least one energy and one seed")
     for name in energies:
         energy(name)  # validates the name
-    if batch <= 0:
-        raise ValueError(f"batch must be positive, got {batch!r}")
+    check_count(batch, "batch", "reverse KL fitting")
     keys = [(name, int(seed)) for name in energies for seed in seeds]
     flows = []
     for _, seed in keys:
@@ -153,7 +154,7 @@ class StackedTimeMLP(nn.Module):
         self.size = len(members)
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        check_shape(z, (2 * self.size,), "StackedTimeMLP")
+        check_shape(z, (2 * self.size,), "StackedTimeMLP", finite=False)
         zs = z.reshape(z.shape[0], self.size, 2)
         tt = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(z.shape[0], self.size, 1)
         h = torch.tanh(torch.einsum("bsi,shi->bsh", torch.cat([zs, tt], -1), self.w1) + self.b1)
@@ -180,12 +181,12 @@ def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
     ordinary CNFs with the exact trace, for evaluation.
     """
-    from flowlab.flows.continuous import CNF, TimeConcatMLP
-
     for name in energies:
         energy(name)
-    if not energies or not seeds or batch <= 0 or hidden <= 0:
-        raise ValueError("fit_reverse_kl_cnf_ensemble needs energies, seeds, and positive batch and hidden")
+    if not energies or not seeds:
+        raise ValueError("fit_reverse_kl_cnf_ensemble needs at least one energy and one seed")
+    check_count(batch, "batch", "fit_reverse_kl_cnf_ensemble")
+    check_count(hidden, "hidden", "fit_reverse_kl_cnf_ensemble")
     keys = [(name, int(seed)) for name in energies for seed in seeds]
     members = []
     for _, seed in keys:

@@ -1,0 +1,56 @@
+r"""Binary masks for coupling layers: :math:`b_i = 1` marks a copied coordinate.
+
+- :func:`half_mask` and :func:`alternating_mask`: vectors ``[D]`` (first half / every other);
+- :func:`channel_mask`: images ``[C, 1, 1]``, the first half of the channels (Glow's split);
+- :func:`checkerboard_mask`: images ``[1, H, W]``, pixels with ``(i + j) % 2 == parity``.
+
+Parity 1 is the complement, so two layers of opposite parity transform every coordinate.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from flowlab.measure.validate import check_count
+
+__all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
+
+
+def _check_parity(parity: int, who: str) -> int:
+    if parity not in (0, 1):
+        raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
+    return parity
+
+
+def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
+    """``[1, h, w]`` mask with ``b[i, j] = 1`` where ``(i + j) % 2 == parity`` (copied pixels)."""
+    _check_parity(parity, "checkerboard_mask")
+    check_count(h, "h", "checkerboard_mask")
+    check_count(w, "w", "checkerboard_mask")
+    if h * w < 2:
+        raise ValueError(f"checkerboard_mask needs positive integer h, w with h*w >= 2, got {h}, {w}")
+    i = torch.arange(h)[:, None]
+    j = torch.arange(w)[None, :]
+    return ((i + j) % 2 == parity).to(torch.get_default_dtype())[None]
+
+
+def channel_mask(c: int, parity: int = 0) -> Tensor:
+    """``[c, 1, 1]`` mask copying the first ``c // 2`` channels (parity 0) or the rest (parity 1)."""
+    _check_parity(parity, "channel_mask")
+    check_count(c, "c", "channel_mask", minimum=2)
+    return half_mask(c, parity)[:, None, None]
+
+
+def half_mask(d: int, parity: int = 0) -> Tensor:
+    """``[d]`` mask copying the first ``d // 2`` features (parity 0) or the last ``d - d//2`` (parity 1)."""
+    _check_parity(parity, "half_mask")
+    check_count(d, "d", "half_mask", minimum=2)
+    first = (torch.arange(d) < d // 2).to(torch.get_default_dtype())
+    return first if parity == 0 else 1 - first
+
+
+def alternating_mask(d: int, parity: int = 0) -> Tensor:
+    """``[d]`` mask copying the features with index ``i % 2 == parity``."""
+    _check_parity(parity, "alternating_mask")
+    check_count(d, "d", "alternating_mask", minimum=2)
+    return (torch.arange(d) % 2 == parity).to(torch.get_default_dtype())

@@ -1,0 +1,74 @@
+r"""The one rule for "A beats B" over training seeds (lower is better: NLL, bits/dim, KL).
+
+Runs of A and B over seeds give means :math:`\bar a, \bar b` and sample standard deviations
+:math:`s_a, s_b`. The verdicts, fixed before any run:
+
+- **beats**: :math:`\bar a < \bar b - \max(s_a, s_b)`: A is lower by more than either method's
+  seed-to-seed spread (a difference a reader would see on any single seed);
+- **matches**: :math:`\bar a \le \bar b + 2\,\mathrm{se}`, with
+  :math:`\mathrm{se} = \sqrt{s_a^2/n_a + s_b^2/n_b}`: A is not worse beyond two standard errors;
+- **similar**: :math:`|\bar a - \bar b| \le 2\,\mathrm{se}`: not distinguishable at this number of seeds.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    a_mean: float
+    a_sd: float
+    b_mean: float
+    b_sd: float
+    n_a: int
+    n_b: int
+
+    @property
+    def delta(self) -> float:
+        """mean(A) - mean(B): negative when A is lower (better)."""
+        return self.a_mean - self.b_mean
+
+    @property
+    def max_sd(self) -> float:
+        return max(self.a_sd, self.b_sd)
+
+    @property
+    def se(self) -> float:
+        return math.sqrt(self.a_sd ** 2 / self.n_a + self.b_sd ** 2 / self.n_b)
+
+    @property
+    def beats(self) -> bool:
+        return bool(self.delta < -self.max_sd)
+
+    @property
+    def matches(self) -> bool:
+        return bool(self.delta <= 2 * self.se)
+
+    @property
+    def similar(self) -> bool:
+        return bool(abs(self.delta) <= 2 * self.se)
+
+    def row(self) -> dict:
+        return {"mean A": round(self.a_mean, 4), "mean B": round(self.b_mean, 4),
+                "delta": round(self.delta, 4), "max sd": round(self.max_sd, 4),
+                "2 se": round(2 * self.se, 4), "beats": self.beats}
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1) of per-seed values."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or len(v) < 2:
+        raise ValueError(f"a seed comparison needs at least 2 seeds per method, got {v.shape}")
+    if not np.isfinite(v).all():
+        raise ValueError(f"per-seed values must be finite, got {v.tolist()}")
+    return float(v.mean()), float(v.std(ddof=1))
+
+
+def compare_seeds(a: Sequence[float], b: Sequence[float]) -> SeedComparison:
+    """Compare per-seed results of A and B (lower is better) by the module's rule."""
+    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
+    return SeedComparison(ma, sa, mb, sb, len(a), len(b))

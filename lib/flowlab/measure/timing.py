@@ -1,0 +1,61 @@
+"""The one timer: warm-up, repeats, min and median, wall or CPU clock, CUDA synchronised.
+
+The minimum is the estimate of a call's cost (noise only ever adds time); the median shows how
+noisy the machine was. CPU time (``clock="cpu"``) is the process's time and is not inflated when
+the scheduler preempts a long call on a shared machine, which would bias a log-log slope upward.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from flowlab.measure.validate import check_choice, check_count
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call over ``len(times)`` repeats."""
+
+    times: tuple[float, ...]
+
+    @property
+    def min(self) -> float:
+        return min(self.times)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+def _sync(device) -> None:
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, inner: int = 1,
+              clock: str = "wall", device: str | torch.device | None = None) -> Timing:
+    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timings of ``inner`` calls each
+    (seconds per call). ``device="cuda"`` synchronises before reading the clock."""
+    if not callable(fn):
+        raise TypeError(f"time_call expects a callable fn(), got {type(fn).__name__}")
+    check_count(repeats, "repeats", "time_call")
+    check_count(inner, "inner", "time_call")
+    check_count(warmup, "warmup", "time_call", minimum=0)
+    now = CLOCKS[check_choice(clock, CLOCKS, "clock", "time_call")]
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = now()
+        for _ in range(inner):
+            fn()
+        _sync(device)
+        times.append((now() - start) / inner)
+    return Timing(tuple(times))

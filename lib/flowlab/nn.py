@@ -1,0 +1,214 @@
+r"""Every network that parametrizes something in flowlab.
+
+- :class:`MLP` and :class:`ConvNet`: the conditioners of coupling layers (RealNVP/Glow's ``NN()``),
+  last layer zero-initialised so that a fresh coupling is the identity.
+- :class:`MaskedLinear` and :class:`MADE`: the masked autoencoder of autoregressive flows.
+- :class:`TimeConcatMLP` and :class:`TimeConcatConvNet`: the one time-conditioned vector field
+  :math:`f(t, z)` (FFJORD's ``concat`` layers: :math:`t` enters every layer as an extra input),
+  on vectors or on images, split as :math:`f = g \circ h` (``encode`` / ``decode``) for
+  Hutchinson's bottleneck trick.
+
+Shapes are checked where data enters a model, not here: these run inside solvers and layers.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from flowlab.measure.validate import check_choice, check_count
+
+__all__ = ["MLP", "ConvNet", "MaskedLinear", "MADE", "autoregressive_degrees", "ConcatLinear",
+           "ConcatConv2d", "TimeConcatMLP", "TimeConcatConvNet", "ACTIVATIONS"]
+
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
+
+
+def _zero(layer: nn.Module) -> nn.Module:
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class MLP(nn.Sequential):
+    """``in -> hidden -> ... -> out`` with ``layers`` hidden layers; the last layer starts at zero."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 64, layers: int = 2,
+                 activation: type[nn.Module] = nn.ReLU, zero_last: bool = True):
+        for name, value in (("in_features", in_features), ("out_features", out_features),
+                            ("hidden", hidden), ("layers", layers)):
+            check_count(value, name, "MLP")
+        mods: list[nn.Module] = []
+        width = in_features
+        for _ in range(layers):
+            mods += [nn.Linear(width, hidden), activation()]
+            width = hidden
+        last = nn.Linear(width, out_features)
+        super().__init__(*mods, _zero(last) if zero_last else last)
+
+
+class ConvNet(nn.Sequential):
+    """3x3 conv -> 1x1 conv -> 3x3 conv (RealNVP/Glow's ``NN()``); the last conv starts at zero."""
+
+    def __init__(self, in_channels: int, out_channels: int, hidden: int = 64,
+                 activation: type[nn.Module] = nn.ReLU):
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("hidden", hidden)):
+            check_count(value, name, "ConvNet")
+        super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), activation(),
+                         nn.Conv2d(hidden, hidden, 1), activation(),
+                         _zero(nn.Conv2d(hidden, out_channels, 3, padding=1)))
+
+
+# ------------------------------------------------------------------------------------------ MADE
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` of shape [out, in]."""
+
+    def __init__(self, in_features: int, out_features: int, mask: Tensor):
+        super().__init__(in_features, out_features)
+        if mask.shape != (out_features, in_features):
+            raise ValueError(f"MaskedLinear mask must have shape {[out_features, in_features]}, "
+                             f"got {list(mask.shape)}")
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+def autoregressive_degrees(features: int, order: str | Sequence[int] | Tensor) -> Tensor:
+    """The position of each coordinate in the autoregressive order, as degrees 1..D."""
+    if isinstance(order, str):
+        if order == "natural":
+            return torch.arange(1, features + 1)
+        if order == "reverse":
+            return torch.arange(features, 0, -1)
+        raise ValueError(f"order must be 'natural', 'reverse' or a permutation of 0..{features - 1}, "
+                         f"got {order!r}")
+    perm = torch.as_tensor(order, dtype=torch.long)
+    if perm.shape != (features,) or not torch.equal(perm.sort().values, torch.arange(features)):
+        raise ValueError(f"order must be a permutation of 0..{features - 1}, got {perm.tolist()}")
+    degrees = torch.empty(features, dtype=torch.long)
+    degrees[perm] = torch.arange(1, features + 1)  # perm[k] is the k-th coordinate to be generated
+    return degrees
+
+
+class MADE(nn.Module):
+    r"""Masked autoencoder (Germain et al. 2015): ``params_per_feature`` outputs per coordinate,
+    each seeing only the coordinates before it in the order.
+
+    Input unit :math:`t` has degree :math:`\pi(t) \in 1..D`, hidden units degrees in :math:`1..D-1`
+    (cycled deterministically); a weight into a hidden unit of degree :math:`k` from degree
+    :math:`k'` is kept iff :math:`k \ge k'`, into an output of degree :math:`d` iff :math:`d > k`.
+    Every path from input :math:`s` to output :math:`t` needs :math:`\pi(s) < \pi(t)`: the Jacobian
+    is strictly triangular in the order. Returns ``[batch, features, params_per_feature]``.
+    """
+
+    def __init__(self, features: int, hidden: int = 64, layers: int = 2, params_per_feature: int = 2,
+                 order: str | Sequence[int] | Tensor = "natural"):
+        super().__init__()
+        for name, v in (("features", features), ("hidden", hidden), ("layers", layers),
+                        ("params_per_feature", params_per_feature)):
+            check_count(v, name, "MADE")
+        if features > 1 and hidden < features - 1:
+            raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} so that every "
+                             f"coordinate can depend on all of its past; got hidden={hidden}")
+        self.features, self.params_per_feature = features, params_per_feature
+        self.register_buffer("degrees", autoregressive_degrees(features, order))
+        # With D = 1 there is no past at all: degree 0 hidden units are cut from every output.
+        d_hidden = torch.arange(hidden) % max(features - 1, 1) + (1 if features > 1 else 0)
+        blocks, prev = [], self.degrees
+        for _ in range(layers):
+            blocks += [MaskedLinear(prev.numel(), hidden, (d_hidden[:, None] >= prev[None, :]).float()), nn.ReLU()]
+            prev = d_hidden
+        d_out = self.degrees.repeat_interleave(params_per_feature)  # outputs grouped per coordinate
+        blocks.append(MaskedLinear(prev.numel(), features * params_per_feature,
+                                   (d_out[:, None] > prev[None, :]).float()))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).reshape(x.shape[0], self.features, self.params_per_feature)
+
+
+# ------------------------------------------------------------------------- time-conditioned field
+class ConcatLinear(nn.Module):
+    """A linear layer that sees time: :math:`W[h; t] + b` (FFJORD's ``concat`` layer)."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.linear = nn.Linear(in_features + 1, out_features)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        tt = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(1, 1).expand(h.shape[0], 1)
+        return self.linear(torch.cat([h, tt], dim=1))
+
+
+class ConcatConv2d(nn.Module):
+    """A 3x3 convolution over ``[h; t]``: time enters as one constant channel."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels + 1, out_channels, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        tt = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(1, 1, 1, 1)
+        return self.conv(torch.cat([h, tt.expand(h.shape[0], 1, *h.shape[2:])], dim=1))
+
+
+class _TimeConcatStack(nn.Module):
+    r"""Layers that each see time, the activation between them: :math:`f = g \circ h`, with
+    ``encode`` the first layer and its activation (:math:`h`) and ``decode`` the rest (:math:`g`)."""
+
+    def __init__(self, layer: type[nn.Module], event_shape: tuple, width: int, hidden: Sequence[int],
+                 activation: str):
+        super().__init__()
+        name = type(self).__name__
+        hidden = tuple(hidden)
+        if not hidden:
+            raise ValueError(f"{name} needs at least one hidden width, got {hidden}")
+        for h in hidden:
+            check_count(h, "hidden width", name)
+        self.act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", name)]()
+        widths = (width, *hidden, width)
+        self.layers = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.event_shape = event_shape
+
+    def encode(self, t: Tensor, z: Tensor) -> Tensor:
+        return self.act(self.layers[0](t, z))
+
+    def decode(self, t: Tensor, h: Tensor) -> Tensor:
+        for i, layer in enumerate(self.layers[1:]):
+            h = layer(t, h)
+            if i < len(self.layers) - 2:
+                h = self.act(h)
+        return h
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        if z.dim() != len(self.event_shape) + 1 or tuple(z.shape[1:]) != self.event_shape:
+            raise ValueError(f"{type(self).__name__} expects z of shape [batch, "
+                             f"{', '.join(map(str, self.event_shape))}], got {list(z.shape)}")
+        return self.decode(t, self.encode(t, z))
+
+
+class TimeConcatMLP(_TimeConcatStack):
+    r"""The vector field :math:`f(t, z)` on :math:`\mathbb R^D`: an MLP with :math:`t` concatenated to
+    every layer's input. ``TimeConcatMLP(D, (H,), "tanh")`` is the classic one-hidden-layer
+    neural-ODE field."""
+
+    def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), activation: str = "softplus"):
+        check_count(features, "features", "TimeConcatMLP")
+        super().__init__(ConcatLinear, (features,), features, hidden, activation)
+        self.features = features
+
+
+class TimeConcatConvNet(_TimeConcatStack):
+    """The field :math:`f(t, z)` on images of ``shape = (C, H, W)``: 3x3 time-concat convolutions
+    with ``hidden`` channels per layer, padding keeping the spatial size."""
+
+    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (32, 32, 32), activation: str = "softplus"):
+        shape = tuple(shape)
+        if len(shape) != 3:
+            raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
+        for s in shape:
+            check_count(s, "image size", "TimeConcatConvNet")
+        super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)
+        self.shape = shape
