@@ -36,8 +36,10 @@ def _train_step(model_log_prob, params, x):
 def run(quick: bool) -> list[dict]:
     import zuko
 
-    from flowlab.flows import FlowModel, StandardNormal
-    from flowlab.flows.continuous import CNF, TimeConcatMLP, divergence_exact, divergence_hutchinson, draw_noise
+    from flowlab.estimators import divergence_exact, divergence_hutchinson, draw_probes
+    from flowlab.flows import CNF, FlowModel, StandardNormal
+    from flowlab.measure import CallCounter
+    from flowlab.nn import TimeConcatMLP
 
     width, batch, repeats = (64, 256, 5) if quick else (128, 1024, 15)
     rows = []
@@ -53,9 +55,10 @@ def run(quick: bool) -> list[dict]:
             cnf = CNF(TimeConcatMLP(2, (width, width), activation="elu"), 2, trace=trace, noise="gaussian",
                       method="dopri5", rtol=1e-5, atol=1e-6, adjoint=adjoint)
             model = FlowModel(cnf, StandardNormal(2))
-            calls = cnf.dynamics.calls
-            ours_s = time_call(_train_step(model.log_prob, list(model.parameters()), x), repeats=repeats, warmup=1)
-            nfe_per_step = (cnf.dynamics.calls - calls) / (repeats + 1)
+            with CallCounter(cnf.field) as field_calls:
+                ours_s = time_call(_train_step(model.log_prob, list(model.parameters()), x), repeats=repeats,
+                                   warmup=1)
+            nfe_per_step = field_calls.count / (repeats + 1)
             rows.append(row(f"FFJORD train step, {trace}, {'adjoint' if adjoint else 'backprop'}",
                             ours_s, "zuko", peer_s, batch=batch, width=width,
                             ours_nfe_forward=cnf.nfe, ours_field_calls_per_step=round(nfe_per_step, 1)))
@@ -63,7 +66,7 @@ def run(quick: bool) -> list[dict]:
     field = TimeConcatMLP(2, (width, width), activation="elu")
     z = torch.randn(batch, 2)
     t = torch.tensor(0.5)
-    noise = draw_noise(z, "gaussian", torch.Generator().manual_seed(0))
+    noise = draw_probes(z.shape, "gaussian", torch.Generator().manual_seed(0), dtype=z.dtype)
     with torch.no_grad():
         field_s = time_call(lambda: field(t, z), repeats=50)
     hutch_s = time_call(lambda: divergence_hutchinson(lambda v: field(t, v), z, noise), repeats=50)

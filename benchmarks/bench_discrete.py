@@ -64,7 +64,7 @@ def _image_models(kind, channels, size, steps, hidden):
     import normflows as nf
 
     from flowlab.flows import Compose, FlowModel, StandardNormal
-    from flowlab.flows.multiscale import glow_step
+    from flowlab.flows import glow_step
 
     permutation = "conv" if kind == "glow" else "reverse"
     ours = FlowModel(Compose([glow_step(channels, hidden, permutation, "affine", lu=True)
@@ -111,7 +111,7 @@ def run(quick: bool) -> list[dict]:
                       list(peer.parameters()), x, repeats, **extra)
 
     try:
-        from flowlab.flows.autoregressive import maf
+        from flowlab.flows import maf
     except ImportError:  # written by another part of the project; skip if absent
         return rows
     import zuko

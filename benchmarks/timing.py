@@ -1,21 +1,14 @@
-"""Timing helpers shared by the benchmarks: medians over repeats after a warm-up."""
+"""Benchmark rows; timing itself is flowlab's one timer (``flowlab.measure.time_call``)."""
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Callable
+
+from flowlab.measure import time_call as _time_call
 
 
 def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median seconds per call of ``fn()`` after ``warmup`` calls."""
+    return _time_call(fn, repeats=repeats, warmup=warmup).median
 
 
 def row(name: str, ours_s: float, peer: str, peer_s: float, **extra) -> dict:
