@@ -1,13 +1,13 @@
 """Statistics and measurement: bits/dim, log-log slopes, the seed-comparison rule, the one timer,
 the one call counter, parameter budgets, flow cost against dimension, and input validation."""
-from flowlab.measure.bits import bits_per_dim, bits_per_dim_to_nats, nats_to_bits_per_dim
+from flowlab.measure.bits import bits_per_dim, bits_per_dim_to_nats, mean_bits_per_dim, nats_to_bits_per_dim
 from flowlab.measure.budget import count_parameters
 from flowlab.measure.costs import direction_costs
 from flowlab.measure.counting import CallCounter
 from flowlab.measure.seeds import SeedComparison, compare_seeds, mean_sd
-from flowlab.measure.slopes import loglog_fit, loglog_slope
+from flowlab.measure.slopes import linear_fit, loglog_fit, loglog_slope
 from flowlab.measure.timing import Timing, time_call
 
 __all__ = ["CallCounter", "SeedComparison", "Timing", "bits_per_dim", "bits_per_dim_to_nats",
-           "compare_seeds", "count_parameters", "direction_costs", "loglog_fit", "loglog_slope",
-           "mean_sd", "nats_to_bits_per_dim", "time_call"]
+           "compare_seeds", "count_parameters", "direction_costs", "linear_fit", "loglog_fit", "loglog_slope",
+           "mean_bits_per_dim", "mean_sd", "nats_to_bits_per_dim", "time_call"]

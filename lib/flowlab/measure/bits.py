@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
 from flowlab.measure.validate import check_count
@@ -36,3 +37,10 @@ def bits_per_dim_to_nats(bpd: float, num_dims: int, levels: int = 256) -> float:
     """The inverse of :func:`nats_to_bits_per_dim`: a log-likelihood in nats for data in [0,1]."""
     return float(num_dims * math.log(levels) - bpd * num_dims * math.log(2))
 
+
+
+def mean_bits_per_dim(log_prob, y: Tensor, levels: int, chunk: int = 500) -> float:
+    """Mean bits/dim of a dataset ``y`` (dequantized, in [0, 1)) under ``log_prob``, in chunks."""
+    check_count(chunk, "chunk", "mean_bits_per_dim")
+    dims = int(y[0].numel())
+    return torch.cat([bits_per_dim(log_prob(part), dims, levels) for part in y.split(chunk)]).mean().item()

@@ -33,6 +33,21 @@ def loglog_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     return float(slope), float(se)
 
 
+def linear_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Least-squares slope of y against x and the fit's R^2 (1 when y is constant)."""
+    x = torch.as_tensor(x, dtype=torch.float64).flatten()
+    y = torch.as_tensor(y, dtype=torch.float64).flatten()
+    if x.numel() != y.numel() or x.numel() < 2:
+        raise ValueError(f"need at least two (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
+    xc = x - x.mean()
+    slope = (xc * (y - y.mean())).sum() / (xc ** 2).sum()
+    ss_tot = ((y - y.mean()) ** 2).sum()
+    if ss_tot == 0:
+        return float(slope), 1.0
+    resid = y - y.mean() - slope * xc
+    return float(slope), float(1 - (resid ** 2).sum() / ss_tot)
+
+
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log y against log x (the order of a power law y ~ x^slope)."""
     return loglog_fit(x, y)[0]

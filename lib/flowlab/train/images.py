@@ -9,7 +9,7 @@ from torch import Tensor
 from flowlab.data.dequantize import dequantize
 from flowlab.flows.model import FlowModel
 from flowlab.flows.multiscale import initialize_actnorm
-from flowlab.measure.bits import bits_per_dim
+from flowlab.measure.bits import bits_per_dim, mean_bits_per_dim
 from flowlab.train.loop import fit
 
 
@@ -32,8 +32,7 @@ def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *
         return dequantize(train[idx], levels, generator).to(device)
 
     def test_bpd():
-        return torch.cat([bits_per_dim(model.log_prob(chunk), dims, levels)
-                          for chunk in test_y.split(500)]).mean().item()
+        return mean_bits_per_dim(model.log_prob, test_y, levels)
 
     initialize_actnorm(model, batch(0))
     history = fit(model, lambda y: bits_per_dim(model.log_prob(y), dims, levels).mean(), batch,
