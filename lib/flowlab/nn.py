@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_choice, check_count
+from flowlab.measure.validate import check_choice, check_count, check_event_shape, check_tensor
 
 __all__ = ["MLP", "ConvNet", "MaskedLinear", "MADE", "autoregressive_degrees", "ConcatLinear",
            "ConcatConv2d", "TimeConcatMLP", "TimeConcatConvNet", "ACTIVATIONS"]
@@ -55,9 +55,10 @@ class ConvNet(nn.Sequential):
                  activation: type[nn.Module] = nn.ReLU):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("hidden", hidden)):
             check_count(value, name, "ConvNet")
+        # The last layer is built first so that a seeded model draws the same weights as it always has.
+        last = _zero(nn.Conv2d(hidden, out_channels, 3, padding=1))
         super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), activation(),
-                         nn.Conv2d(hidden, hidden, 1), activation(),
-                         _zero(nn.Conv2d(hidden, out_channels, 3, padding=1)))
+                         nn.Conv2d(hidden, hidden, 1), activation(), last)
 
 
 # ------------------------------------------------------------------------------------------ MADE
@@ -65,6 +66,9 @@ class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` of shape [out, in]."""
 
     def __init__(self, in_features: int, out_features: int, mask: Tensor):
+        check_count(in_features, "in_features", "MaskedLinear")
+        check_count(out_features, "out_features", "MaskedLinear")
+        check_tensor(mask, "MaskedLinear (its mask)", nonempty=False)
         super().__init__(in_features, out_features)
         if mask.shape != (out_features, in_features):
             raise ValueError(f"MaskedLinear mask must have shape {[out_features, in_features]}, "
@@ -77,16 +81,24 @@ class MaskedLinear(nn.Linear):
 
 def autoregressive_degrees(features: int, order: str | Sequence[int] | Tensor) -> Tensor:
     """The position of each coordinate in the autoregressive order, as degrees 1..D."""
+    check_count(features, "features", "autoregressive_degrees")
     if isinstance(order, str):
         if order == "natural":
             return torch.arange(1, features + 1)
         if order == "reverse":
             return torch.arange(features, 0, -1)
-        raise ValueError(f"order must be 'natural', 'reverse' or a permutation of 0..{features - 1}, "
-                         f"got {order!r}")
-    perm = torch.as_tensor(order, dtype=torch.long)
+        raise ValueError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
+                         f"0..{features - 1}, got {order!r}")
+    try:
+        perm = torch.as_tensor(order, dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
+                        f"0..{features - 1}, got {type(order).__name__}") from None
+    if isinstance(order, Tensor) and (order.is_floating_point() or order.dtype == torch.bool):
+        raise TypeError(f"autoregressive_degrees: a permutation order must be an integer tensor, got {order.dtype}")
     if perm.shape != (features,) or not torch.equal(perm.sort().values, torch.arange(features)):
-        raise ValueError(f"order must be a permutation of 0..{features - 1}, got {perm.tolist()}")
+        raise ValueError(f"autoregressive_degrees: order must be a permutation of 0..{features - 1}, "
+                         f"got {perm.tolist()}")
     degrees = torch.empty(features, dtype=torch.long)
     degrees[perm] = torch.arange(1, features + 1)  # perm[k] is the k-th coordinate to be generated
     return degrees
@@ -135,6 +147,8 @@ class ConcatLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
+        check_count(in_features, "in_features", "ConcatLinear")
+        check_count(out_features, "out_features", "ConcatLinear")
         self.linear = nn.Linear(in_features + 1, out_features)
 
     def forward(self, t: Tensor, h: Tensor) -> Tensor:
@@ -147,6 +161,11 @@ class ConcatConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
         super().__init__()
+        check_count(in_channels, "in_channels", "ConcatConv2d")
+        check_count(out_channels, "out_channels", "ConcatConv2d")
+        check_count(kernel_size, "kernel_size", "ConcatConv2d")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"ConcatConv2d needs an odd kernel_size (padding keeps the image size), got {kernel_size}")
         self.conv = nn.Conv2d(in_channels + 1, out_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, t: Tensor, h: Tensor) -> Tensor:
@@ -162,6 +181,9 @@ class _TimeConcatStack(nn.Module):
                  activation: str):
         super().__init__()
         name = type(self).__name__
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(f"{name}: hidden must be a sequence of layer widths such as (64, 64), "
+                            f"got {type(hidden).__name__} {hidden!r}")
         hidden = tuple(hidden)
         if not hidden:
             raise ValueError(f"{name} needs at least one hidden width, got {hidden}")
@@ -205,10 +227,8 @@ class TimeConcatConvNet(_TimeConcatStack):
     with ``hidden`` channels per layer, padding keeping the spatial size."""
 
     def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (32, 32, 32), activation: str = "softplus"):
-        shape = tuple(shape)
+        shape = check_event_shape(shape, "TimeConcatConvNet")
         if len(shape) != 3:
             raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
-        for s in shape:
-            check_count(s, "image size", "TimeConcatConvNet")
         super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)
         self.shape = shape
