@@ -10,7 +10,7 @@ PARAMS ?=
 PY := $(VENV)/bin/python
 READY := $(VENV)/.flowlab-ready
 
-.PHONY: reproduce test test-lib test-notebooks bench data clean venv help
+.PHONY: reproduce test test-lib test-notebooks bench data lab clean venv help
 .DEFAULT_GOAL := help
 
 help:
@@ -18,6 +18,7 @@ help:
 	@echo "make test                                                      library, claims and notebook tests"
 	@echo "make bench                                                     speed against zuko/nflows/normflows"
 	@echo "make data                                                      fetch full MNIST and CIFAR-10"
+	@echo "make lab                                                       JupyterLab on the notebooks (project venv)"
 	@echo "make clean                                                     remove build outputs (keeps results)"
 
 venv: $(READY)
@@ -49,6 +50,11 @@ bench: $(READY)
 
 data: $(READY)
 	$(PY) -m flowlab.data.download
+
+# JupyterLab from the project's own environment (the `lab` extra), opened on the notebooks.
+lab: $(READY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[lab]"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 clean:
 	rm -rf build checkpoints .pytest_cache

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import subprocess
 from typing import Any
 
 import numpy as np
 
 from flowlab.files import repo_root, write_json_atomic
-from flowlab.lab import registry
+from flowlab.lab import registry, report
+from flowlab.lab.provenance import provenance
 from flowlab.lab.outputs import results_dir
 
 
@@ -49,41 +47,6 @@ def _plain(value: Any, digits: int = 6) -> Any:
     return value
 
 
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, tuple)) and len(value) > 4:
-        return f"[{len(value)} values]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=10"], cwd=repo_root(),
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def provenance(mode: str, seed: int, device: str) -> dict:
-    import torch
-
-    import flowlab
-
-    versions = {"python": platform.python_version(), "flowlab": flowlab.__version__,
-                "torch": torch.__version__, "numpy": np.__version__}
-    for name in ("torchdiffeq", "scipy", "sklearn"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            pass
-    return {"mode": mode, "seed": seed, "device": device, "threads": torch.get_num_threads(),
-            "versions": versions, "git_commit": os.environ.get("FLOWLAB_GIT_COMMIT") or _git_commit()}
-
-
 class ClaimBook:
     """The claims of one notebook, in the order they are checked."""
 
@@ -95,6 +58,7 @@ class ClaimBook:
         self.params = params
         self.specs = {s.id: s for s in specs}
         self.records: dict[str, dict] = {}
+        self.scales: dict[str, str] = {}
 
     def _record(self, claim_id: str) -> dict:
         if claim_id not in self.specs:
@@ -107,8 +71,10 @@ class ClaimBook:
         })
 
     def check(self, claim_id: str, what: str, *, measured, expected, tolerance: float | None = None,
-              why: str, passed: bool | None = None) -> bool:
-        """One exact or stat check. Without ``passed``, it is ``max|measured - expected| <= tolerance``."""
+              why: str, passed: bool | None = None) -> None:
+        """One exact or stat check. Without ``passed``, it is ``max|measured - expected| <= tolerance``.
+
+        Prints one short line; the ``why`` goes to the results file, and is printed only on failure."""
         rec = self._record(claim_id)
         if rec["kind"] not in ("exact", "stat"):
             raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
@@ -121,33 +87,66 @@ class ClaimBook:
         entry = {"what": what, "measured": _plain(measured), "expected": _plain(expected),
                  "tolerance": _plain(tolerance), "why": why, "passed": bool(passed)}
         rec["checks"].append(entry)
-        print(f"{claim_id} [{rec['kind']}] {'PASS' if passed else 'FAIL'}  {what}: measured "
-              f"{_short(entry['measured'])}, expected {_short(entry['expected'])}"
-              + (f", tolerance {_short(entry['tolerance'])}" if tolerance is not None else "")
-              + f"  ({why})")
-        return bool(passed)
+        print(report.check_line(passed, claim_id, what, entry["measured"], entry["expected"], entry["tolerance"]))
+        if not passed:
+            print(f"    why this tolerance: {why}")
 
     def order(self, claim_id: str, what: str, *, holds: bool, measured, expected: str,
-              why: str = "") -> bool:
-        """An empirical ordering measured over seeds: ``holds`` says whether it came out as claimed."""
+              why: str = "") -> None:
+        """An empirical ordering measured over seeds: ``holds`` says whether it came out as claimed.
+        A ``measured`` dict of dicts (one row per pair or variant) is shown as a table."""
         rec = self._record(claim_id)
         if rec["kind"] != "order":
             raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.check")
-        rec["checks"].append({"what": what, "measured": _plain(measured), "expected": expected,
-                              "why": why, "passed": bool(holds)})
-        print(f"{claim_id} [order] {'holds' if holds else 'does not hold'}  {what}: "
-              f"{_short(_plain(measured))}  (claimed: {expected})")
-        return bool(holds)
+        entry = {"what": what, "measured": _plain(measured), "expected": expected, "why": why,
+                 "passed": bool(holds)}
+        rec["checks"].append(entry)
+        print(report.order_line(holds, claim_id, what))
+        rows = report.rows_of(entry["measured"])
+        if rows:
+            report.show_table(rows)
+        if not holds:
+            print(f"    claimed: {expected}; rule: {why}")
+
+    def scale(self, text: str, claim_id: str | None = None) -> None:
+        """The scale a claim (or, without ``claim_id``, every claim of the notebook) ran at:
+        data, steps x seeds, parameters. Shown in the closing table, CLAIMS.md and the book."""
+        if claim_id is not None:
+            self._record(claim_id)
+        self.scales[claim_id or ""] = str(text)
+
+    def key(self, claim_id: str, text: str) -> None:
+        """The one number a reader should see for the claim (default: the check closest to failing)."""
+        self._record(claim_id)["key"] = str(text)
 
     def display(self, claim_id: str, what: str, *, ours, published, note: str = "") -> None:
         """A published number beside ours. Shown, never asserted."""
         rec = self._record(claim_id)
         rec["display"].append({"what": what, "ours": _plain(ours), "published": _plain(published),
                                "note": note})
+        if published is not None:
+            print(report.fit(f"· {claim_id} {what}: ours {report.short(_plain(ours))}, "
+                             f"published {report.short(_plain(published))}", report.LINE))
 
     def verdict(self, claim_id: str) -> str:
         rec = self.records.get(claim_id)
         return registry.verdict(self.specs[claim_id].kind, rec["checks"] if rec else [])
+
+    def _claims(self) -> list[dict]:
+        out = []
+        for claim_id in self.specs:
+            rec = self.records.get(claim_id) or self._record(claim_id)
+            default = f"{self.params.mode} mode, {self.params.device}, seed {self.params.seed}"
+            out.append({**rec, "verdict": self.verdict(claim_id),
+                        "scale": self.scales.get(claim_id) or self.scales.get("") or default})
+        return out
+
+    def report(self) -> None:
+        """The closing table: claim, what the lecture says, verdict (and which part failed), our
+        number, the scale it ran at, the published number."""
+        claims = self._claims()
+        report.show_table(report.closing_rows(claims, {c["id"]: c["scale"] for c in claims}),
+                          caption=f"{self.notebook}: claims ({self.params.mode} mode, {self.params.device})")
 
     def summary(self) -> None:
         """Print the verdict table: stable text, the output nbval compares."""
@@ -168,14 +167,11 @@ class ClaimBook:
 
     def save(self):
         """Write ``results/<notebook>.json`` atomically and return its path."""
-        claims = []
-        for claim_id in self.specs:
-            rec = self.records.get(claim_id) or self._record(claim_id)
-            claims.append({**rec, "verdict": self.verdict(claim_id)})
+        claims = self._claims()
         payload = {"notebook": self.notebook,
                    "provenance": provenance(self.params.mode, self.params.seed, self.params.device),
                    "claims": claims}
-        path = results_dir(self.params.mode) / f"{self.notebook}.json"
+        path = results_dir(self.params) / f"{self.notebook}.json"
         write_json_atomic(path, payload)
         return path
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
 from flowlab.lab import registry
 from flowlab.lab.params import MODES
+from flowlab.lab.provenance import library_digest
 from flowlab.lab.tables import write_tables
 
 PAPERMILL_CELL_TAG = "injected-parameters"
@@ -74,20 +75,6 @@ def code_sources(nb_path: Path) -> list[str]:
     ]
 
 
-# The driver and its tables run outside the notebooks' kernels: changing them changes no result.
-DRIVER_MODULES = {"reproduce.py", "tables.py"}
-
-
-def library_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted((root / "lib" / "flowlab").rglob("*.py")):
-        if path.parent.name == "lab" and path.name in DRIVER_MODULES:
-            continue
-        h.update(str(path.relative_to(root)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def input_digest(nb_path: Path, lib_digest: str, mode: str, params: dict) -> str:
     """What a notebook's run depends on: its code, the library, the mode and parameters, and the
     results of the notebooks it declares in ``registry.DEPENDS_ON``."""
@@ -107,14 +94,30 @@ def declared_parameters(nb_path: Path) -> list[str]:
     for cell in nb["cells"]:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            return [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
-                    for t in node.targets if isinstance(t, ast.Name)]
+            names = []
+            for node in ast.parse(source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else (
+                    [node.target] if isinstance(node, ast.AnnAssign) else [])
+                names += [t.id for t in targets if isinstance(t, ast.Name)]
+            return names
     return []
 
 
 def strip_volatile(nb_path: Path) -> None:
-    """Drop papermill's timestamps so that re-running a notebook changes only what really changed."""
+    """Drop papermill's injected-parameters cell and timestamps: the committed notebook runs top to
+    bottom with its own parameters cell (a reader who sets ``mode = "full"`` gets full mode), and a
+    re-run changes only what really changed."""
     nb = json.loads(nb_path.read_text())
+    nb["cells"] = [c for c in nb["cells"]
+                   if PAPERMILL_CELL_TAG not in c.get("metadata", {}).get("tags", [])]
+    count = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and cell.get("execution_count") is not None:
+            count += 1
+            cell["execution_count"] = count
+            for out in cell.get("outputs", []):
+                if "execution_count" in out:
+                    out["execution_count"] = count
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)

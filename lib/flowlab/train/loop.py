@@ -19,16 +19,22 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm  # text bars: notebooks run headless under papermill
+from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from flowlab.files import write_bytes_atomic
-from flowlab.measure.validate import check_count, check_positive
+from flowlab.measure.validate import check_callable, check_count, check_module, check_positive
 
 
 def progress_quiet() -> bool:
     """True when progress bars should stay quiet: under CI, or inside a notebook that the papermill
     driver runs headlessly (it sets ``FLOWLAB_QUIET``; the bars would only clutter saved outputs)."""
     return bool(os.environ.get("CI") or os.environ.get("FLOWLAB_QUIET"))
+
+
+def sweep(runs: Iterable, desc: str, total: int | None = None):
+    """An outer progress bar over a multi-run sweep (variants x seeds); quiet like :func:`fit`'s."""
+    runs = list(runs)
+    return tqdm(runs, desc=desc, total=total or len(runs), disable=progress_quiet(), leave=False)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -99,8 +105,18 @@ def fit(
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
     them instead of training (a different config retrains and overwrites).
     """
+    check_module(model, "model", "fit")
+    check_callable(loss_fn, "loss_fn", "fit")
+    if not callable(data) and not hasattr(data, "__iter__"):
+        raise TypeError(f"fit: data must be a function step -> batch or an iterable of batches, "
+                        f"got {type(data).__name__}")
     check_count(steps, "steps", "fit")
     check_positive(lr, "lr", "fit")
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip", "fit")
+    check_count(eval_every, "eval_every", "fit", minimum=0)
+    if eval_fn is not None:
+        check_callable(eval_fn, "eval_fn", "fit")
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     if checkpoint is not None:
