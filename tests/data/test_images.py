@@ -1,26 +1,12 @@
+"""Image sets: the built-in ones, MNIST idx files and CIFAR-10 batches from disk, clear errors on
+missing or corrupt files."""
 import gzip
 
 import numpy as np
 import pytest
 import torch
 
-from flowlab.data import (TOY_DENSITIES, dequantize, load_cifar10, load_digits, load_images, load_mnist,
-                          load_mnist5k, read_idx, sample_toy)
-
-
-@pytest.mark.parametrize("name", sorted(TOY_DENSITIES))
-def test_toy_densities_shape_and_determinism(name):
-    a = sample_toy(name, 500, torch.Generator().manual_seed(1))
-    b = sample_toy(name, 500, torch.Generator().manual_seed(1))
-    assert a.shape == (500, 2) and torch.equal(a, b) and torch.isfinite(a).all()
-    assert 0.3 < a.std(0).min() and a.abs().max() < 12
-
-
-def test_toy_errors():
-    with pytest.raises(ValueError, match="unknown toy density 'spiral'; expected one of"):
-        sample_toy("spiral", 10)
-    with pytest.raises(ValueError, match="positive integer"):
-        sample_toy("moons", 0)
+from flowlab.data import load_cifar10, load_digits, load_images, load_mnist, load_mnist5k, read_idx
 
 
 def test_builtin_image_sets():
@@ -86,13 +72,3 @@ def test_cifar_batches(tmp_path):
     (folder / "data_batch_3.bin").unlink()
     with pytest.raises(FileNotFoundError, match=r"data_batch_3.bin: expected at"):
         load_cifar10(tmp_path)
-
-
-def test_dequantize_range_and_errors():
-    x = torch.randint(0, 17, (100, 1, 8, 8))
-    y = dequantize(x, 17, torch.Generator().manual_seed(0))
-    assert (y >= 0).all() and (y < 1).all() and torch.equal((y * 17).floor().long(), x)
-    with pytest.raises(ValueError, match=r"pixel values must lie in \[0, 16\]"):
-        dequantize(x + 1, 17)
-    with pytest.raises(ValueError, match="integer-valued"):
-        dequantize(torch.rand(3), 17)

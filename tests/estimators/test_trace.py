@@ -123,7 +123,7 @@ def test_bad_inputs_raise_clear_errors():
         exact_trace(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="noise"):
         hutchinson_trace(A, probes=2, noise="uniform", generator=_gen())
-    with pytest.raises(ValueError, match="Generator"):
+    with pytest.raises(TypeError, match="Generator"):
         hutchinson_trace(A, probes=2, generator=None)
     with pytest.raises(ValueError, match="probes"):
         hutchinson_trace(A, probes=0, generator=_gen())

@@ -1,9 +1,10 @@
+"""The flow protocol: composition, inversion, the density model, clear errors.
+
+Round trips and log-dets of every layer are in ``test_harness.py``."""
 import pytest
 import torch
 
-from flowlab.flows import LogitTransform
-from flowlab.flows import Affine, Compose, ElementwiseAffine, Flow, FlowModel, Inverse, StandardNormal
-from flowlab.flows import check_flow
+from flowlab.flows import Affine, Compose, ElementwiseAffine, FlowModel, Inverse, StandardNormal
 
 
 def random_affine(d, g):
@@ -11,53 +12,17 @@ def random_affine(d, g):
                   torch.randn(d, generator=g, dtype=torch.float64))
 
 
-def perturbed_scale(d, g):
-    layer = ElementwiseAffine(d)
-    with torch.no_grad():
-        layer.log_scale.copy_(torch.randn(d, generator=g) * 0.5)
-        layer.shift.copy_(torch.randn(d, generator=g))
-    return layer
-
-
-@pytest.mark.parametrize("d", [1, 3, 5])
-def test_affine_and_scale_pass_harness(d):
-    g = torch.Generator().manual_seed(d)
-    check_flow(random_affine(d, g), torch.randn(7, d, generator=g))
-    check_flow(perturbed_scale(d, g), torch.randn(7, d, generator=g))
-
-
-def test_composition_and_inverse_pass_harness():
+def test_composition_sums_logdets_and_inverse_swaps_directions():
     g = torch.Generator().manual_seed(1)
-    chain = Compose(random_affine(3, g), perturbed_scale(3, g), Inverse(random_affine(3, g)))
-    check_flow(chain, torch.randn(6, 3, generator=g))
-
-
-def test_logit_transform_passes_harness():
-    g = torch.Generator().manual_seed(2)
-    check_flow(LogitTransform(0.05), torch.rand(5, 2, 2, generator=g))
-    check_flow(Inverse(LogitTransform(0.0)), torch.randn(5, 3, generator=g))
-
-
-class WrongLogdet(Flow):
-    def forward(self, x):
-        return 2 * x, torch.zeros(x.shape[0], dtype=x.dtype)
-
-    def inverse(self, z):
-        return z / 2, torch.zeros(z.shape[0], dtype=z.dtype)
-
-
-class WrongInverse(Flow):
-    def forward(self, x):
-        return 2 * x, torch.full((x.shape[0],), x.shape[1] * 0.6931471805599453, dtype=x.dtype)
-
-    def inverse(self, z):
-        return z / 2.001, torch.full((z.shape[0],), -z.shape[1] * 0.6931471805599453, dtype=z.dtype)
-
-
-@pytest.mark.parametrize("bad", [WrongLogdet(), WrongInverse()])
-def test_harness_catches_broken_flows(bad):
-    with pytest.raises(AssertionError, match="fails the flow harness"):
-        check_flow(bad, torch.randn(4, 3))
+    a, b = random_affine(3, g), random_affine(3, g)
+    x = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    z, ld = Compose(a, Inverse(b))(x)
+    za, lda = a(x)
+    zb, ldb = b.inverse(za)
+    assert torch.equal(z, zb) and torch.allclose(ld, lda + ldb, atol=1e-14, rtol=0)
+    assert len(Compose([a, b])) == 2 and Compose(a, b)[1] is b
+    z_inv, ld_inv = Inverse(a).inverse(x)
+    assert torch.equal(z_inv, za) and torch.equal(ld_inv, lda)
 
 
 def test_flow_model_density_matches_closed_form_gaussian():

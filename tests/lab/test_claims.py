@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flowlab.lab import registry
-from flowlab.lab import ClaimBook
+from flowlab.lab import ClaimBook, notebook_params, registry
 from flowlab.lab.tables import problems
-from flowlab.lab import notebook_params
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("FLOWLAB_CHECK_RESULTS", ROOT / "results"))
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -32,7 +30,7 @@ def test_notebook_claims_hold(notebook):
 
 def test_every_notebook_has_registered_claims():
     for notebook in NOTEBOOKS:
-        assert registry.claims_for(notebook), f"{notebook} has no claims in flowlab.registry"
+        assert registry.claims_for(notebook), f"{notebook} has no claims in flowlab.lab.registry"
 
 
 def test_registry_is_well_formed():
@@ -70,8 +68,7 @@ def test_problems_catch_an_order_verdict_that_differs_from_its_pin(monkeypatch):
 
 def test_claim_book_rejects_unknown_and_misused_claims(tmp_path, monkeypatch):
     book = _book(tmp_path, monkeypatch)
-    import pytest as _pytest
-    with _pytest.raises(ValueError, match="not registered for 01_change_of_variables"):
+    with pytest.raises(ValueError, match="not registered for 01_change_of_variables"):
         book.check("C11", "x", measured=1, expected=1, tolerance=0, why="")
-    with _pytest.raises(ValueError, match="use book.check"):
+    with pytest.raises(ValueError, match="use book.check"):
         book.order("C01", "x", holds=True, measured=1, expected="")

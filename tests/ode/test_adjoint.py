@@ -1,17 +1,18 @@
 """Algorithm 1 (flowlab.ode.adjoint) against backprop through the solver, torchdiffeq's
-odeint_adjoint and the closed form; the NFE counter."""
+odeint_adjoint and the closed form."""
 import pytest
 import torch
 from torchdiffeq import odeint, odeint_adjoint
 
-from flowlab.ode import CountingField, MLPField, ScalarGrowthField, odeint_alg1
+from flowlab.nn import TimeConcatMLP
+from flowlab.ode import ScalarGrowthField, odeint_alg1
 
 TOL = 1e-10  # solver rtol = atol in the adaptive checks
 
 
 def _random_mlp(seed, dim=3, hidden=16):
     torch.manual_seed(seed)
-    field = MLPField(dim, hidden).double()
+    field = TimeConcatMLP(dim, (hidden,), "tanh").double()
     for p in field.parameters():
         p.data.normal_(0, 0.6)
     return field
@@ -79,34 +80,6 @@ def test_alg1_gradient_is_wrong_if_sign_flipped():
     zs = odeint_alg1(field, z0, torch.tensor([0.0, 1.0], dtype=torch.float64))
     gz, _ = torch.autograd.grad(0.5 * (zs[-1] ** 2).sum(), (z0, field.theta))
     assert _rel(gz, ScalarGrowthField(0.7).squared_norm_gradients(z0, 1.0)[0]) > 0.5
-
-
-@pytest.mark.parametrize("steps", [5, 12])
-def test_counter_on_fixed_grid(steps):
-    field = CountingField(_random_mlp(4))
-    z0 = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
-    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
-    solver = dict(method="rk4", options=dict(step_size=1.0 / steps))
-    for solve, backward in ((odeint, 0), (odeint_alg1, 4 * steps), (odeint_adjoint, 4 * steps)):
-        field.reset()
-        (solve(field, z0, t, **solver)[-1] ** 2).sum().backward()
-        # rk4 = 4 evaluations a step; backprop re-evaluates nothing but takes one VJP per recorded
-        # evaluation; the adjoint re-evaluates f (and its VJP) at each stage of the backward solve.
-        assert field.counts() == {"forward": 4 * steps, "backward": backward, "vjp": 4 * steps}
-
-
-def test_counter_phase_and_errors():
-    field = CountingField(_random_mlp(5))
-    z = torch.randn(2, 3, dtype=torch.float64)
-    with field.phase("backward"):
-        field(torch.tensor(0.0, dtype=torch.float64), z)
-    field(torch.tensor(0.0, dtype=torch.float64), z)
-    assert (field.nfe_forward, field.nfe_backward, field.nfe) == (1, 1, 2)
-    with pytest.raises(ValueError, match="unknown phase"):
-        with field.phase("sideways"):
-            pass
-    with pytest.raises(ValueError, match="callable"):
-        CountingField(3)
 
 
 def test_alg1_rejects_bad_input():

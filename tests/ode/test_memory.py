@@ -4,7 +4,8 @@ import pytest
 import torch
 from torchdiffeq import odeint, odeint_adjoint
 
-from flowlab.ode import MLPField, odeint_alg1, peak_memory, saved_tensor_bytes
+from flowlab.nn import TimeConcatMLP
+from flowlab.ode import odeint_alg1, peak_memory, saved_tensor_bytes
 from flowlab.ode.memory import _reset_peak_rss
 
 
@@ -31,7 +32,7 @@ def test_dropped_graph_is_not_counted():
 
 def test_backprop_memory_is_linear_and_adjoint_constant_in_steps():
     torch.manual_seed(0)
-    field = MLPField(3, 8).double()
+    field = TimeConcatMLP(3, (8,), "tanh").double()
     z0 = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     t = torch.tensor([0.0, 1.0], dtype=torch.float64)
 
@@ -69,7 +70,7 @@ def test_memory_helpers_reject_bad_input():
 
 def test_measuring_does_not_change_gradients():
     torch.manual_seed(1)
-    field = MLPField(3, 8).double()
+    field = TimeConcatMLP(3, (8,), "tanh").double()
     z0 = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     t = torch.tensor([0.0, 1.0], dtype=torch.float64)
 

@@ -12,7 +12,7 @@ from flowlab.measure import loglog_slope
 
 def _field(dim=3, seed=0):
     torch.manual_seed(seed)
-    f = MLPField(dim, hidden=16).double()
+    f = TimeConcatMLP(dim, (16,), "tanh").double()
     for p in f.parameters():
         p.data.normal_(0, 0.5)
     return f
@@ -59,7 +59,7 @@ def test_euler_stability(lam_dt, grows):
 def test_bad_inputs():
     with pytest.raises(ValueError, match="num_blocks"):
         EulerResNet(_field(), 0)
-    with pytest.raises(ValueError, match=r"\[\.\.\., 3\]"):
+    with pytest.raises(ValueError, match=r"\[batch, 3\]"):
         _field()(0.0, torch.zeros(2, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="step"):
         ResidualBlock(_field(), step=0.0)

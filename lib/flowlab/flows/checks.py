@@ -4,7 +4,9 @@ Two checks, in float64, on the inputs given (draw them fresh in the test):
 
 1. round trip: ``inverse(forward(x)) == x`` and the two directions' log-dets are opposite;
 2. log-det: ``forward``'s log-det equals ``log|det J|`` of autograd's full Jacobian of the map,
-   per sample (``torch.func.jacrev``), flattening event dimensions.
+   per sample, flattening event dimensions: by ``torch.func.jacrev`` (``jacobian="jacrev"``), or by
+   ``torch.autograd.functional.jacobian`` (``jacobian="autograd"``) for maps that functorch's
+   transforms cannot go through, such as an ODE solve (torchdiffeq).
 
 Layers start as the identity (zero-initialised last layers), where both checks would pass for any
 code: :func:`randomize_parameters` moves every parameter first. Layers with data-dependent
@@ -16,9 +18,13 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.autograd.functional import jacobian as autograd_jacobian
 from torch.func import jacrev
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import check_choice
+
+JACOBIANS = ("jacrev", "autograd")
 
 
 @dataclass
@@ -45,20 +51,29 @@ def randomize_parameters(module: torch.nn.Module, std: float = 0.3, *, generator
     return module
 
 
-def autograd_logdet(fn, x: Tensor) -> Tensor:
-    """``log|det J|`` of ``fn`` at each sample of ``x``, by the full Jacobian (small events only)."""
+def autograd_logdet(fn, x: Tensor, jacobian: str = "jacrev") -> Tensor:
+    """``log|det J|`` of ``fn`` at each sample of ``x``, by the full Jacobian (small events only).
+
+    ``jacobian``: ``"jacrev"`` (``torch.func.jacrev``) or ``"autograd"``
+    (``torch.autograd.functional.jacobian``, which also goes through torchdiffeq's solvers)."""
+    check_choice(jacobian, JACOBIANS, "jacobian", "autograd_logdet")
     out = []
     for xi in x:  # one sample at a time: layers may rely on batch statistics being unchanged
         def single(v, xi=xi):
             return fn(v.reshape(1, *xi.shape)).reshape(-1)
 
-        jac = jacrev(single)(xi.reshape(-1))
+        flat = xi.reshape(-1)
+        jac = jacrev(single)(flat) if jacobian == "jacrev" else autograd_jacobian(single, flat)
         out.append(torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 
 
-def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8) -> HarnessReport:
-    """Run the harness on ``flow`` at ``x`` (converted to float64) and raise on failure."""
+def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8, jacobian: str = "jacrev") -> HarnessReport:
+    """Run the harness on ``flow`` at ``x`` (converted to float64) and raise on failure.
+
+    ``jacobian="autograd"`` takes the reference Jacobian with ``torch.autograd.functional.jacobian``
+    instead of ``torch.func.jacrev`` (needed for a CNF: ``jacrev`` cannot go through torchdiffeq)."""
+    check_choice(jacobian, JACOBIANS, "jacobian", "check_flow")
     flow = flow.double()
     x = x.double()
     with torch.no_grad():
@@ -69,7 +84,7 @@ def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8) -> HarnessReport:
             f"log-det must have shape [batch]={[x.shape[0]]}; got forward {list(ld_fwd.shape)}, "
             f"inverse {list(ld_inv.shape)}"
         )
-    ld_auto = autograd_logdet(lambda v: flow(v)[0], x)
+    ld_auto = autograd_logdet(lambda v: flow(v)[0], x, jacobian)
     report = HarnessReport(
         roundtrip_error=(x_rec - x).abs().max().item(),
         logdet_sum_error=(ld_fwd + ld_inv).abs().max().item(),

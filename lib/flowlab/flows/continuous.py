@@ -166,7 +166,13 @@ class CNF(Flow):
         probe = draw_probes(shape, self.noise, generator, dtype=x.dtype, device=generator.device)
         return probe.to(x.device)
 
+    def _check_settings(self) -> None:
+        """Settings are plain attributes: check them again at every solve, so that a bad assignment
+        (``cnf.trace = "approx"``, ``cnf.T = -1``) fails with a clear error instead of deep inside."""
+        self._set(**{name: getattr(self, name) for name in SETTINGS})
+
     def _solve(self, x: Tensor, t0: float, t1: float, who: str) -> tuple[Tensor, Tensor]:
+        self._check_settings()
         self.check_input(x, self.event_shape, who)
         probe = self.draw_probe(x) if self.trace == "hutchinson" else None
         dynamics = AugmentedDynamics(self.field, self.trace, self.bottleneck, probe)
@@ -187,6 +193,7 @@ class CNF(Flow):
         """Only the transported points ``z(t1)`` from ``z(t0) = x`` (no log-det; differentiable)."""
         from torchdiffeq import odeint
 
+        self._check_settings()
         self.check_input(x, self.event_shape, "CNF.flow_map")
         t1 = self.T if t1 is None else t1
         plain = _FieldOnly(self.field)

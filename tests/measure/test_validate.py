@@ -1,0 +1,49 @@
+"""The one place inputs are checked: counts refuse bools and floats (TypeError) and out-of-range
+integers (ValueError); tensors must be finite, non-empty, of the layer's dtype; shapes are named."""
+import pytest
+import torch
+
+from flowlab.measure.validate import check_choice, check_count, check_positive, check_shape, check_tensor
+
+
+def test_check_count():
+    assert check_count(3, "steps") == 3 and check_count(0, "seed", minimum=0) == 0
+    for bad in (True, 2.0, 2.5, "3", None):
+        with pytest.raises(TypeError, match="steps must be an integer"):
+            check_count(bad, "steps", "fit")
+    with pytest.raises(ValueError, match="fit: steps must be a positive integer, got 0"):
+        check_count(0, "steps", "fit")
+    with pytest.raises(ValueError, match="seed must be"):
+        check_count(-1, "seed", minimum=0)
+
+
+def test_check_positive_and_choice():
+    assert check_positive(2, "lr") == 2.0
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="lr must be a positive"):
+            check_positive(bad, "lr")
+    with pytest.raises(TypeError, match="lr must be a positive number"):
+        check_positive(True, "lr")
+    with pytest.raises(ValueError, match=r"unknown clock 'x'; expected one of \('a', 'b'\)"):
+        check_choice("x", ("a", "b"), "clock")
+
+
+def test_check_tensor_and_shape():
+    like = torch.zeros(1, dtype=torch.float64)
+    x = torch.randn(2, 3, dtype=torch.float64)
+    assert check_shape(x, (3,), "layer", like=like) is x
+    assert check_shape(torch.randn(2, 4, 5, 6), (4, None, None), "conv") is not None
+    with pytest.raises(ValueError, match=r"layer expects input of shape \[batch, 4\], got \[2, 3\]"):
+        check_shape(x, (4,), "layer")
+    with pytest.raises(ValueError, match=r"\[batch, 4, \*, \*\]"):
+        check_shape(torch.randn(2, 3, 5, 5), (4, None, None), "conv")
+    with pytest.raises(TypeError, match="expects dtype torch.float32"):
+        check_tensor(x, "layer", like=torch.zeros(1))
+    with pytest.raises(TypeError, match="floating-point"):
+        check_tensor(torch.ones(2, dtype=torch.long), "layer")
+    with pytest.raises(ValueError, match="non-finite"):
+        check_tensor(torch.tensor([1.0, float("nan")]), "layer")
+    with pytest.raises(ValueError, match="empty batch"):
+        check_tensor(torch.zeros(0, 3), "layer")
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        check_tensor([1.0], "layer")
