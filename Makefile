@@ -43,7 +43,7 @@ test-notebooks: $(READY)
 	rm -rf build/nbval
 	FLOWLAB_RESULTS_DIR=$(CURDIR)/build/nbval/results FLOWLAB_FIGURES_DIR=$(CURDIR)/build/nbval/figures \
 	  $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -q -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
-	FLOWLAB_CHECK_RESULTS=$(CURDIR)/build/nbval/results $(PY) -m pytest tests/test_claims.py -q -p no:cacheprovider
+	FLOWLAB_CHECK_RESULTS=$(CURDIR)/build/nbval/results $(PY) -m pytest tests/lab/test_claims.py -q -p no:cacheprovider
 
 bench: $(READY)
 	$(PY) benchmarks/run.py
