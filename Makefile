@@ -10,7 +10,7 @@ PARAMS ?=
 PY := $(VENV)/bin/python
 READY := $(VENV)/.flowlab-ready
 
-.PHONY: reproduce test test-lib test-notebooks bench data lab clean venv help
+.PHONY: reproduce test test-lib test-notebooks bench data lab book clean venv help
 .DEFAULT_GOAL := help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make bench                                                     speed against zuko/nflows/normflows"
 	@echo "make data                                                      fetch full MNIST and CIFAR-10"
 	@echo "make lab                                                       JupyterLab on the notebooks (project venv)"
+	@echo "make book                                                      the static site from the executed notebooks"
 	@echo "make clean                                                     remove build outputs (keeps results)"
 
 venv: $(READY)
@@ -26,7 +27,7 @@ $(READY): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(PY) -c "import torch; print(f'torch=={torch.__version__.split(\"+\")[0]}')" > $(VENV)/constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[test,bench]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[test,bench,book]"
 	touch $@
 
 reproduce: $(READY)
@@ -55,6 +56,10 @@ data: $(READY)
 lab: $(READY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[lab]"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# The static site (Jupyter Book 1.x) from the executed notebooks; nothing is re-executed.
+book: $(READY)
+	$(PY) -m flowlab.lab.book
 
 clean:
 	rm -rf build checkpoints .pytest_cache

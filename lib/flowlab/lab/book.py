@@ -1,0 +1,179 @@
+"""``make book``: the companion's static site, from the executed notebooks (nothing re-executed).
+
+``python -m flowlab.lab.book`` assembles the pages in ``build/book/src`` and runs Jupyter Book 1.x
+on them with warnings as errors:
+
+- the hand-written pages of ``book/`` (introduction, how to run, the lecture index) and its config;
+- ``claims.md``, generated from ``results/``: the tally per kind, every claim with its verdict, our
+  number, the scale and the published number, each linked to its place in its notebook;
+- ``notebooks.md``, the notebooks grouped by topic with a thumbnail from ``figures/``;
+- copies of ``notebooks/NN_*.ipynb`` in which each quoted claim gets an anchor (``#c11``) and the
+  setup and plotting cells are collapsed (their outputs stay visible);
+- MathJax, copied from the ``django-static-mathjax`` wheel into the site, so math renders offline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from flowlab.files import repo_root, write_bytes_atomic
+from flowlab.lab import registry, report
+from flowlab.lab.tables import KIND_LEGEND, load_results, tally
+
+TOPICS = (
+    ("Change of variables and discrete flows", ("01", "02", "03", "04", "05", "06")),
+    ("Variational inference and residual flows", ("07", "08")),
+    ("Continuous-time flows", ("09", "10", "11", "12", "13")),
+    ("Beyond flows: coding, GANs, diffusion, the zoo", ("14", "15", "16", "17")),
+)
+CLAIM_QUOTE = re.compile(r"\*\*(C\d\d)\*\*")
+
+
+def _title(nb: dict, fallback: str) -> str:
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            first = "".join(cell["source"]).strip().splitlines()[0]
+            if first.startswith("#"):
+                return first.lstrip("#").strip()
+    return fallback
+
+
+def _is_collapsible(cell: dict) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    source = "".join(cell["source"])
+    return ("parameters" in tags or source.lstrip().startswith(("import ", "from "))
+            or "plt.subplots" in source or "save_figure(" in source)
+
+
+def prepare_notebook(src: Path, dst: Path) -> list[str]:
+    """Copy a notebook for the site: claim anchors, collapsed setup/plot cells. Returns its claims."""
+    nb = json.loads(src.read_text())
+    anchored: list[str] = []
+    for i, cell in enumerate(nb["cells"]):
+        cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids; stable ones keep the site deterministic
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            new = [c for c in CLAIM_QUOTE.findall(text) if c not in anchored]
+            if new:
+                anchors = "".join(f'<a id="{c.lower()}"></a>' for c in new)
+                cell["source"] = [anchors + "\n\n" + text]
+                anchored += new
+        elif cell["cell_type"] == "code" and _is_collapsible(cell):
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            if "hide-input" not in tags:
+                tags.append("hide-input")
+    write_bytes_atomic(dst, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+    return anchored
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
+    lines = ["# The claims", "", f"**{tally(results)}** (quick mode, 2 CPU cores).", "", KIND_LEGEND, ""]
+    missing = [(nb, c) for nb, d in results.items() for c in d["claims"] if c["verdict"] != "reproduced"]
+    if missing:
+        lines += ["## Not reproduced at this scale", ""]
+        for nb, c in missing:
+            lines.append(f"- {_link(nb, c['id'], anchors)}: {_cell('; '.join(report.failed_parts(c)))} — "
+                         f"at {_cell(c.get('scale', ''))}")
+        lines.append("")
+    lines += ["## Every claim", "", ":::{div} claims-table", "",
+              "| claim | lecture source | kind | verdict | ours [expected ± tol] | scale | published |",
+              "|---|---|---|---|---|---|---|"]
+    for nb, data in results.items():
+        for c in data["claims"]:
+            lines.append(f"| {_link(nb, c['id'], anchors)} | {_cell(c['source'])} | {c['kind']} | {c['verdict']} "
+                         f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
+                         f"| {_cell(report.published(c))} |")
+    lines += ["", ":::", ""]
+    return "\n".join(lines)
+
+
+def _link(nb: str, claim_id: str, anchors: dict[str, set[str]]) -> str:
+    anchor = f"#{claim_id.lower()}" if claim_id in anchors.get(nb, set()) else ""
+    return f'<a class="claim-link" href="notebooks/{nb}.html{anchor}">{claim_id}</a>'
+
+
+def notebooks_page(titles: dict[str, str], figures: Path, site: Path) -> str:
+    """The notebooks grouped by topic, each with a thumbnail of its first figure."""
+    lines = ["# The notebooks", ""]
+    for topic, numbers in TOPICS:
+        present = [nb for nb in titles if nb[:2] in numbers]
+        if not present:
+            continue
+        lines += [f"## {topic}", "", '<div class="notebook-grid">']
+        for nb in present:
+            thumbs = sorted(figures.glob(f"{nb[:2]}_*.png"))
+            img = ""
+            if thumbs:  # raw HTML is not followed by Sphinx: the thumbnail travels as a static file
+                (site / "_static" / "thumbs").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(thumbs[0], site / "_static" / "thumbs" / thumbs[0].name)
+                img = f'<img src="_static/thumbs/{thumbs[0].name}" alt="{thumbs[0].stem}">'
+            claims = ", ".join(s.id for s in registry.claims_for(nb))
+            lines.append(f'<div class="notebook-card"><a href="notebooks/{nb}.html">{img}'
+                         f"<br><b>{titles[nb]}</b></a><br>{claims}</div>")
+        lines += ["</div>", ""]
+    return "\n".join(lines)
+
+
+def toc(titles: dict[str, str]) -> str:
+    out = ["format: jb-book", "root: intro", "parts:", "  - caption: Start here", "    chapters:"]
+    out += [f"      - file: {page}" for page in ("how_to_run", "claims", "notebooks", "lectures")]
+    for topic, numbers in TOPICS:
+        present = [nb for nb in titles if nb[:2] in numbers]
+        if present:
+            out += [f"  - caption: \"{topic}\"", "    chapters:"]
+            out += [f"      - file: notebooks/{nb}" for nb in present]
+    return "\n".join(out) + "\n"
+
+
+def mathjax_folder() -> Path:
+    try:
+        import mathjax  # the django-static-mathjax wheel
+    except ImportError:
+        raise SystemExit("make book needs MathJax from the django-static-mathjax wheel: "
+                         "pip install -e '.[book]'") from None
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+def assemble(root: Path, site: Path) -> None:
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(root / "book", site)
+    shutil.copytree(mathjax_folder(), site / "_mathjax")
+    (site / "notebooks").mkdir()
+    titles, anchors = {}, {}
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        anchors[path.stem] = set(prepare_notebook(path, site / "notebooks" / path.name))
+        titles[path.stem] = _title(json.loads(path.read_text()), path.stem)
+    results = load_results(root / "results")
+    (site / "claims.md").write_text(claims_page(results, anchors))
+    (site / "notebooks.md").write_text(notebooks_page(titles, root / "figures", site))
+    (site / "_toc.yml").write_text(toc(titles))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flowlab.lab.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=None, help="build folder (default build/book)")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    out = Path(args.out) if args.out else root / "build" / "book"
+    site = out / "src"
+    assemble(root, site)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(site), "--path-output", str(out), "--warningiserror", "--keep-going", "--quiet"]
+    done = subprocess.run(cmd)
+    if done.returncode == 0:
+        print(f"book: {out / '_build' / 'html' / 'index.html'}")
+    return done.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The rendered book, opened in headless Chromium: math rendered, every figure loaded, every claim
+link lands on an existing anchor, nothing fetched from outside the site.
+
+Builds the site with ``python -m flowlab.lab.book`` (Jupyter Book 1.x, warnings as errors) into a
+temporary folder, serves it on localhost and drives Debian's ``chromium`` with Playwright (its
+bundled browser is never downloaded). Without ``chromium`` the test is skipped with how to install
+it; ``.ci/run`` installs it, so CI always runs this test. Screenshots of the claims page and of
+notebooks 03 and 11 are kept in ``build/book-screens/`` for a human to look at.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium: `apt-get install chromium` (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    pytest.importorskip("playwright", reason="pip install -e '.[book]'")
+    out = tmp_path_factory.mktemp("book")
+    done = subprocess.run([sys.executable, "-m", "flowlab.lab.book", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"make book failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    html = out / "_build" / "html"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **k: None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", html
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def open_page(browser, url, outside: list):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    def route(r):
+        host = urlparse(r.request.url).hostname
+        if host not in ("127.0.0.1", "localhost", None):
+            outside.append(r.request.url)
+            return r.abort()
+        return r.continue_()
+
+    page.route("**/*", route)
+    page.goto(url, wait_until="load")
+    return page
+
+
+def test_pages_render_offline(site, browser):
+    base, html = site
+    outside: list[str] = []
+    screens = ROOT / "build" / "book-screens"
+    screens.mkdir(parents=True, exist_ok=True)
+    notebooks = sorted(p.stem for p in (html / "notebooks").glob("*.html"))
+    assert notebooks, "the book has no notebook pages"
+    for name in ["index", "claims", "notebooks", "lectures", "how_to_run"] + [f"notebooks/{n}" for n in notebooks]:
+        page = open_page(browser, f"{base}/{name}.html", outside)
+        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+                               ".map(i => i.getAttribute('src'))")
+        assert not broken, f"{name}: images that did not load: {broken}"
+        if name.startswith("notebooks/"):
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
+            unrendered = page.evaluate("document.querySelectorAll('mjx-merror').length")
+            assert unrendered == 0, f"{name}: {unrendered} formulas failed to render"
+        if name in ("claims", "notebooks/03_glow_vs_realnvp", "notebooks/11_adjoint_method"):
+            page.screenshot(path=str(screens / (name.replace("/", "_") + ".png")), full_page=False)
+        page.close()
+    assert not outside, f"pages fetched from outside the site: {sorted(set(outside))[:5]}"
+
+
+def test_every_claim_link_lands_on_an_anchor(site, browser):
+    base, _ = site
+    outside: list[str] = []
+    page = open_page(browser, f"{base}/claims.html", outside)
+    links = page.evaluate("[...document.querySelectorAll('a.claim-link')].map(a => a.href)")
+    page.close()
+    assert links, "the claims page links no claim to its notebook"
+    missing = []
+    for href in sorted(set(links)):
+        target = urlparse(href)
+        page = open_page(browser, href.split("#")[0], outside)
+        if target.fragment and not page.evaluate(f"!!document.getElementById({target.fragment!r})"):
+            missing.append(href)
+        page.close()
+    assert not missing, f"claim links whose anchor does not exist: {missing}"
