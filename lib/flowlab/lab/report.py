@@ -24,8 +24,9 @@ def short(value: Any, digits: int = 4) -> str:
             return f"{value:g}"
         return f"{value:.{digits}g}"
     if isinstance(value, (list, tuple)):
-        if len(value) <= 4 and all(isinstance(v, (int, float)) for v in value):
-            return "[" + ", ".join(short(v, 3) for v in value) + "]"
+        if all(isinstance(v, (int, float)) for v in value):
+            shown = [short(v, 3) for v in value]
+            return "[" + ", ".join(shown if len(shown) <= 4 else shown[:3] + ["…", shown[-1]]) + "]"
         return f"[{len(value)} values]"
     if isinstance(value, dict):
         return f"{{{len(value)} entries}}"
