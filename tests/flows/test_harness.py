@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 import flowlab
+import flowlab.flows
 from flowlab.flows import (CNF, ActNorm, AdditiveCoupling, Affine, AffineCoupling, Compose, ElementwiseAffine,
                            Flatten, Flow, IAF, Inverse, InvertibleConv1x1, LogitTransform, MAF, Permutation,
                            PlanarFlow, RadialFlow, RandomPermutation, RationalQuadraticSpline, ReversePermutation,
@@ -223,6 +224,20 @@ CASES: dict[str, Case] = {
     "CNF hutchinson bottleneck": cnf_case(lambda g: moved(DiagonalField(3), g, 1.0), 3, lambda g: vectors(g, 4, 3),
                                           trace="hutchinson", noise="rademacher", bottleneck=True),
 }
+
+
+
+def residual_block(g):
+    """An i-ResNet block, log-det exact; power iteration run to convergence on the moved weights, then frozen."""
+    block = moved(flowlab.flows.ResidualFlow(4, hidden=16, layers=2, coeff=0.9, n_power_iterations=5), g, 0.5)
+    x = vectors(g, 6, 4, 1.5)
+    for _ in range(10):
+        block(x)
+    return block.eval(), x
+
+
+if hasattr(flowlab.flows, "ResidualFlow"):  # added while residual flows are being written alongside
+    CASES["ResidualFlow"] = Case(residual_block)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
