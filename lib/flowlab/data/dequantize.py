@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_count
+from flowlab.measure.validate import check_generator, check_pixels
 
 
 def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None) -> Tensor:
@@ -18,21 +18,8 @@ def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None)
     Each value stays strictly inside its pixel's bin, also where float rounding of
     :math:`(x + u)/K` would reach the bin's upper edge (e.g. 1.0 for :math:`x = 255`, :math:`K = 256`).
     """
-    check_count(levels, "levels", "dequantize", minimum=2)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"dequantize expects a tensor of integer pixels, got {type(x).__name__}")
-    if x.numel() == 0 or (x.dim() > 0 and x.shape[0] == 0):
-        raise ValueError(f"dequantize got an empty batch (shape {list(x.shape)}); pass at least one image")
-    if x.dtype == torch.bool or x.is_complex():
-        raise TypeError(f"dequantize expects integer pixels 0 .. {levels - 1}, got dtype {x.dtype}")
-    if x.is_floating_point():
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("dequantize got non-finite pixel values (NaN or inf)")
-        if not torch.equal(x, x.round()):
-            raise ValueError("dequantize expects integer-valued pixels (0 .. levels-1), got fractional values")
-    if x.min() < 0 or x.max() > levels - 1:
-        raise ValueError(f"dequantize: pixel values must lie in [0, {levels - 1}], "
-                         f"got [{x.min().item()}, {x.max().item()}]")
+    check_pixels(x, levels, "dequantize")
+    check_generator(generator, "dequantize")
     dtype = torch.get_default_dtype()
     u = torch.rand(x.shape, generator=generator, dtype=dtype, device=generator.device if generator else "cpu")
     u = u.to(x.device)

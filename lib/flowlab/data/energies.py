@@ -24,7 +24,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_shape
+from flowlab.measure.validate import (check_callable, check_choice, check_count, check_dtype, check_positive,
+                                      check_shape)
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -51,20 +52,20 @@ def _neg_log_sum_exp(a: Tensor, b: Tensor) -> Tensor:
 
 
 def u1(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u1", finite=False)
+    check_shape(z, (2,), "u1")
     z1 = z[:, 0]
     ring = 0.5 * ((z.norm(dim=-1) - 2) / 0.4) ** 2
     return ring + _neg_log_sum_exp(-0.5 * ((z1 - 2) / 0.6) ** 2, -0.5 * ((z1 + 2) / 0.6) ** 2)
 
 
 def u2(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u2", finite=False)
+    check_shape(z, (2,), "u2")
     z1, z2 = z[:, 0], z[:, 1]
     return 0.5 * ((z2 - _w1(z1)) / 0.4) ** 2 + _wall(z1)
 
 
 def u3(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u3", finite=False)
+    check_shape(z, (2,), "u3")
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.35) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w2(z1)) / 0.35) ** 2
@@ -72,7 +73,7 @@ def u3(z: Tensor) -> Tensor:
 
 
 def u4(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u4", finite=False)
+    check_shape(z, (2,), "u4")
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.4) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w3(z1)) / 0.35) ** 2
@@ -84,15 +85,14 @@ ENERGIES: dict[str, Callable[[Tensor], Tensor]] = {"U1": u1, "U2": u2, "U3": u3,
 
 def energy(name: str) -> Callable[[Tensor], Tensor]:
     """The energy called ``name`` ("U1".."U4")."""
-    if name not in ENERGIES:
-        raise ValueError(f"unknown energy {name!r}; expected one of {sorted(ENERGIES)}")
-    return ENERGIES[name]
+    return ENERGIES[check_choice(name, ENERGIES, "energy", "energy")]
 
 
 def grid(lim: float = BOX, n: int = 200, dtype=torch.float64) -> tuple[Tensor, Tensor, Tensor]:
     """A square ``n x n`` grid on ``[-lim, lim]^2``: the two coordinate arrays and the points [n*n, 2]."""
-    if n < 2 or lim <= 0:
-        raise ValueError(f"grid needs n >= 2 and lim > 0, got n={n}, lim={lim}")
+    check_positive(lim, "lim", "grid")
+    check_count(n, "n", "grid", minimum=2)
+    check_dtype(dtype, "grid")
     axis = torch.linspace(-lim, lim, n, dtype=dtype)
     g1, g2 = torch.meshgrid(axis, axis, indexing="xy")
     return g1, g2, torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=-1)
@@ -104,6 +104,9 @@ def log_normalizer(u: Callable[[Tensor], Tensor], lim: float = 7.0, n: int = 140
     The integrands are smooth and decay fast inside ``[-lim, lim]^2``, where such sums converge
     very fast; compare two ``n`` to see the error.
     """
+    check_callable(u, "the energy u", "log_normalizer")
+    check_positive(lim, "lim", "log_normalizer")
+    check_count(n, "n", "log_normalizer", minimum=2)
     _, _, pts = grid(lim, n)
     cell = (2 * lim / (n - 1)) ** 2
     with torch.no_grad():

@@ -8,7 +8,9 @@ or not) and ``cifar10`` (the binary version's batches). Nothing is unpickled.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import torch
 from torch import Tensor
 
 from flowlab.files import repo_root
+from flowlab.measure.validate import check_choice, check_path
 
 SPLIT_SEED = 20180709  # fixes the train/test split of the built-in sets; never changes
 
@@ -39,9 +42,9 @@ class ImageData:
         return int(np.prod(self.shape))
 
 
-def data_root(root: str | Path | None = None) -> Path:
+def data_root(root: str | Path | None = None, who: str = "data_root") -> Path:
     if root is not None:
-        return Path(root)
+        return check_path(root, f"{who} (its root)")
     env = os.environ.get("FLOWLAB_DATA")
     if env:
         return Path(env)
@@ -91,19 +94,34 @@ def _find(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(f"missing data file {stem}(.gz): expected at {folder / stem}; {HOW_TO_GET}")
 
 
+def _read_bytes(path: Path, who: str, what: str) -> bytes:
+    """The bytes of a data file (decompressed if it ends in .gz): missing is a FileNotFoundError, a file
+    that does not decompress a ValueError, both naming the path and how to get the file again."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{who}: missing data file {path}; {HOW_TO_GET}")
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path) as f:
+            return f.read()
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        raise ValueError(f"corrupt {what} {path}: it does not decompress ({type(err).__name__}: {err}); "
+                         f"re-download it ({HOW_TO_GET})") from None
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Read an idx file (MNIST's format): magic 0x0000 0x08 ndim, big-endian dims, then uint8 data."""
-    path = Path(path)
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    path = check_path(path, "read_idx")
+    raw = _read_bytes(path, "read_idx", "idx file")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] not in (1, 3):
         raise ValueError(f"corrupt idx file {path}: bad magic number (expected 0x00000801 or 0x00000803); "
                          f"re-download it ({HOW_TO_GET})")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"corrupt idx file {path}: truncated header")
+        raise ValueError(f"corrupt idx file {path}: truncated header; re-download it ({HOW_TO_GET})")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + int(np.prod(dims))
+    expected = header + math.prod(dims)  # Python ints: a corrupt header cannot overflow the product
     if len(raw) != expected:
         raise ValueError(f"corrupt idx file {path}: header promises {dims} ({expected} bytes), "
                          f"file has {len(raw)} bytes; re-download it ({HOW_TO_GET})")
@@ -112,12 +130,23 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_mnist(root: str | Path | None = None) -> ImageData:
     """Full MNIST from ``<data>/mnist/`` (the four idx files, optionally .gz)."""
-    folder = data_root(root) / "mnist"
-    arrays = {key: read_idx(_find(folder, stem)) for key, stem in MNIST_FILES.items()}
+    folder = data_root(root, "load_mnist") / "mnist"
+    paths = {key: _find(folder, stem) for key, stem in MNIST_FILES.items()}
+    arrays = {key: read_idx(path) for key, path in paths.items()}
+    for key, array in arrays.items():
+        want = 3 if key.endswith("images") else 1
+        if array.ndim != want:
+            raise ValueError(f"corrupt MNIST file {paths[key]}: expected {want}-dimensional "
+                             f"{'images' if want == 3 else 'labels'}, got shape {list(array.shape)}; "
+                             f"re-download it ({HOW_TO_GET})")
+        if want == 1 and array.size and array.max() > 9:
+            raise ValueError(f"corrupt MNIST file {paths[key]}: label {array.max()} outside 0..9; "
+                             f"re-download it ({HOW_TO_GET})")
     for split in ("train", "test"):
         n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
         if n_img != n_lab:
-            raise ValueError(f"corrupt MNIST {split} split in {folder}: {n_img} images but {n_lab} labels")
+            raise ValueError(f"corrupt MNIST {split} split in {folder}: {n_img} images but {n_lab} labels "
+                             f"({paths[split + '_images']}, {paths[split + '_labels']}); re-download them ({HOW_TO_GET})")
     t = lambda a: torch.from_numpy(a.astype(np.int64))
     return ImageData("mnist", t(arrays["train_images"][:, None]), t(arrays["train_labels"]),
                      t(arrays["test_images"][:, None]), t(arrays["test_labels"]), 256)
@@ -125,7 +154,8 @@ def load_mnist(root: str | Path | None = None) -> ImageData:
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 binary batch: records of 1 label byte + 3,072 pixel bytes (3x32x32)."""
-    raw = Path(path).read_bytes()
+    path = check_path(path, "read_cifar_batch")
+    raw = _read_bytes(path, "read_cifar_batch", "CIFAR-10 batch")
     record = 1 + 3 * 32 * 32
     if len(raw) == 0 or len(raw) % record:
         raise ValueError(f"corrupt CIFAR-10 batch {path}: {len(raw)} bytes is not a whole number of "
@@ -133,13 +163,14 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)
     labels = rows[:, 0]
     if labels.max() > 9:
-        raise ValueError(f"corrupt CIFAR-10 batch {path}: label {labels.max()} outside 0..9")
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: label {labels.max()} outside 0..9; "
+                         f"re-download it ({HOW_TO_GET})")
     return rows[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
 def load_cifar10(root: str | Path | None = None) -> ImageData:
     """CIFAR-10 (binary version) from ``<data>/cifar-10-batches-bin/``."""
-    folder = data_root(root) / "cifar-10-batches-bin"
+    folder = data_root(root, "load_cifar10") / "cifar-10-batches-bin"
     parts = []
     for name in CIFAR_TRAIN + [CIFAR_TEST]:
         path = folder / name
@@ -157,7 +188,6 @@ IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_
 
 def load_images(name: str, root: str | Path | None = None) -> ImageData:
     """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist`` or ``cifar10``."""
-    if name not in IMAGE_DATASETS:
-        raise ValueError(f"unknown image dataset {name!r}; expected one of {sorted(IMAGE_DATASETS)}")
+    check_choice(name, IMAGE_DATASETS, "image dataset", "load_images")
     loader = IMAGE_DATASETS[name]
     return loader(root) if name in ("mnist", "cifar10") else loader()

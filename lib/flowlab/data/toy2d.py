@@ -9,6 +9,8 @@ import math
 import torch
 from torch import Tensor
 
+from flowlab.measure.validate import check_choice, check_count, check_generator
+
 
 def _eight_gaussians(n: int, g: torch.Generator) -> Tensor:
     angles = torch.arange(8) * (2 * math.pi / 8)
@@ -69,9 +71,8 @@ TOY_DENSITIES = {
 
 def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> Tensor:
     """``n`` samples of the named toy density; names are ``TOY_DENSITIES``'s keys."""
-    if name not in TOY_DENSITIES:
-        raise ValueError(f"unknown toy density {name!r}; expected one of {sorted(TOY_DENSITIES)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_choice(name, TOY_DENSITIES, "toy density", "sample_toy")
+    check_count(n, "n", "sample_toy")
+    check_generator(generator, "sample_toy")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     return TOY_DENSITIES[name](n, g).to(torch.get_default_dtype())

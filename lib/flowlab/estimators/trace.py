@@ -39,7 +39,8 @@ import torch
 from torch import Tensor
 from torch.func import jacrev, vjp, vmap
 
-from flowlab.measure.validate import check_count
+from flowlab.measure.validate import (check_callable, check_choice, check_count, check_dtype,
+                                      check_event_shape, check_generator, check_tensor)
 
 NOISES = ("gaussian", "rademacher")
 
@@ -60,57 +61,60 @@ class Operator:
         return self.apply(vs)
 
 
-def _check_noise(noise: str) -> None:
-    if noise not in NOISES:
-        raise ValueError(f"unknown noise {noise!r}; expected one of {NOISES}")
+def _check_noise(noise: str, who: str) -> None:
+    check_choice(noise, NOISES, "noise", who)
 
 
-def _check_count(name: str, value) -> None:
-    check_count(value, name)
+def _check_count(name: str, value, who: str) -> None:
+    check_count(value, name, who)
 
 
-def _check_generator(generator) -> None:
-    if not isinstance(generator, torch.Generator):
-        raise TypeError("pass an explicit torch.Generator as generator= (every draw is seeded), "
-                         f"got {type(generator).__name__}")
+def _check_generator(generator, who: str) -> None:
+    check_generator(generator, who, optional=False)
 
 
 def as_operator(op, x: Tensor | None = None, *, dim: int | None = None,
                 dtype: torch.dtype = torch.float64) -> Operator:
     """Wrap a matrix, a matvec function (with ``dim``; probes of ``dtype``) or a function at a point
     ``x`` (its Jacobian). An :class:`Operator` passes through; its ``products`` counts every product."""
+    return _as_operator(op, x, dim, dtype, "as_operator")
+
+
+def _as_operator(op, x, dim, dtype, who: str) -> Operator:
     if isinstance(op, Operator):
         if x is not None or dim is not None:
-            raise ValueError("an Operator already knows its point and dimension; pass neither x nor dim")
+            raise ValueError(f"{who}: an Operator already knows its point and dimension; pass neither x nor dim")
         return op
     if isinstance(op, Tensor):
         if x is not None or dim is not None:
-            raise ValueError("a matrix operator takes neither a point x nor dim")
-        if op.dim() != 2 or op.shape[0] != op.shape[1]:
-            raise ValueError(f"expected a square matrix [m, m], got shape {list(op.shape)}")
+            raise ValueError(f"{who}: a matrix operator takes neither a point x nor dim")
+        check_tensor(op, f"{who} (its matrix)", nonempty=False)
+        if op.dim() != 2 or op.shape[0] != op.shape[1] or op.shape[0] == 0:
+            raise ValueError(f"{who}: expected a square matrix [m, m], m >= 1, got shape {list(op.shape)}")
         A = op
         return Operator(lambda vs: vs @ A.transpose(-1, -2), A.shape[0], (), A.dtype, A.device)
     if not callable(op):
-        raise ValueError(f"expected a square matrix, a matvec function or a function, got {type(op).__name__}")
+        raise TypeError(f"{who}: expected a square matrix, a matvec function or a function, got {type(op).__name__}")
     if x is None and dim is None:
-        raise ValueError("for a function, give either the point x (its Jacobian at x) or dim= (it is a matvec)")
+        raise ValueError(f"{who}: for a function, give either the point x (its Jacobian at x) or dim= (it is a matvec)")
     if x is not None and dim is not None:
-        raise ValueError("give either x (Jacobian of a function at x) or dim (a matvec function), not both")
+        raise ValueError(f"{who}: give either x (Jacobian of a function at x) or dim (a matvec function), not both")
     if dim is not None:
-        _check_count("dim", dim)
+        _check_count("dim", dim, who)
+        check_dtype(dtype, who)
         probe = torch.zeros(1, dim, dtype=dtype)
         out = op(probe)
         if not isinstance(out, Tensor) or out.shape != probe.shape:
-            raise ValueError(f"the matvec must map [..., {dim}] to [..., {dim}]; "
+            raise ValueError(f"{who}: the matvec must map [..., {dim}] to [..., {dim}]; "
                              f"[1, {dim}] gave {getattr(out, 'shape', type(out).__name__)}")
         return Operator(op, dim, (), out.dtype, out.device)
-    if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.shape[-1] == 0:
-        raise ValueError(f"x must be a point [m] or a batch of points [B, m], got "
-                         f"{list(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    check_tensor(x, f"{who} (its point x)")
+    if x.dim() not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{who}: x must be a point [m] or a batch of points [B, m], got {list(x.shape)}")
     y, vjp_fn = vjp(op, x)
-    if y.shape != x.shape:
-        raise ValueError(f"fn must map x of shape {list(x.shape)} to the same shape (a vector field), "
-                         f"got {list(y.shape)}")
+    if not isinstance(y, Tensor) or y.shape != x.shape:
+        raise ValueError(f"{who}: fn must map x of shape {list(x.shape)} to the same shape (a vector field), "
+                         f"got {list(getattr(y, 'shape', [])) or type(y).__name__}")
     apply = vmap(lambda v: vjp_fn(v)[0])
     return Operator(apply, x.shape[-1], tuple(x.shape[:-1]), x.dtype, x.device)
 
@@ -118,8 +122,10 @@ def as_operator(op, x: Tensor | None = None, *, dim: int | None = None,
 def draw_probes(shape, noise: str, generator: torch.Generator, *, dtype=torch.float64,
                 device="cpu") -> Tensor:
     """Probes with mean 0 and identity covariance: standard normal or Rademacher (+-1 w.p. 1/2)."""
-    _check_noise(noise)
-    _check_generator(generator)
+    shape = check_event_shape(shape, "draw_probes (its shape)")
+    _check_noise(noise, "draw_probes")
+    _check_generator(generator, "draw_probes")
+    check_dtype(dtype, "draw_probes")
     if noise == "gaussian":
         return torch.randn(shape, generator=generator, dtype=dtype, device=device)
     bits = torch.randint(0, 2, shape, generator=generator, device=device)
@@ -129,9 +135,8 @@ def draw_probes(shape, noise: str, generator: torch.Generator, *, dtype=torch.fl
 def exact_trace(op, x: Tensor | None = None, *, dim: int | None = None, method: str = "vjp") -> Tensor:
     r""":math:`\sum_i e_i^\top A e_i`: ``dim`` products, one per basis vector (``"vjp"`` one at a time,
     ``"vmap"`` all at once)."""
-    if method not in ("vjp", "vmap"):
-        raise ValueError(f"unknown method {method!r}; expected 'vjp' or 'vmap'")
-    A = as_operator(op, x, dim=dim)
+    check_choice(method, ("vjp", "vmap"), "method", "exact_trace")
+    A = _as_operator(op, x, dim, torch.float64, "exact_trace")
     eye = torch.eye(A.dim, dtype=A.dtype, device=A.device)
     basis = eye.reshape(A.dim, *([1] * len(A.batch_shape)), A.dim).expand(A.dim, *A.batch_shape, A.dim)
     if method == "vmap":
@@ -145,9 +150,14 @@ def exact_trace(op, x: Tensor | None = None, *, dim: int | None = None, method: 
 def hutchinson_samples(op, x: Tensor | None = None, *, dim: int | None = None, probes: int = 1,
                        noise: str = "rademacher", generator: torch.Generator) -> Tensor:
     r"""``probes`` independent draws of :math:`\varepsilon^\top A \varepsilon`, shape ``[probes, *batch]``."""
-    _check_count("probes", probes)
-    _check_noise(noise)
-    A = as_operator(op, x, dim=dim)
+    return _hutchinson_samples(op, x, dim, probes, noise, generator, "hutchinson_samples")
+
+
+def _hutchinson_samples(op, x, dim, probes, noise, generator, who: str) -> Tensor:
+    _check_count("probes", probes, who)
+    _check_noise(noise, who)
+    _check_generator(generator, who)
+    A = _as_operator(op, x, dim, torch.float64, who)
     eps = draw_probes((probes, *A.batch_shape, A.dim), noise, generator, dtype=A.dtype, device=A.device)
     return (A(eps) * eps).sum(-1)
 
@@ -155,7 +165,7 @@ def hutchinson_samples(op, x: Tensor | None = None, *, dim: int | None = None, p
 def hutchinson_trace(op, x: Tensor | None = None, *, dim: int | None = None, probes: int = 1,
                      noise: str = "rademacher", generator: torch.Generator) -> Tensor:
     """Hutchinson's estimate: the mean of ``probes`` quadratic forms (one product each)."""
-    return hutchinson_samples(op, x, dim=dim, probes=probes, noise=noise, generator=generator).mean(0)
+    return _hutchinson_samples(op, x, dim, probes, noise, generator, "hutchinson_trace").mean(0)
 
 
 def hutch_plus_plus(op, x: Tensor | None = None, *, dim: int | None = None, matvecs: int,
@@ -163,14 +173,16 @@ def hutch_plus_plus(op, x: Tensor | None = None, *, dim: int | None = None, matv
     r"""Hutch++ with a budget of ``matvecs`` products (a multiple of 3, at least 3):
     sketch :math:`Q = \operatorname{orth}(A S)` with ``matvecs/3`` probes, exact
     :math:`\operatorname{tr}(Q^\top A Q)`, and Hutchinson with ``matvecs/3`` probes on the deflated rest."""
-    _check_count("matvecs", matvecs)
+    who = "hutch_plus_plus"
+    _check_count("matvecs", matvecs, who)
     if matvecs % 3:
-        raise ValueError(f"matvecs must be a multiple of 3 (sketch, projection, Hutchinson), got {matvecs}")
-    _check_noise(noise)
-    A = as_operator(op, x, dim=dim)
+        raise ValueError(f"{who}: matvecs must be a multiple of 3 (sketch, projection, Hutchinson), got {matvecs}")
+    _check_noise(noise, who)
+    _check_generator(generator, who)
+    A = _as_operator(op, x, dim, torch.float64, who)
     k = matvecs // 3
     if k > A.dim:
-        raise ValueError(f"matvecs/3 = {k} exceeds the dimension {A.dim}; the exact trace is cheaper")
+        raise ValueError(f"{who}: matvecs/3 = {k} exceeds the dimension {A.dim}; the exact trace is cheaper")
     shape = (k, *A.batch_shape, A.dim)
     sketch = A(draw_probes(shape, noise, generator, dtype=A.dtype, device=A.device))
     Q, _ = torch.linalg.qr(sketch.movedim(0, -1))               # [*batch, m, k]
@@ -184,17 +196,22 @@ def hutch_plus_plus(op, x: Tensor | None = None, *, dim: int | None = None, matv
 
 
 def symmetric_part(A: Tensor) -> Tensor:
-    if not isinstance(A, Tensor) or A.dim() < 2 or A.shape[-1] != A.shape[-2]:
-        raise ValueError(f"expected a square matrix [..., m, m], got "
-                         f"{list(A.shape) if isinstance(A, Tensor) else type(A).__name__}")
+    """:math:`(A + A^\top)/2` of a square matrix (or a batch ``[..., m, m]`` of them)."""
+    return _symmetric_part(A, "symmetric_part")
+
+
+def _symmetric_part(A: Tensor, who: str) -> Tensor:
+    check_tensor(A, who, nonempty=False)
+    if A.dim() < 2 or A.shape[-1] != A.shape[-2] or A.numel() == 0:
+        raise ValueError(f"{who}: expected a non-empty square matrix [..., m, m], got shape {list(A.shape)}")
     return (A + A.transpose(-1, -2)) / 2
 
 
 def hutchinson_variance(A: Tensor, noise: str) -> Tensor:
     r"""Variance of one probe's :math:`\varepsilon^\top A \varepsilon`:
     :math:`2\|S\|_F^2` (Gaussian) or :math:`2(\|S\|_F^2 - \sum_i S_{ii}^2)` (Rademacher)."""
-    _check_noise(noise)
-    S = symmetric_part(A)
+    _check_noise(noise, "hutchinson_variance")
+    S = _symmetric_part(A, "hutchinson_variance")
     fro2 = (S ** 2).sum((-1, -2))
     if noise == "gaussian":
         return 2 * fro2
@@ -204,8 +221,10 @@ def hutchinson_variance(A: Tensor, noise: str) -> Tensor:
 def sample_variance_se(samples: Tensor) -> Tensor:
     r"""Standard error of the unbiased sample variance of i.i.d. ``samples`` (first dimension):
     :math:`\sqrt{(\mu_4 - \frac{n-3}{n-1}\sigma^4)/n}`, with the moments estimated from the sample."""
-    if not isinstance(samples, Tensor) or samples.dim() < 1 or samples.shape[0] < 4:
-        raise ValueError("need at least 4 samples along the first dimension")
+    check_tensor(samples, "sample_variance_se")
+    if samples.dim() < 1 or samples.shape[0] < 4:
+        raise ValueError(f"sample_variance_se needs at least 4 samples along the first dimension, "
+                         f"got shape {list(samples.shape)}")
     n = samples.shape[0]
     centred = samples - samples.mean(0)
     m2 = (centred ** 2).mean(0)
@@ -220,15 +239,19 @@ def hutchinson_bottleneck_samples(g: Callable, h: Callable, x: Tensor, *, probes
     an :math:`H \times H` trace, so the probes live in :math:`\mathbb{R}^H` (lower variance).
     Each draw :math:`\varepsilon^\top J_h J_g \varepsilon` costs one VJP through ``h`` and one through
     ``g``. ``x`` is ``[D]`` or ``[B, D]``; returns ``[probes, *batch]``."""
-    _check_count("probes", probes)
-    _check_noise(noise)
-    if not isinstance(x, Tensor) or x.dim() not in (1, 2):
-        raise ValueError(f"x must be a point [D] or a batch [B, D], got "
-                         f"{list(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    who = "hutchinson_bottleneck_samples"
+    check_callable(g, "g", who)
+    check_callable(h, "h", who)
+    _check_count("probes", probes, who)
+    _check_noise(noise, who)
+    _check_generator(generator, who)
+    check_tensor(x, f"{who} (its point x)")
+    if x.dim() not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(f"{who}: x must be a point [D] or a batch [B, D], got {list(x.shape)}")
     hidden, vjp_h = vjp(h, x)
     out, vjp_g = vjp(g, hidden)
     if out.shape != x.shape or hidden.shape[:-1] != x.shape[:-1]:
-        raise ValueError(f"need h: [..., D] -> [..., H] and g: [..., H] -> [..., D]; got x {list(x.shape)}, "
+        raise ValueError(f"{who}: need h: [..., D] -> [..., H] and g: [..., H] -> [..., D]; got x {list(x.shape)}, "
                          f"h(x) {list(hidden.shape)}, g(h(x)) {list(out.shape)}")
     eps = draw_probes((probes, *hidden.shape), noise, generator, dtype=x.dtype, device=x.device)
     quad = vmap(lambda e: (vjp_g(vjp_h(e)[0])[0] * e).sum(-1))
@@ -248,12 +271,16 @@ def integrated_jacobian(field: Callable, x: Tensor, t0: float = 0.0, t1: float =
     Jacobian (e.g. :math:`J_h J_g` for the bottleneck trick)."""
     from torchdiffeq import odeint
 
-    if not isinstance(x, Tensor) or x.dim() != 2:
-        raise ValueError(f"x must be a batch of points [B, D], got "
-                         f"{list(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    who = "integrated_jacobian"
+    check_callable(field, "field", who)
+    check_tensor(x, who)
+    if x.dim() != 2:
+        raise ValueError(f"{who}: x must be a batch of points [B, D], got {list(x.shape)}")
     if jacobian is None:
-        def jacobian(t, z):
-            return field_jacobian(field, t, z)
+        def jacobian(t, z):  # inside the solve: no input checks at every step
+            return _field_jacobian(field, t, z)
+    else:
+        check_callable(jacobian, "jacobian", who)
     k = jacobian(torch.as_tensor(t0, dtype=x.dtype), x[:1]).shape[-1]
 
     def rhs(t, state):
@@ -328,8 +355,13 @@ def divergence_bottleneck(encode: Callable[[Tensor], Tensor], decode: Callable[[
 
 def field_jacobian(field: Callable, t: float | Tensor, z: Tensor) -> Tensor:
     """Per-sample Jacobians ``∂f/∂z`` of ``field(t, ·)`` at a batch ``z`` of vectors: ``[B, D, D]``."""
-    if not isinstance(z, Tensor) or z.dim() != 2:
-        raise ValueError(f"field_jacobian expects a batch of vectors [B, D], got "
-                         f"{list(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+    check_callable(field, "field", "field_jacobian")
+    check_tensor(z, "field_jacobian")
+    if z.dim() != 2:
+        raise ValueError(f"field_jacobian expects a batch of vectors [B, D], got {list(z.shape)}")
+    return _field_jacobian(field, t, z)
+
+
+def _field_jacobian(field: Callable, t: float | Tensor, z: Tensor) -> Tensor:
     t = torch.as_tensor(t, dtype=z.dtype, device=z.device)
     return vmap(jacrev(lambda v: field(t, v[None])[0]))(z)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
-from flowlab.measure.validate import check_count
+from flowlab.measure.validate import check_count, check_positive
 from flowlab.nn import MADE
 
 __all__ = ["MAF", "IAF", "maf", "iaf"]
@@ -43,9 +43,12 @@ class _AffineAutoregressive(Flow):
     def __init__(self, features: int, hidden: int = 64, layers: int = 2,
                  order: str | Sequence[int] | Tensor = "natural", max_log_scale: float = 3.0):
         super().__init__()
+        name = type(self).__name__
+        for arg, value in (("features", features), ("hidden", hidden), ("layers", layers)):
+            check_count(value, arg, name)
         self.features = features
         self.made = MADE(features, hidden, layers, params_per_feature=2, order=order)
-        self.max_log_scale = float(max_log_scale)
+        self.max_log_scale = check_positive(max_log_scale, "max_log_scale", name)
         # Start at the identity; tests perturb the parameters so the harness is not trivial.
         last = self.made.net[-1]
         nn.init.zeros_(last.weight)
@@ -113,7 +116,8 @@ class IAF(_AffineAutoregressive):
 
 
 def _stack(cls, features: int, num_layers: int, hidden: int, layers: int) -> Compose:
-    check_count(num_layers, "num_layers", cls.__name__.lower())
+    for arg, value in (("features", features), ("num_layers", num_layers), ("hidden", hidden), ("layers", layers)):
+        check_count(value, arg, cls.__name__.lower())
     # Alternating the order lets every coordinate condition on every other across the stack.
     return Compose([cls(features, hidden, layers, order="natural" if i % 2 == 0 else "reverse")
                     for i in range(num_layers)])

@@ -45,7 +45,7 @@ from flowlab.estimators.trace import (NOISES, divergence_bottleneck, divergence_
                                       divergence_hutchinson, draw_probes)
 from flowlab.flows.base import Flow
 from flowlab.measure.counting import CallCounter
-from flowlab.measure.validate import check_choice, check_event_shape, check_positive
+from flowlab.measure.validate import check_choice, check_event_shape, check_generator, check_positive
 
 TRACES = ("exact", "hutchinson")
 SETTINGS = ("trace", "noise", "bottleneck", "method", "rtol", "atol", "options", "adjoint", "T")
@@ -111,7 +111,7 @@ class CNF(Flow):
             raise TypeError(f"CNF needs a vector field nn.Module field(t, z), got {type(field).__name__}")
         self.event_shape = check_event_shape(event_shape, "CNF")
         self.field = field
-        self.generator = generator
+        self.generator = check_generator(generator, "CNF")
         self.nfe = 0
         self._set(T=T, trace=trace, noise=noise, bottleneck=bottleneck, method=method, rtol=rtol,
                   atol=atol, options=options, adjoint=adjoint)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
 from flowlab.flows.masks import alternating_mask, half_mask
-from flowlab.measure.validate import check_choice, check_count, check_positive
+from flowlab.measure.validate import check_choice, check_count, check_event_shape, check_module, check_positive
 from flowlab.nn import MLP, ConvNet
 
 __all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
@@ -132,20 +132,24 @@ class AffineMap(nn.Module):
 
 
 # --------------------------------------------------------------------------------------- coupling
-def _event_shape(event_shape) -> tuple:
-    if isinstance(event_shape, int) and not isinstance(event_shape, bool):
-        event_shape = (event_shape,)
-    event_shape = tuple(event_shape)
-    if len(event_shape) not in (1, 3) or event_shape[0] is None or any(
-            s is not None and (isinstance(s, bool) or not isinstance(s, int) or s <= 0) for s in event_shape):
-        raise ValueError("coupling event_shape must be D (vectors) or (C, H, W) (images; H, W may be None "
+def _event_shape(event_shape, who: str) -> tuple:
+    event_shape = check_event_shape(event_shape, f"{who} (its event_shape)", allow_none=True)
+    if len(event_shape) not in (1, 3) or event_shape[0] is None:
+        raise ValueError(f"{who}: coupling event_shape must be D (vectors) or (C, H, W) (images; H, W may be None "
                          f"for channel masks), got {event_shape}")
     return event_shape
 
 
 def _split_for(event_shape: tuple, mask: Tensor, who: str) -> tuple[nn.Module, int, int]:
     """The split a mask asks for, and the conditioner's input and output sizes per parameter."""
-    mask = torch.as_tensor(mask).detach().to(torch.get_default_dtype())
+    if not isinstance(mask, Tensor):
+        try:
+            mask = torch.as_tensor(mask)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{who}: the mask must be a 0/1 tensor, got {type(mask).__name__}") from None
+    if mask.device.type == "meta":
+        raise ValueError(f"{who}: the mask is on the 'meta' device, which holds no values")
+    mask = mask.detach().to(torch.get_default_dtype())
     if not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError(f"{who}: the mask must be binary (0/1)")
     if len(event_shape) == 1:
@@ -186,12 +190,18 @@ class Coupling(Flow):
                  layers: int = 2, activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None):
         super().__init__()
         name = type(self).__name__
-        self.event_shape = _event_shape(event_shape)
+        self.event_shape = _event_shape(event_shape, name)
         self.partition, n_in, n_out = _split_for(self.event_shape, mask, name)
+        if not (isinstance(elementwise, nn.Module) and hasattr(elementwise, "params_per_coordinate")):
+            raise TypeError(f"{name}: elementwise must be a coupling map module such as AdditiveMap() or "
+                            f"AffineMap(), got {type(elementwise).__name__}")
+        if conditioner is not None:
+            check_module(conditioner, "conditioner", name)
         self.map = elementwise
         n_out *= elementwise.params_per_coordinate
         if conditioner is None:
             check_count(hidden, "hidden", name)
+            check_count(layers, "layers", name)
             conditioner = (ConvNet(n_in, n_out, hidden, activation) if len(self.event_shape) == 3
                            else MLP(n_in, n_out, hidden, layers, activation))
         self.conditioner = conditioner
@@ -260,7 +270,10 @@ def realnvp(features: int, num_layers: int = 8, hidden: int = 64, layers: int = 
     """A RealNVP (or NICE, ``additive=True``) stack for vectors: couplings with masks of
     alternating parity so that every coordinate is transformed. ``mask``: "alternating" or "half"."""
     check_choice(mask, ("alternating", "half"), "mask", "realnvp")
+    check_count(features, "features", "realnvp", minimum=2)
     check_count(num_layers, "num_layers", "realnvp")
+    check_count(hidden, "hidden", "realnvp")
+    check_count(layers, "layers", "realnvp")
     make_mask = alternating_mask if mask == "alternating" else half_mask
     cls = AdditiveCoupling if additive else AffineCoupling
     return Compose([cls(features, make_mask(features, i % 2), hidden=hidden, layers=layers,

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import check_count, check_invertible, check_tensor
 
 
 class Affine(Flow):
@@ -17,12 +18,13 @@ class Affine(Flow):
     def __init__(self, matrix: Tensor, shift: Tensor | None = None, trainable: bool = False):
         super().__init__()
         matrix = torch.as_tensor(matrix, dtype=torch.get_default_dtype()) if not isinstance(matrix, Tensor) else matrix
-        if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
-            raise ValueError(f"Affine expects a square matrix, got shape {list(matrix.shape)}")
-        sign, logabsdet = torch.linalg.slogdet(matrix.detach())
-        if sign == 0 or not torch.isfinite(logabsdet):
-            raise ValueError("Affine expects an invertible matrix (its determinant is 0)")
-        shift = torch.zeros(matrix.shape[0], dtype=matrix.dtype) if shift is None else shift
+        check_tensor(matrix, "Affine (its matrix)", nonempty=False)
+        if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+            raise ValueError(f"Affine expects a square matrix [d, d], d >= 1, got shape {list(matrix.shape)}")
+        check_invertible(torch.linalg.slogdet(matrix.detach())[1], "Affine", "matrix")
+        shift = torch.zeros(matrix.shape[0], dtype=matrix.dtype, device=matrix.device) if shift is None \
+            else torch.as_tensor(shift, dtype=matrix.dtype, device=matrix.device)
+        check_tensor(shift, "Affine (its shift)", nonempty=False)
         if shift.shape != (matrix.shape[0],):
             raise ValueError(f"Affine shift must have shape [{matrix.shape[0]}], got {list(shift.shape)}")
         if trainable:
@@ -33,13 +35,13 @@ class Affine(Flow):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self.check_input(x, (self.matrix.shape[0],), "Affine")
-        logdet = torch.linalg.slogdet(self.matrix)[1]
+        logdet = check_invertible(torch.linalg.slogdet(self.matrix)[1], "Affine", "matrix")
         return x @ self.matrix.T + self.shift, logdet.expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         self.check_input(z, (self.matrix.shape[0],), "Affine.inverse")
+        logdet = -check_invertible(torch.linalg.slogdet(self.matrix)[1], "Affine.inverse", "matrix")
         x = torch.linalg.solve(self.matrix, (z - self.shift).T).T
-        logdet = -torch.linalg.slogdet(self.matrix)[1]
         return x, logdet.expand(z.shape[0])
 
 
@@ -51,9 +53,7 @@ class ElementwiseAffine(Flow):
 
     def __init__(self, features: int):
         super().__init__()
-        if features <= 0:
-            raise ValueError(f"ElementwiseAffine needs a positive number of features, got {features}")
-        self.features = features
+        self.features = check_count(features, "features (a positive number of features)", "ElementwiseAffine")
         self.log_scale = nn.Parameter(torch.zeros(features))
         self.shift = nn.Parameter(torch.zeros(features))
 

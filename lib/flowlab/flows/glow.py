@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import check_invertible
 
 
 def _check_channels(channels: int, who: str) -> int:
@@ -139,14 +140,16 @@ class InvertibleConv1x1(Flow):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x, "InvertibleConv1x1")
+        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1")
         w = self.weight_matrix()
         z = F.conv2d(x, w.reshape(self.channels, self.channels, 1, 1))
-        logdet = x.shape[2] * x.shape[3] * self.log_abs_det_weight()
+        logdet = x.shape[2] * x.shape[3] * log_det_w
         return z, logdet.expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         self._check(z, "InvertibleConv1x1.inverse")
+        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1.inverse")
         w_inv = torch.linalg.inv(self.weight_matrix())
         x = F.conv2d(z, w_inv.reshape(self.channels, self.channels, 1, 1))
-        logdet = -z.shape[2] * z.shape[3] * self.log_abs_det_weight()
+        logdet = -z.shape[2] * z.shape[3] * log_det_w
         return x, logdet.expand(z.shape[0])

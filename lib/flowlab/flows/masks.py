@@ -17,7 +17,7 @@ __all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
 
 
 def _check_parity(parity: int, who: str) -> int:
-    if parity not in (0, 1):
+    if isinstance(parity, bool) or parity not in (0, 1):
         raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
     return parity
 

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, distributions as D, nn
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import (check_count, check_event_shape, check_generator, check_shape,
+                                      check_tensor, first_parameter)
 
 
 class StandardNormal(nn.Module):
@@ -19,10 +21,7 @@ class StandardNormal(nn.Module):
 
     def __init__(self, shape: Sequence[int] | int):
         super().__init__()
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not shape or any(int(s) <= 0 for s in shape):
-            raise ValueError(f"StandardNormal needs a non-empty positive event shape, got {shape}")
-        self.shape = shape
+        self.shape = check_event_shape(shape, "StandardNormal")
         # A buffer so that .to(device, dtype) moves the distribution with the model.
         self.register_buffer("_zero", torch.zeros(()), persistent=False)
 
@@ -31,10 +30,12 @@ class StandardNormal(nn.Module):
         return D.Independent(D.Normal(loc, torch.ones_like(loc)), len(self.shape))
 
     def log_prob(self, z: Tensor) -> Tensor:
+        check_shape(z, self.shape, "StandardNormal.log_prob")
         return self.distribution().log_prob(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        shape = (n, *self.shape)
+        shape = (check_count(n, "n (a positive number of samples)", "StandardNormal.sample"), *self.shape)
+        check_generator(generator, "StandardNormal.sample")
         return torch.randn(shape, generator=generator, dtype=self._zero.dtype, device=self._zero.device)
 
 
@@ -45,16 +46,20 @@ class FlowModel(nn.Module):
         super().__init__()
         if not isinstance(flow, Flow):
             raise TypeError(f"FlowModel expects a Flow, got {type(flow).__name__}")
+        if not (callable(getattr(base, "log_prob", None)) and callable(getattr(base, "sample", None))):
+            raise TypeError(f"FlowModel expects a base distribution with log_prob(z) and sample(n), "
+                            f"got {type(base).__name__}")
         self.flow = flow
         self.base = base
 
     def log_prob(self, x: Tensor) -> Tensor:
+        check_tensor(x, "FlowModel.log_prob", like=first_parameter(self))
         z, logdet = self.flow(x)
         return self.base.log_prob(z) + logdet
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        if not isinstance(n, int) or n <= 0:
-            raise ValueError(f"sample expects a positive number of samples, got {n!r}")
+        check_count(n, "n (a positive number of samples)", "FlowModel.sample")
+        check_generator(generator, "FlowModel.sample")
         x, _ = self.flow.inverse(self.base.sample(n, generator=generator))
         return x

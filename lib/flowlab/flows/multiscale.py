@@ -37,7 +37,8 @@ from flowlab.flows.masks import channel_mask
 from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
-from flowlab.measure.validate import check_choice, check_count, check_event_shape
+from flowlab.measure.validate import (check_choice, check_count, check_event_shape, check_generator,
+                                      check_module, check_tensor)
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")
@@ -103,9 +104,15 @@ class Split(Flow):
         c, h, w = _image_shape(shape, "Split")
         if c < 2:
             raise ValueError(f"Split needs at least 2 channels to split, got (C, H, W) = {(c, h, w)}")
+        if not isinstance(inner, Flow):
+            raise TypeError(f"Split expects the inner flow to be a Flow, got {type(inner).__name__}")
         self.in_shape = (c, h, w)
         self.keep = c - c // 2
         self.out_dim = (c // 2) * h * w  # the factored-out part's size
+        check_count(inner_dim, "inner_dim", "Split")
+        if inner_dim != self.keep * h * w:  # a bijection keeps the dimension of what it maps
+            raise ValueError(f"Split: the inner flow maps the kept [{self.keep}, {h}, {w}] to a latent of "
+                             f"{self.keep * h * w} numbers, so inner_dim must be {self.keep * h * w}, got {inner_dim}")
         self.inner, self.inner_dim = inner, int(inner_dim)
         self.dim = self.out_dim + self.inner_dim
 
@@ -142,7 +149,9 @@ def glow_step(channels: int, hidden: int, permutation: str = "conv", coupling: s
     """One flow step: ActNorm -> permutation (reverse, shuffle or 1x1 conv) -> coupling."""
     check_choice(permutation, PERMUTATIONS, "permutation", "glow_step")
     check_choice(coupling, COUPLINGS, "coupling", "glow_step")
+    check_count(channels, "channels", "glow_step", minimum=2)
     check_count(hidden, "hidden", "glow_step")
+    check_generator(generator, "glow_step")
     return Compose(ActNorm(channels), _permutation(permutation, channels, lu, generator),
                    _coupling(coupling, channels, hidden))
 
@@ -157,8 +166,12 @@ def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
     c, h, w = _image_shape(shape, "multiscale_flow")
     check_count(levels, "levels", "multiscale_flow")
     check_count(depth, "depth", "multiscale_flow")
+    check_count(hidden, "hidden", "multiscale_flow")
+    check_choice(permutation, PERMUTATIONS, "permutation", "multiscale_flow")
+    check_choice(coupling, COUPLINGS, "coupling", "multiscale_flow")
+    check_generator(generator, "multiscale_flow")
     if h % 2 ** levels or w % 2 ** levels:
-        raise ValueError(f"{levels} levels squeeze {levels} times, so height and width must be divisible "
+        raise ValueError(f"multiscale_flow: {levels} levels squeeze {levels} times, so height and width must be divisible "
                          f"by {2 ** levels}; got (C, H, W) = {(c, h, w)}")
 
     def level(shape, remaining) -> tuple[Flow, int]:
@@ -187,6 +200,9 @@ def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
     With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.flows.LogitTransform`) the
     logit's log-det is inside ``log_prob``, so bits/dim of the [0, 1) data are honest.
     """
+    _image_shape(shape, "multiscale_model")
+    for name, value in (("levels", levels), ("depth", depth), ("hidden", hidden)):
+        check_count(value, name, "multiscale_model")
     flow = multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu, generator)
     if logit_alpha is not None:
         flow = Compose(LogitTransform(logit_alpha), flow)
@@ -199,6 +215,8 @@ def initialize_actnorm(model: nn.Module, x: Tensor) -> int:
 
     Each ActNorm initialises from the activations it receives, in order. Returns how many were set.
     """
+    check_module(model, "model", "initialize_actnorm")
+    check_tensor(x, "initialize_actnorm")
     layers = [m for m in model.modules() if isinstance(m, ActNorm)]
     for m in layers:
         m.initialized.fill_(False)
@@ -213,6 +231,12 @@ def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, depth: int
     Affine couplings output twice as many channels as additive ones and the 1x1 convolution adds
     :math:`C^2` weights per step, so an ablation at equal *parameters* needs a width per variant.
     """
+    check_count(budget, "budget", "hidden_for_budget")
+    check_count(max_hidden, "max_hidden", "hidden_for_budget")
+    _image_shape(shape, "hidden_for_budget")
+    check_count(levels, "levels", "hidden_for_budget")
+    check_count(depth, "depth", "hidden_for_budget")
+
     def size(hidden):
         return count_parameters(multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu))
 

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import check_generator, check_tensor
 
 __all__ = ["Permutation", "ReversePermutation", "RandomPermutation"]
 
@@ -21,7 +22,11 @@ class Permutation(Flow):
 
     def __init__(self, permutation: Tensor):
         super().__init__()
-        permutation = torch.as_tensor(permutation)
+        try:
+            permutation = torch.as_tensor(permutation)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{type(self).__name__} expects a permutation of 0..n-1 (a 1-D integer tensor), "
+                            f"got {type(permutation).__name__}") from None
         n = permutation.numel()
         if permutation.dim() != 1 or n < 1 or permutation.dtype.is_floating_point or \
                 not torch.equal(permutation.sort().values, torch.arange(n)):
@@ -32,8 +37,7 @@ class Permutation(Flow):
 
     def _check(self, x: Tensor, who: str) -> None:
         name = f"{type(self).__name__}{who}"
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
+        check_tensor(x, name)
         if x.dim() not in (2, 4) or x.shape[1] != self.features:
             raise ValueError(f"{name} expects [batch, {self.features}] vectors or "
                              f"[batch, {self.features}, H, W] images, got {list(x.shape)}")
@@ -65,4 +69,5 @@ class RandomPermutation(Permutation):
     def __init__(self, features: int, generator: torch.Generator | None = None):
         if isinstance(features, bool) or not isinstance(features, int) or features < 1:
             raise ValueError(f"RandomPermutation needs a positive number of features, got {features!r}")
+        check_generator(generator, "RandomPermutation")
         super().__init__(torch.randperm(features, generator=generator))

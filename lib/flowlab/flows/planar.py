@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
+from flowlab.measure.validate import check_tensor
 
 
 def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
@@ -53,8 +54,18 @@ def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
     Guarantees :math:`w^\top \hat u = -1 + \log(1 + e^{w^\top u}) > -1` (up to rounding) for any
     ``u`` and nonzero ``w``.
     """
-    if u.shape != w.shape:
-        raise ValueError(f"planar_u_hat expects u and w of the same shape, got {list(u.shape)} and {list(w.shape)}")
+    check_tensor(u, "planar_u_hat (its u)", nonempty=False)
+    check_tensor(w, "planar_u_hat (its w)", nonempty=False)
+    if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
+        raise ValueError(f"planar_u_hat expects u and w of the same shape [..., d], d >= 1, got "
+                         f"{list(u.shape)} and {list(w.shape)}")
+    if u.dtype != w.dtype or u.device != w.device:
+        raise TypeError(f"planar_u_hat expects u and w of one dtype and device, got {u.dtype} on {u.device} "
+                        f"and {w.dtype} on {w.device}")
+    return _u_hat(u, w)
+
+
+def _u_hat(u: Tensor, w: Tensor) -> Tensor:
     wtu = (w * u).sum(-1, keepdim=True)
     m = -1.0 + F.softplus(wtu)
     w_sq = (w * w).sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
@@ -105,7 +116,7 @@ class PlanarFlow(Flow):
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> Tensor:
-        return planar_u_hat(self.u, self.w)
+        return _u_hat(self.u, self.w)  # the parameters need no input checks (and may be vmapped)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         self.check_input(z, (self.features,), "PlanarFlow.inverse")

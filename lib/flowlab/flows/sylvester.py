@@ -32,6 +32,22 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
+from flowlab.measure.validate import check_tensor
+
+
+def _check_factors(a: Tensor, b: Tensor, hprime: Tensor, who: str) -> None:
+    for name, t in (("A", a), ("B", b)):
+        check_tensor(t, f"{who} (its {name})", nonempty=False)
+    check_tensor(hprime, f"{who} (its h')")
+    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape[::-1] or a.numel() == 0:
+        raise ValueError(f"{who} expects A [m, d] and B [d, m], got {list(a.shape)} and {list(b.shape)}")
+    d = a.shape[1]
+    if hprime.dim() != 2 or hprime.shape[1] != d:
+        raise ValueError(f"{who} expects h' of shape [batch, {d}], got {list(hprime.shape)}")
+    if not (a.dtype == b.dtype == hprime.dtype):
+        raise TypeError(f"{who} expects A, B and h' of one dtype, got {a.dtype}, {b.dtype}, {hprime.dtype}")
+    if not (a.device == b.device == hprime.device):
+        raise ValueError(f"{who} expects A, B and h' on one device, got {a.device}, {b.device}, {hprime.device}")
 
 
 def sylvester_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
@@ -40,17 +56,15 @@ def sylvester_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
 
     ``a``: [m, d]; ``b``: [d, m]; ``hprime``: [batch, d] (one diagonal per sample). Returns [batch].
     """
-    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape[::-1]:
-        raise ValueError(f"sylvester_logdet expects A [m, d] and B [d, m], got {list(a.shape)} and {list(b.shape)}")
+    _check_factors(a, b, hprime, "sylvester_logdet")
     d = a.shape[1]
-    if hprime.dim() != 2 or hprime.shape[1] != d:
-        raise ValueError(f"sylvester_logdet expects h' of shape [batch, {d}], got {list(hprime.shape)}")
     small = torch.eye(d, dtype=a.dtype, device=a.device) + hprime.unsqueeze(-1) * (b @ a)
     return torch.linalg.slogdet(small)[1]
 
 
 def dense_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
     r""":math:`\log|\det(I_m + A\,\mathrm{diag}(h')\,B)|` the direct way, an :math:`m \times m` determinant."""
+    _check_factors(a, b, hprime, "dense_logdet")
     m = a.shape[0]
     big = torch.eye(m, dtype=a.dtype, device=a.device) + (a * hprime.unsqueeze(1)) @ b
     return torch.linalg.slogdet(big)[1]

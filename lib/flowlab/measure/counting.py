@@ -28,6 +28,8 @@ class CallCounter:
     """Count calls of ``modules`` (one or several ``nn.Module``) by autograd phase."""
 
     def __init__(self, modules: nn.Module | Iterable[nn.Module], *, vjps: bool = False):
+        if not isinstance(modules, nn.Module) and not hasattr(modules, "__iter__"):
+            raise TypeError(f"CallCounter expects one or more nn.Module instances, got {type(modules).__name__}")
         self.modules = [modules] if isinstance(modules, nn.Module) else list(modules)
         if not self.modules or not all(isinstance(m, nn.Module) for m in self.modules):
             raise TypeError("CallCounter expects one or more nn.Module instances")
@@ -57,7 +59,7 @@ class CallCounter:
     def phase(self, name: str):
         """Count every call inside the block as ``name`` ("forward" or "backward")."""
         if name not in PHASES:
-            raise ValueError(f"unknown phase {name!r}; expected one of {PHASES}")
+            raise ValueError(f"CallCounter.phase: unknown phase {name!r}; expected one of {PHASES}")
         previous, self._forced = self._forced, name
         try:
             yield self

@@ -60,15 +60,24 @@ class SeedComparison:
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof = 1) of per-seed values."""
-    v = np.asarray(values, dtype=float)
+    return _mean_sd(values, "mean_sd")
+
+
+def _mean_sd(values, who: str) -> tuple[float, float]:
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{who} expects a sequence of per-seed numbers, got {type(values).__name__}")
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{who} expects a sequence of per-seed numbers, got {values!r}") from None
     if v.ndim != 1 or len(v) < 2:
-        raise ValueError(f"a seed comparison needs at least 2 seeds per method, got {v.shape}")
+        raise ValueError(f"{who}: a seed comparison needs at least 2 seeds per method, got shape {v.shape}")
     if not np.isfinite(v).all():
-        raise ValueError(f"per-seed values must be finite, got {v.tolist()}")
+        raise ValueError(f"{who}: per-seed values must be finite, got {v.tolist()}")
     return float(v.mean()), float(v.std(ddof=1))
 
 
 def compare_seeds(a: Sequence[float], b: Sequence[float]) -> SeedComparison:
     """Compare per-seed results of A and B (lower is better) by the module's rule."""
-    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
+    (ma, sa), (mb, sb) = _mean_sd(a, "compare_seeds (its a)"), _mean_sd(b, "compare_seeds (its b)")
     return SeedComparison(ma, sa, mb, sb, len(a), len(b))

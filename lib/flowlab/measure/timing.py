@@ -48,6 +48,11 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, in
     check_count(inner, "inner", "time_call")
     check_count(warmup, "warmup", "time_call", minimum=0)
     now = CLOCKS[check_choice(clock, CLOCKS, "clock", "time_call")]
+    if device is not None:
+        try:
+            torch.device(device)
+        except (TypeError, RuntimeError):
+            raise ValueError(f"time_call: device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
     for _ in range(warmup):
         fn()
     times = []

@@ -6,27 +6,46 @@ bad input gets the same kind of message: who complained, what was wrong, what is
 from __future__ import annotations
 
 import math
+import numbers
+import os
+from pathlib import Path
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
 
+def _is_integer(value) -> bool:
+    # Python and NumPy integers are counts; bools (Python's or NumPy's) and floats are not.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_count(value, name: str, who: str = "", *, minimum: int = 1) -> int:
-    """``value`` as an ``int`` >= ``minimum``; bools and floats are refused (``True`` is not a count)."""
+    """``value`` as an ``int`` >= ``minimum``; bools and floats are refused (``True`` is not a count,
+    nor is ``2.0``); NumPy integers are counts."""
     prefix = f"{who}: " if who else ""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_integer(value):
         raise TypeError(f"{prefix}{name} must be an integer >= {minimum}, got {type(value).__name__} {value!r}")
     if value < minimum:
         kind = "positive integer" if minimum == 1 else f"integer >= {minimum}"
         raise ValueError(f"{prefix}{name} must be a {kind}, got {value!r}")
-    return value
+    return int(value)
+
+
+def check_number(value, name: str, who: str = "", *, finite: bool = True) -> float:
+    """A real number (Python or NumPy; not a bool, not a tensor), finite unless ``finite=False``."""
+    prefix = f"{who}: " if who else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{prefix}{name} must be a real number, got {type(value).__name__} {value!r}")
+    if finite and not math.isfinite(value):
+        raise ValueError(f"{prefix}{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def check_positive(value, name: str, who: str = "") -> float:
     """A finite real number > 0 (a step size, a time, a tolerance)."""
     prefix = f"{who}: " if who else ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{prefix}{name} must be a positive number, got {type(value).__name__} {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{prefix}{name} must be a positive finite number, got {value!r}")
@@ -35,22 +54,32 @@ def check_positive(value, name: str, who: str = "") -> float:
 
 def check_choice(value, choices: Sequence, name: str, who: str = ""):
     prefix = f"{who}: " if who else ""
-    if value not in choices:
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value asked of a dict or set
+        known = False
+    if not known:
         raise ValueError(f"{prefix}unknown {name} {value!r}; expected one of {tuple(choices)}")
     return value
 
 
-def check_event_shape(shape, who: str) -> tuple[int, ...]:
-    """A non-empty event shape of positive integer sizes; an int ``D`` means ``(D,)``."""
-    if isinstance(shape, int) and not isinstance(shape, bool):
+def check_event_shape(shape, who: str, *, allow_none: bool = False) -> tuple[int, ...]:
+    """A non-empty event shape of positive integer sizes; an int ``D`` means ``(D,)``.
+
+    Sizes that are not integers (``2.5``, ``True``) are a ``TypeError``, sizes <= 0 a ``ValueError``;
+    with ``allow_none``, ``None`` stands for "any size" (e.g. the H, W of a channel mask)."""
+    if _is_integer(shape):
         shape = (shape,)
     try:
         shape = tuple(shape)
     except TypeError:
         raise TypeError(f"{who} needs an event shape (a tuple of positive integers), got {shape!r}") from None
-    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in shape):
+    sizes = [s for s in shape if not (allow_none and s is None)]
+    if any(not _is_integer(s) for s in sizes):
+        raise TypeError(f"{who} needs an event shape of positive integers, got {shape}")
+    if not shape or any(s <= 0 for s in sizes):
         raise ValueError(f"{who} needs a non-empty event shape of positive integers, got {shape}")
-    return shape
+    return tuple(s if s is None else int(s) for s in shape)
 
 
 def check_tensor(x, who: str, *, finite: bool = True, nonempty: bool = True,
@@ -68,6 +97,9 @@ def check_tensor(x, who: str, *, finite: bool = True, nonempty: bool = True,
             raise ValueError(f"{who} expects a tensor on {like.device} (its parameters' device), got {x.device}")
     if _under_vmap(x):
         return x  # a value-dependent check cannot run inside torch.func.vmap (nor is it needed there)
+    if x.device.type == "meta":
+        raise ValueError(f"{who} got a tensor on the 'meta' device, which holds no values; "
+                         "pass a tensor on a real device (cpu or cuda)")
     if nonempty and x.dim() > 0 and x.shape[0] == 0:
         raise ValueError(f"{who} got an empty batch (shape {list(x.shape)}); pass at least one sample")
     if finite and not bool(torch.isfinite(x).all()):
@@ -92,6 +124,78 @@ def check_shape(x, event_shape: Sequence[int | None], who: str, *, like: Tensor 
         s is not None and s != actual for s, actual in zip(expected, x.shape[1:])
     ):
         raise ValueError(f"{who} expects input of shape {want}, got {list(x.shape)}")
+    return x
+
+
+def check_dtype(dtype, who: str, name: str = "dtype") -> torch.dtype:
+    """A floating-point ``torch.dtype`` (what every density computation here runs in)."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{who}: {name} must be a floating-point torch.dtype such as torch.float64, got {dtype!r}")
+    return dtype
+
+
+def check_callable(fn, name: str, who: str):
+    if not callable(fn):
+        raise TypeError(f"{who}: {name} must be callable, got {type(fn).__name__}")
+    return fn
+
+
+def check_module(module, name: str, who: str):
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"{who}: {name} must be a torch.nn.Module, got {type(module).__name__}")
+    return module
+
+
+def check_generator(generator, who: str, *, optional: bool = True):
+    """A ``torch.Generator`` (or ``None`` when ``optional``: the global RNG)."""
+    if generator is None and optional:
+        return None
+    if not isinstance(generator, torch.Generator):
+        need = "a torch.Generator or None" if optional else \
+            "an explicit torch.Generator as generator= (every draw is seeded)"
+        raise TypeError(f"{who}: pass {need}, got {type(generator).__name__}")
+    return generator
+
+
+def check_path(path, who: str) -> Path:
+    """A filesystem path (``str`` or ``os.PathLike``) as a ``Path``."""
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{who} expects a path (str or pathlib.Path), got {type(path).__name__} {path!r}")
+    return Path(path)
+
+
+def check_invertible(logabsdet: Tensor, who: str, what: str = "weight matrix") -> Tensor:
+    """``log|det|`` of a layer's matrix must be finite: a singular matrix (``-inf``) would make every
+    log-density ``-inf`` silently, and its inverse does not exist."""
+    if _under_vmap(logabsdet) or logabsdet.device.type == "meta":
+        return logabsdet
+    if not bool(torch.isfinite(logabsdet).all()):
+        raise ValueError(f"{who}: the {what} is singular or not finite (log|det| = "
+                         f"{logabsdet.detach().flatten()[0].item()}); the layer is only a bijection for an "
+                         "invertible matrix: re-initialise it (or lower the learning rate if training made it singular)")
+    return logabsdet
+
+
+def check_pixels(x, levels: int, who: str) -> Tensor:
+    """A non-empty tensor of integer-valued pixels in ``0 .. levels - 1`` (integer or float dtype)."""
+    check_count(levels, "levels", who, minimum=2)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who} expects a tensor of integer pixels, got {type(x).__name__}")
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{who} expects integer pixels 0 .. {levels - 1}, got dtype {x.dtype}")
+    if x.device.type == "meta":
+        raise ValueError(f"{who} got a tensor on the 'meta' device, which holds no values; "
+                         "pass a tensor on a real device (cpu or cuda)")
+    if x.numel() == 0 or (x.dim() > 0 and x.shape[0] == 0):
+        raise ValueError(f"{who} got an empty batch (shape {list(x.shape)}); pass at least one image")
+    if x.is_floating_point():
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{who} got non-finite pixel values (NaN or inf)")
+        if not torch.equal(x, x.round()):
+            raise ValueError(f"{who} expects integer-valued pixels (0 .. levels-1), got fractional values")
+    if x.min() < 0 or x.max() > levels - 1:
+        raise ValueError(f"{who}: pixel values must lie in [0, {levels - 1}], "
+                         f"got [{x.min().item()}, {x.max().item()}]")
     return x
 
 

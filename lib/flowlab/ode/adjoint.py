@@ -37,22 +37,28 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from flowlab.measure.validate import check_tensor
+
+WHO = "odeint_alg1"
+
 
 def _check(func, z0, t, adjoint_params):
     if not callable(func):
-        raise ValueError(f"func must be a vector field callable as func(t, z), got {type(func).__name__}")
+        raise ValueError(f"{WHO}: func must be a vector field callable as func(t, z), got {type(func).__name__}")
     if adjoint_params is None and not isinstance(func, nn.Module):
-        raise ValueError("func must be an nn.Module so that its parameters are known; "
+        raise ValueError(f"{WHO}: func must be an nn.Module so that its parameters are known; "
                          "otherwise pass adjoint_params=(...) explicitly (possibly empty)")
     if not isinstance(z0, torch.Tensor) or not z0.is_floating_point():
-        raise ValueError(f"z0 must be a floating-point tensor, got {type(z0).__name__}"
+        raise ValueError(f"{WHO}: z0 must be a floating-point tensor, got {type(z0).__name__}"
                          + (f" of dtype {z0.dtype}" if isinstance(z0, torch.Tensor) else ""))
+    check_tensor(z0, f"{WHO} (its z0)")
     if not isinstance(t, torch.Tensor) or t.dim() != 1 or t.numel() < 2:
-        raise ValueError("t must be a 1-D tensor of at least two time points [t0, ..., t1], got "
+        raise ValueError(f"{WHO}: t must be a 1-D tensor of at least two time points [t0, ..., t1], got "
                          + (f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__))
+    check_tensor(t, f"{WHO} (its times t)")
     steps = t[1:] - t[:-1]
     if not (bool((steps > 0).all()) or bool((steps < 0).all())):
-        raise ValueError(f"t must be strictly monotone, got {t.tolist()}")
+        raise ValueError(f"{WHO}: t must be strictly monotone, got {t.tolist()}")
 
 
 class _Algorithm1(torch.autograd.Function):

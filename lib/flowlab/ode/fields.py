@@ -19,13 +19,15 @@ import math
 import torch
 from torch import nn
 
+from flowlab.measure.validate import check_number, check_tensor
+
 
 class ScalarGrowthField(nn.Module):
     """``f(t, z) = theta * z``: exponential growth (theta > 0) or decay (theta < 0)."""
 
     def __init__(self, theta: float = 0.5):
         super().__init__()
-        self.theta = nn.Parameter(torch.tensor(float(theta)))
+        self.theta = nn.Parameter(torch.tensor(check_number(theta, "theta", "ScalarGrowthField")))
 
     def forward(self, t, z):
         return self.theta * z
@@ -50,6 +52,7 @@ class LinearField(nn.Module):
         if not isinstance(A, torch.Tensor) or A.dim() != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"LinearField needs a square matrix A, got "
                              f"{list(A.shape) if isinstance(A, torch.Tensor) else type(A).__name__}")
+        check_tensor(A, "LinearField (its matrix A)")
         self.A = nn.Parameter(A.clone())
 
     def forward(self, t, z: torch.Tensor) -> torch.Tensor:

@@ -99,7 +99,10 @@ def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") ->
     """Run ``fn()`` and return ``(result, peak memory in bytes above the level before it ran)``."""
     if not callable(fn):
         raise ValueError(f"peak_memory needs a callable fn(), got {type(fn).__name__}")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (TypeError, RuntimeError):
+        raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device!r}") from None
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_count, check_positive
+from flowlab.measure.validate import check_callable, check_count, check_number, check_positive, check_tensor
 
 
 class ResidualBlock(nn.Module):
@@ -21,7 +21,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, field: nn.Module, step: float = 1.0, t: float = 0.0):
         super().__init__()
-        self.field, self.step, self.t = field, check_positive(step, "step", "ResidualBlock"), float(t)
+        check_callable(field, "field", "ResidualBlock")
+        self.field, self.step = field, check_positive(step, "step", "ResidualBlock")
+        self.t = check_number(t, "t", "ResidualBlock")
 
     def forward(self, z: Tensor) -> Tensor:
         return z + self.step * self.field(self.t, z)
@@ -33,6 +35,7 @@ class EulerResNet(nn.Module):
 
     def __init__(self, field: nn.Module, num_blocks: int, horizon: float = 1.0):
         super().__init__()
+        check_callable(field, "field", "EulerResNet")
         check_count(num_blocks, "num_blocks", "EulerResNet")
         check_positive(horizon, "horizon", "EulerResNet")
         h = horizon / num_blocks
@@ -40,6 +43,7 @@ class EulerResNet(nn.Module):
         self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))
 
     def forward(self, z: Tensor) -> Tensor:
+        check_tensor(z, "EulerResNet")  # once per pass; the blocks themselves run unchecked
         for block in self.blocks:
             z = block(z)
         return z
@@ -48,6 +52,7 @@ class EulerResNet(nn.Module):
 def euler_amplification(lam: float, step: float, steps: int) -> float:
     r""":math:`|1 - \lambda h|^n`: the factor by which ``steps`` Euler steps scale :math:`|z|` on
     :math:`dz/dt = -\lambda z` (the exact solution scales by :math:`e^{-\lambda n h}`)."""
+    check_number(lam, "lam", "euler_amplification")
     check_positive(step, "step", "euler_amplification")
     check_count(steps, "steps", "euler_amplification", minimum=0)
     return abs(1.0 - lam * step) ** steps

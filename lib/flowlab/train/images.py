@@ -10,6 +10,7 @@ from flowlab.data.dequantize import dequantize
 from flowlab.flows.model import FlowModel
 from flowlab.flows.multiscale import initialize_actnorm
 from flowlab.measure.bits import bits_per_dim, mean_bits_per_dim
+from flowlab.measure.validate import check_count, check_generator, check_pixels
 from flowlab.train.loop import fit
 
 
@@ -23,6 +24,16 @@ def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *
     initialised on the first batch. The test set is dequantized once with ``generator`` so that
     every evaluation (``history.evals["test_bpd"]``, every ``eval_every`` steps) sees the same data.
     """
+    if not isinstance(model, FlowModel):
+        raise TypeError(f"fit_image_flow expects a FlowModel, got {type(model).__name__}")
+    check_pixels(train, levels, "fit_image_flow (its train images)")
+    check_pixels(test, levels, "fit_image_flow (its test images)")
+    if train.shape[1:] != test.shape[1:]:
+        raise ValueError(f"fit_image_flow: train and test images differ in shape, {list(train.shape[1:])} "
+                         f"and {list(test.shape[1:])}")
+    check_count(steps, "steps", "fit_image_flow")
+    check_count(batch_size, "batch_size", "fit_image_flow")
+    check_generator(generator, "fit_image_flow", optional=False)
     dims = math.prod(train.shape[1:])
     model.to(device)
     test_y = dequantize(test, levels, generator).to(device)

@@ -33,6 +33,10 @@ def progress_quiet() -> bool:
 
 def sweep(runs: Iterable, desc: str, total: int | None = None):
     """An outer progress bar over a multi-run sweep (variants x seeds); quiet like :func:`fit`'s."""
+    if isinstance(runs, (str, bytes)) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"sweep expects an iterable of runs, got {type(runs).__name__} {runs!r}")
+    if total is not None:
+        check_count(total, "total", "sweep")
     runs = list(runs)
     return tqdm(runs, desc=desc, total=total or len(runs), disable=progress_quiet(), leave=False)
 

@@ -24,7 +24,8 @@ from flowlab.data.energies import ENERGIES, energy
 from flowlab.flows.base import Flow, Inverse
 from flowlab.flows.continuous import CNF
 from flowlab.flows.model import StandardNormal
-from flowlab.measure.validate import check_count, check_shape
+from flowlab.measure.validate import (check_callable, check_choice, check_count, check_generator, check_number,
+                                      check_positive, check_shape)
 from flowlab.nn import TimeConcatMLP
 from flowlab.train.loop import History, fit, seed_everything
 
@@ -36,6 +37,8 @@ def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None =
 
     Differentiable in the flow's parameters (the reparametrization trick).
     """
+    _check_sampler(flow, n, generator, "sample_with_log_prob")
+    check_count(features, "features", "sample_with_log_prob")
     param = next(flow.parameters(), None)
     dtype = param.dtype if param is not None else torch.get_default_dtype()
     base = StandardNormal(features).to(dtype=dtype)
@@ -47,6 +50,8 @@ def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None =
 def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
                     generator: torch.Generator | None = None) -> Tensor:
     r"""Monte Carlo :math:`\mathbb E_q[\log q(z) + U(z)]` over ``n`` samples (KL minus :math:`\log Z`)."""
+    _check_sampler(flow, n, generator, "reverse_kl_loss")
+    check_callable(u, "the energy u", "reverse_kl_loss")
     z, log_q = sample_with_log_prob(flow, n, generator)
     return (log_q + u(z)).mean()
 
@@ -54,6 +59,11 @@ def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
 def kl_to_target(flow: Flow, u: Callable[[Tensor], Tensor], log_z: float, n: int = 20000,
                  generator: torch.Generator | None = None) -> tuple[float, float]:
     r""":math:`\mathrm{KL}(q\,\|\,p)` estimated from ``n`` samples of ``q``, and its standard error."""
+    _check_sampler(flow, n, generator, "kl_to_target")
+    check_callable(u, "the energy u", "kl_to_target")
+    check_number(log_z, "log_z", "kl_to_target")
+    if n < 2:
+        raise ValueError(f"kl_to_target needs n >= 2 samples for a standard error, got {n}")
     with torch.no_grad():
         z, log_q = sample_with_log_prob(flow, n, generator)
         terms = log_q + u(z) + log_z
@@ -66,10 +76,33 @@ def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, bat
 
     Each step draws a fresh batch from a generator seeded with ``seed``, so a fit is reproducible.
     """
-    check_count(batch, "batch", "reverse KL fitting")
+    if not isinstance(flow, Flow):
+        raise TypeError(f"fit_reverse_kl expects a Flow, got {type(flow).__name__}")
+    check_callable(u, "the energy u", "fit_reverse_kl")
+    check_count(batch, "batch", "fit_reverse_kl")
+    check_count(seed, "seed", "fit_reverse_kl", minimum=0)
     gen = seed_everything(seed)
     return fit(flow, lambda _: reverse_kl_loss(flow, u, batch, gen), lambda step: step,
                steps=steps, lr=lr, desc=desc)
+
+
+def _check_sampler(flow, n, generator, who: str) -> None:
+    if not isinstance(flow, Flow):
+        raise TypeError(f"{who} expects a Flow (sampled through its inverse), got {type(flow).__name__}")
+    check_count(n, "n (a positive number of samples)", who)
+    check_generator(generator, who)
+
+
+def _check_ensemble(energies, seeds, who: str) -> None:
+    for arg, values in (("energies", energies), ("seeds", seeds)):
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+            raise TypeError(f"{who}: {arg} must be a sequence, got {type(values).__name__} {values!r}")
+    if not energies or not seeds:
+        raise ValueError(f"{who} needs at least one energy and one seed")
+    for name in energies:
+        check_choice(name, ENERGIES, "energy", who)
+    for seed in seeds:
+        check_count(seed, "seed", who, minimum=0)
 
 
 class _StackedParameters(nn.Module):
@@ -96,11 +129,9 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
     take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
     The history's losses are the sum over copies.
     """
-    if not energies or not seeds:
-        raise ValueError("fit_reverse_kl_ensemble needs at least one energy and one seed")
-    for name in energies:
-        energy(name)  # validates the name
-    check_count(batch, "batch", "reverse KL fitting")
+    _check_ensemble(energies, seeds, "fit_reverse_kl_ensemble")
+    check_callable(make_flow, "make_flow", "fit_reverse_kl_ensemble")
+    check_count(batch, "batch", "fit_reverse_kl_ensemble")
     keys = [(name, int(seed)) for name in energies for seed in seeds]
     flows = []
     for _, seed in keys:
@@ -142,6 +173,8 @@ class StackedTimeMLP(nn.Module):
 
     def __init__(self, members: Sequence[nn.Module]):
         super().__init__()
+        if isinstance(members, nn.Module) or not all(isinstance(m, nn.Module) for m in members):
+            raise TypeError("StackedTimeMLP needs a sequence of TimeConcatMLP members")
         shapes = {tuple(p.shape for p in m.parameters()) for m in members}
         if not members or len(shapes) != 1 or len(members[0].layers) != 2:
             raise ValueError("StackedTimeMLP needs one or more TimeConcatMLP members with one hidden layer, all alike")
@@ -181,12 +214,10 @@ def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
     ordinary CNFs with the exact trace, for evaluation.
     """
-    for name in energies:
-        energy(name)
-    if not energies or not seeds:
-        raise ValueError("fit_reverse_kl_cnf_ensemble needs at least one energy and one seed")
+    _check_ensemble(energies, seeds, "fit_reverse_kl_cnf_ensemble")
     check_count(batch, "batch", "fit_reverse_kl_cnf_ensemble")
     check_count(hidden, "hidden", "fit_reverse_kl_cnf_ensemble")
+    check_positive(step_size, "step_size", "fit_reverse_kl_cnf_ensemble")
     keys = [(name, int(seed)) for name in energies for seed in seeds]
     members = []
     for _, seed in keys:
