@@ -25,6 +25,7 @@ import pytest
 import torch
 from torch import nn
 
+import flowlab.coding as fcoding
 import flowlab.data as fdata
 import flowlab.estimators as fest
 import flowlab.flows as fflows
@@ -32,6 +33,8 @@ import flowlab.measure as fmeasure
 import flowlab.nn as fnn
 import flowlab.ode as fode
 import flowlab.train as ftrain
+from flowlab.coding import (BitsBackCodec, LatentGrid, aggregate_posterior_kl, decode_iid, encode_iid, entropy_bits,
+                            gaussian_entropy_bits, information_bits, standard_normal_prior)
 from flowlab.data import (dequantize, energy, grid, load_cifar10, load_images, load_mnist, log_normalizer,
                           read_cifar_batch, read_idx, sample_toy)
 from flowlab.estimators import (as_operator, divergence_bottleneck, divergence_exact, divergence_hutchinson,
@@ -51,7 +54,7 @@ from flowlab.measure import (CallCounter, bits_per_dim, bits_per_dim_to_nats, co
                              direction_costs, loglog_fit, loglog_slope, mean_sd, nats_to_bits_per_dim,
                              time_call)
 from flowlab.nn import (MADE, MLP, ConcatConv2d, ConcatLinear, ConvNet, MaskedLinear, TimeConcatConvNet,
-                        TimeConcatMLP, autoregressive_degrees)
+                        TimeConcatMLP, TimeLabelMLP, autoregressive_degrees)
 from flowlab.ode import (CountingField, EulerResNet, LinearField, ResidualBlock, ScalarGrowthField,
                          euler_amplification, odeint_alg1, peak_memory, saved_tensor_bytes)
 from flowlab.train import (StackedTimeMLP, fit, fit_image_flow, fit_reverse_kl, fit_reverse_kl_cnf_ensemble,
@@ -59,7 +62,8 @@ from flowlab.train import (StackedTimeMLP, fit, fit_image_flow, fit_reverse_kl, 
                            sample_with_log_prob, seed_everything)
 
 PACKAGES = {"flowlab.flows": fflows, "flowlab.estimators": fest, "flowlab.data": fdata,
-            "flowlab.measure": fmeasure, "flowlab.ode": fode, "flowlab.nn": fnn, "flowlab.train": ftrain}
+            "flowlab.measure": fmeasure, "flowlab.ode": fode, "flowlab.nn": fnn, "flowlab.train": ftrain,
+            "flowlab.coding": fcoding}
 
 CASES = {
     "shape": "wrong shape: an event dimension of the wrong size",
@@ -872,6 +876,53 @@ row("TimeConcatConvNet", "count_value", lambda: TimeConcatConvNet((1, 0, 8)), la
 row("TimeConcatConvNet", "count_type", lambda: TimeConcatConvNet((1, 8.0, 8)), TypeError, label="shape")
 row("TimeConcatConvNet", "ndim", lambda: TimeConcatConvNet(8), label="shape-int")
 row("TimeConcatConvNet", "shape", lambda: TimeConcatConvNet((1, 4, 4), (4,))(0.0, img(2, 1, 3, 4)))
+row("TimeLabelMLP", "count_value", lambda: TimeLabelMLP(0), label="features")
+row("TimeLabelMLP", "count_type", lambda: TimeLabelMLP(2.0), TypeError, label="features")
+row("TimeLabelMLP", "count_value", lambda: TimeLabelMLP(2, num_classes=-1), label="num_classes")
+row("TimeLabelMLP", "count_value", lambda: TimeLabelMLP(2, time_features=7), label="time_features-odd")
+
+
+# ---------------------------------------------------------------------------------- coding (leaf)
+def _codec(**kw):
+    prior = standard_normal_prior(2)
+    return BitsBackCodec(lambda x: prior(len(x)), lambda z: torch.full((len(z), 4), 0.5), prior, latent_dim=2,
+                         shape=(4,), **kw)
+
+
+row("BitsBackCodec", "count_value", lambda: _codec(batch=0), label="batch")
+row("BitsBackCodec", "count_type", lambda: _codec(batch=2.0), TypeError, label="batch")
+row("BitsBackCodec", "dtype", lambda: BitsBackCodec(None, None, None, latent_dim=2, shape=(4,)), TypeError,
+    label="posterior")
+row("BitsBackCodec", "shape", lambda: _codec().encode(torch.zeros(3, 5, dtype=torch.long)))
+row("BitsBackCodec", "ndim", lambda: _codec().encode(torch.zeros(4, dtype=torch.long)))
+row("BitsBackCodec", "empty", lambda: _codec().encode(torch.zeros(0, 4, dtype=torch.long)))
+row("BitsBackCodec", "nonfinite", lambda: _codec().encode(with_value(torch.zeros(3, 4), NAN)))
+row("BitsBackCodec", "dtype", lambda: _codec().encode(torch.zeros(3, 4, dtype=torch.bool)), TypeError, label="bool")
+row("BitsBackCodec", "dtype", lambda: _codec().decode("not bytes"), TypeError, who="message bytes", label="message")
+row("LatentGrid", "count_value", lambda: LatentGrid(width=0.0), label="width")
+row("LatentGrid", "count_type", lambda: LatentGrid(bound=True), TypeError, label="bound")
+row("LatentGrid", "nonfinite", lambda: LatentGrid(bound=INF))
+row("entropy_bits", "nonfinite", lambda: entropy_bits([NAN, 1.0]))
+row("entropy_bits", "shape", lambda: entropy_bits([0.5, 0.6]))
+row("entropy_bits", "empty", lambda: entropy_bits([]))
+row("entropy_bits", "dtype", lambda: entropy_bits("ab"), TypeError)
+row("information_bits", "shape", lambda: information_bits([0, 3], [0.5, 0.5]))
+row("information_bits", "dtype", lambda: information_bits(np.array([True]), [0.5, 0.5]), TypeError)
+row("encode_iid", "nonfinite", lambda: encode_iid([0, 1], [0.5, NAN]))
+row("encode_iid", "ndim", lambda: encode_iid([0, 1], [[0.5, 0.5]]))
+row("decode_iid", "count_value", lambda: decode_iid(np.zeros(1, np.uint32), [0.5, 0.5], 0), label="n")
+row("decode_iid", "count_type", lambda: decode_iid(np.zeros(1, np.uint32), [0.5, 0.5], 2.0), TypeError, label="n")
+row("decode_iid", "dtype", lambda: decode_iid([1, 2], [0.5, 0.5], 2), TypeError, label="words")
+row("aggregate_posterior_kl", "shape", lambda: aggregate_posterior_kl(np.zeros((3, 2)), np.ones((3, 1))))
+row("aggregate_posterior_kl", "ndim", lambda: aggregate_posterior_kl(np.zeros(3), np.ones(3)))
+row("aggregate_posterior_kl", "nonfinite", lambda: aggregate_posterior_kl(np.full((2, 2), NAN), np.ones((2, 2))))
+row("aggregate_posterior_kl", "empty", lambda: aggregate_posterior_kl(np.zeros((0, 2)), np.ones((0, 2))))
+row("aggregate_posterior_kl", "count_value", lambda: aggregate_posterior_kl(np.zeros((2, 2)), np.ones((2, 2)),
+                                                                             samples=1), label="samples")
+row("gaussian_entropy_bits", "nonfinite", lambda: gaussian_entropy_bits([INF]))
+row("gaussian_entropy_bits", "count_value", lambda: gaussian_entropy_bits([0.0]), label="std")
+row("standard_normal_prior", "count_value", lambda: standard_normal_prior(0))
+row("standard_normal_prior", "count_type", lambda: standard_normal_prior(2.0), TypeError)
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -1016,6 +1067,11 @@ SKIPPED = {
         "History": "a record built by fit",
         "NonFiniteLossError": "an exception class",
         "progress_quiet": "takes no arguments",
+    },
+    "flowlab.coding": {
+        "CodingReport": "a frozen record built by BitsBackCodec.encode",
+        "Mismatch": "a frozen record built by aggregate_posterior_kl",
+        "MessageError": "an exception class (raised for damaged messages: tests/coding/test_message.py)",
     },
 }
 

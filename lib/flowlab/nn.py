@@ -7,6 +7,8 @@ r"""Every network that parametrizes something in flowlab.
   :math:`f(t, z)` (FFJORD's ``concat`` layers: :math:`t` enters every layer as an extra input),
   on vectors or on images, split as :math:`f = g \circ h` (``encode`` / ``decode``) for
   Hutchinson's bottleneck trick.
+- :class:`TimeLabelMLP`: the noise predictor :math:`\epsilon_\theta(x_t, t, y)` of a DDPM, with an
+  empty label for classifier-free guidance.
 
 Shapes are checked where data enters a model, not here: these run inside solvers and layers.
 """
@@ -20,7 +22,7 @@ from torch import Tensor, nn
 from flowlab.measure.validate import check_choice, check_count, check_event_shape, check_tensor
 
 __all__ = ["MLP", "ConvNet", "MaskedLinear", "MADE", "autoregressive_degrees", "ConcatLinear",
-           "ConcatConv2d", "TimeConcatMLP", "TimeConcatConvNet", "ACTIVATIONS"]
+           "ConcatConv2d", "TimeConcatMLP", "TimeConcatConvNet", "ACTIVATIONS", "TimeLabelMLP"]
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
 
@@ -232,3 +234,36 @@ class TimeConcatConvNet(_TimeConcatStack):
             raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
         super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)
         self.shape = shape
+
+
+# ------------------------------------------------------------------- noise-prediction network
+class TimeLabelMLP(nn.Module):
+    r"""The noise predictor :math:`\epsilon_\theta(x_t, t, y)` on :math:`\mathbb R^D`: an :class:`MLP`
+    on :math:`[x_t;\ \sin, \cos \text{ features of } t \in [0, 1];\ \text{embedding of } y]`. Label
+    ``num_classes`` (or ``y=None``) is the empty label of classifier-free guidance;
+    ``num_classes=0`` is unconditional."""
+
+    def __init__(self, features: int, num_classes: int = 0, hidden: int = 128, layers: int = 3,
+                 time_features: int = 16, label_features: int = 16, activation: str = "swish"):
+        super().__init__()
+        check_count(features, "features", "TimeLabelMLP")
+        check_count(num_classes, "num_classes", "TimeLabelMLP", minimum=0)
+        check_count(time_features, "time_features", "TimeLabelMLP")
+        if time_features % 2:
+            raise ValueError(f"TimeLabelMLP: time_features must be even (sines and cosines), got {time_features}")
+        act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "TimeLabelMLP")]
+        self.features, self.num_classes = features, num_classes
+        self.register_buffer("frequencies", torch.exp(torch.linspace(0.0, 6.0, time_features // 2)))
+        self.label = nn.Embedding(num_classes + 1, check_count(label_features, "label_features", "TimeLabelMLP")) \
+            if num_classes else None
+        width = features + time_features + (label_features if num_classes else 0)
+        self.net = MLP(width, features, hidden, layers, activation=act, zero_last=False)
+
+    def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        arg = t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)[None]
+        parts = [x, torch.sin(arg), torch.cos(arg)]
+        if self.label is not None:
+            if y is None:
+                y = torch.full((len(x),), self.num_classes, dtype=torch.long, device=x.device)
+            parts.append(self.label(y).to(x.dtype))
+        return self.net(torch.cat(parts, dim=1))

@@ -192,7 +192,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        "002 (recap)"),
     _c("C48", "16_diffusion_recap", "order",
        "Classifier-free guidance: gamma = 1 samples the conditional, gamma > 1 sharpens it",
-       '002 "Classifier-free-corrected noise prediction"'),
+       '002 "Classifier-free-corrected noise prediction"', quick="reproduced"),
     # 17 model zoo
     _c("C49", "17_model_zoo", "stat",
        "The model property table (one-pass sampling, exact likelihood, free-form Jacobian), measured",
