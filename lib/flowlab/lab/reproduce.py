@@ -190,7 +190,7 @@ def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
     return done, len(claims), bad
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m flowlab.lab.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
@@ -204,37 +204,36 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mode {args.mode!r}; expected one of {MODES}")
     if args.cell_timeout <= 0:
         parser.error("--cell-timeout must be a positive number of seconds")
-
-    root = repo_root()
-    params = parse_params(args.param)
-    if "mode" in params:
+    args.params = parse_params(args.param)
+    if "mode" in args.params:
         parser.error("give the mode with --mode (MODE=full in make), not as a parameter")
-    paths = select(notebook_paths(root), args.nb)
-    if not paths:
-        print("reproduce: no notebooks in notebooks/")
-        return 0
+    return args
+
+
+def _check_parameters(paths: list[Path], params: dict) -> None:
     for nb_path in paths:
         unknown = sorted(set(params) - set(declared_parameters(nb_path)))
         if unknown:
             raise SystemExit(f"reproduce: {nb_path.stem} has no parameter {', '.join(unknown)}; "
                              f"it takes {', '.join(declared_parameters(nb_path))}")
 
+
+def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
+    """Run every selected notebook that is not up to date; return (notebooks run, failures)."""
     sub = "" if args.mode == "quick" else args.mode
     stamps_path = root / "results" / sub / "stamps.json"
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
     lib = library_digest(root)
-    failures = []
-    start_all = time.perf_counter()
-    ran = 0
+    failures, ran = [], 0
     for nb_path in paths:
-        digest = input_digest(nb_path, lib, args.mode, params)
+        digest = input_digest(nb_path, lib, args.mode, args.params)
         results_file = root / "results" / sub / f"{nb_path.stem}.json"
         if not args.force and stamps.get(nb_path.stem) == digest and results_file.is_file():
             print(f"[up to date] {nb_path.stem}", flush=True)
             continue
         print(f"[running]    {nb_path.stem} ({args.mode}) ...", flush=True)
         start = time.perf_counter()
-        ok, why = run_one(nb_path, root, args.mode, params, args.cell_timeout)
+        ok, why = run_one(nb_path, root, args.mode, args.params, args.cell_timeout)
         seconds = time.perf_counter() - start
         ran += 1
         if ok:
@@ -246,7 +245,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             failures.append(f"{nb_path.stem}: {why}")
             print(f"[FAILED]     {nb_path.stem}  {seconds:6.1f} s  {why}", flush=True)
+    return ran, failures
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    root = repo_root()
+    paths = select(notebook_paths(root), args.nb)
+    if not paths:
+        print("reproduce: no notebooks in notebooks/")
+        return 0
+    _check_parameters(paths, args.params)
+    start_all = time.perf_counter()
+    ran, failures = _run_all(paths, root, args)
     summary = write_tables(root, args.mode)
     print(f"\n{ran} notebook(s) run in {time.perf_counter() - start_all:.1f} s; "
           f"claims reproduced: {summary['reproduced']}/{summary['total']}")

@@ -87,6 +87,63 @@ def _batches(data) -> Callable[[int], object]:
     return nxt
 
 
+def _check_fit_arguments(model, loss_fn, data, steps, lr, grad_clip, eval_every, eval_fn) -> None:
+    check_module(model, "model", "fit")
+    check_callable(loss_fn, "loss_fn", "fit")
+    if not callable(data) and not hasattr(data, "__iter__"):
+        raise TypeError(f"fit: data must be a function step -> batch or an iterable of batches, "
+                        f"got {type(data).__name__}")
+    check_count(steps, "steps", "fit")
+    check_positive(lr, "lr", "fit")
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip", "fit")
+    check_count(eval_every, "eval_every", "fit", minimum=0)
+    if eval_fn is not None:
+        check_callable(eval_fn, "eval_fn", "fit")
+
+
+def _cached(checkpoint: Path | None, key: str, model: nn.Module) -> History | None:
+    """The cached history (weights loaded into ``model``) when ``checkpoint`` holds this ``key``."""
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    if state.get("key") != key:
+        return None
+    model.load_state_dict(state["model"])
+    return History.from_dict(json.loads(state["history"]))
+
+
+def _save(checkpoint: Path, key: str, model: nn.Module, history: History) -> None:
+    buf = io.BytesIO()
+    torch.save({"key": key, "model": model.state_dict(), "history": json.dumps(history.to_dict())}, buf)
+    write_bytes_atomic(checkpoint, buf.getvalue())
+
+
+def _guarded_step(model, loss, opt, params, grad_clip, desc: str, step: int, steps: int) -> None:
+    """One optimiser step that stops at the first non-finite loss or gradient, naming the step."""
+    if loss.dim() != 0:
+        raise ValueError(f"loss_fn must return a scalar, got shape {list(loss.shape)}")
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"{desc}: the loss became {loss.item()} at step {step} of {steps}; "
+                                 "lower the learning rate or check the inputs")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+    if bad:
+        raise NonFiniteLossError(f"{desc}: non-finite gradient at step {step} of {steps} in {bad[:3]}")
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+
+
+def _evaluate(model: nn.Module, eval_fn, history: History, step: int) -> None:
+    model.eval()
+    with torch.no_grad():
+        for name, value in eval_fn().items():
+            history.evals.setdefault(name, []).append((step, float(value)))
+    model.train()
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[object], torch.Tensor],
@@ -109,28 +166,13 @@ def fit(
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
     them instead of training (a different config retrains and overwrites).
     """
-    check_module(model, "model", "fit")
-    check_callable(loss_fn, "loss_fn", "fit")
-    if not callable(data) and not hasattr(data, "__iter__"):
-        raise TypeError(f"fit: data must be a function step -> batch or an iterable of batches, "
-                        f"got {type(data).__name__}")
-    check_count(steps, "steps", "fit")
-    check_positive(lr, "lr", "fit")
-    if grad_clip is not None:
-        check_positive(grad_clip, "grad_clip", "fit")
-    check_count(eval_every, "eval_every", "fit", minimum=0)
-    if eval_fn is not None:
-        check_callable(eval_fn, "eval_fn", "fit")
+    _check_fit_arguments(model, loss_fn, data, steps, lr, grad_clip, eval_every, eval_fn)
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        if checkpoint.is_file():
-            state = torch.load(checkpoint, weights_only=True, map_location="cpu")
-            if state.get("key") == key:
-                model.load_state_dict(state["model"])
-                return History.from_dict(json.loads(state["history"]))
-
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    cached = _cached(checkpoint, key, model)
+    if cached is not None:
+        return cached
     params = [p for p in model.parameters() if p.requires_grad]
     opt = optimizer or torch.optim.Adam(params, lr=lr)
     next_batch = _batches(data)
@@ -140,34 +182,15 @@ def fit(
                mininterval=1.0)
     for step in bar:
         loss = loss_fn(next_batch(step))
-        if loss.dim() != 0:
-            raise ValueError(f"loss_fn must return a scalar, got shape {list(loss.shape)}")
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"{desc}: the loss became {loss.item()} at step {step} of {steps}; "
-                                     "lower the learning rate or check the inputs")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
-        if bad:
-            raise NonFiniteLossError(f"{desc}: non-finite gradient at step {step} of {steps} in {bad[:3]}")
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
+        _guarded_step(model, loss, opt, params, grad_clip, desc, step, steps)
         history.steps.append(step)
         history.losses.append(loss.item())
         if step % 25 == 0 or step == steps:
             bar.set_postfix(loss=f"{loss.item():.4g}")
         if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
-            model.eval()
-            with torch.no_grad():
-                for name, value in eval_fn().items():
-                    history.evals.setdefault(name, []).append((step, float(value)))
-            model.train()
+            _evaluate(model, eval_fn, history, step)
     bar.close()
     model.eval()
     if checkpoint is not None:
-        buf = io.BytesIO()
-        torch.save({"key": key, "model": model.state_dict(),
-                    "history": json.dumps(history.to_dict())}, buf)
-        write_bytes_atomic(checkpoint, buf.getvalue())
+        _save(checkpoint, key, model, history)
     return history
