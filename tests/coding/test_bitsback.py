@@ -71,15 +71,15 @@ def test_a_different_model_is_caught_not_decoded_wrongly(coded):
 
 def test_net_rate_is_the_information_content(coded):
     *_, report = coded
-    # ANS: two words of state per message; fixed-point (24-bit) probabilities change each term slightly
-    assert abs(report.net_bits - report.information_bits) <= 64 + 0.005 * report.information_bits
+    # ANS: a few bits of state per message; fixed-point (24-bit) probabilities change each term slightly
+    assert abs(report.net_bits - report.information_bits) <= 32 + 1e-3 * report.information_bits
 
 
 def test_naive_coding_pays_the_posterior_bits(coded):
     toy, codec, x, message, report = coded
     naive_msg, naive = codec.encode_naive(x, 0)
     assert torch.equal(codec.decode(naive_msg), x)
-    assert naive.initial_bits == 32  # just the seal word: naive coding needs no initial bits
+    assert naive.initial_bits <= 32  # just the seal word: naive coding needs no initial bits
     # Bits-back saves exactly the bits it pops, -log2 Q(z|x), evaluated at its own draws
     saved = naive.information_bits - report.information_bits
     diff_x = naive.x_bits.sum() + naive.z_prior_bits.sum() - report.x_bits.sum() - report.z_prior_bits.sum()
@@ -112,5 +112,7 @@ def test_bad_inputs(toy):
         bad.encode(toy.sample(4))
     with pytest.raises(ValueError, match="width"):
         LatentGrid(width=2.0, bound=1.0)
+    with pytest.raises(ValueError, match="too many"):
+        LatentGrid(width=2.0 ** -12, bound=8.0)
     with pytest.raises(MessageError, match="chunks"):
         codec_for(toy, batch=7).decode(codec.encode(toy.sample(4))[0])

@@ -39,3 +39,17 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="left over"):
         s = np.random.default_rng(0).integers(0, 2, 100)
         decode_iid(encode_iid(s, [0.5, 0.5]), [0.5, 0.5], 10)
+
+
+def test_compressors_on_packed_bits():
+    from flowlab.coding import compressor_bits_per_dim, pack_bits
+
+    x = np.zeros((10, 64), dtype=int)
+    x[:, ::2] = 1
+    assert pack_bits(x) == bytes([0b10101010]) * 80
+    rates = compressor_bits_per_dim(x)
+    assert set(rates) == {"gzip", "bz2", "lzma"} and all(0 < r < 1 for r in rates.values())
+    noise = np.random.default_rng(0).integers(0, 2, (50, 64))
+    assert all(r > 0.95 for r in compressor_bits_per_dim(noise).values())  # random bits do not compress
+    with pytest.raises(ValueError, match="pack_bits"):
+        pack_bits(np.full((2, 3), 2))

@@ -52,8 +52,9 @@ class CodingReport:
     kind: str
     items: int
     dims: int
-    total_bits: int
-    initial_bits: int
+    total_bits: int                 # the stack's valid bits at the end (the coder's own count)
+    initial_bits: int               # ... right after the initial bits were put on it (and sealed)
+    message_bits: int               # what the payload takes in whole 32-bit words
     x_bits: np.ndarray              # -log2 p(x|z) per item
     z_prior_bits: np.ndarray        # -log2 P(z) per item (the grid bin under the prior)
     z_posterior_bits: np.ndarray    # -log2 Q(z|x) per item: bits got back (bits-back) or not (naive)
@@ -202,6 +203,7 @@ class BitsBackCodec:
         a = self._check_data(x)
         initial = np.zeros(0, dtype=np.uint32) if naive is not None else self._initial()
         coder = constriction.stream.stack.AnsCoder(initial, seal=True)
+        start_bits = coder.num_valid_bits()
         terms = {name: [] for name in ("x", "prior", "post", "ent", "mean", "std")}
         for c in self._chunks(len(a)):
             xb = a[c]
@@ -216,8 +218,8 @@ class BitsBackCodec:
             mp, sp = self._p(len(xb))
             self._push_z(coder, k, mp, sp)
             terms["x"].append(self._x_bits(xb, probs))
-            terms["prior"].append(-self.grid.log2_mass(k, mp, sp).sum(1))
-            terms["post"].append(-self.grid.log2_mass(k, mq, sq).sum(1))
+            terms["prior"].append(-self.grid.log2_mass(k, mp, sp, _MIN_P).sum(1))
+            terms["post"].append(-self.grid.log2_mass(k, mq, sq, _MIN_P).sum(1))
             terms["ent"].append(gaussian_entropy_bits(sq) - self.latent_dim * math.log2(self.grid.width))
             terms["mean"].append(mq)
             terms["std"].append(sq)
@@ -225,8 +227,8 @@ class BitsBackCodec:
         kind = "naive" if naive is not None else "bits-back"
         header = msg.Header(kind, self.shape, len(a), self.batch, len(initial) + 1, len(words), msg.digest(a))
         cat = {k: np.concatenate(v) for k, v in terms.items()}
-        report = CodingReport(kind, len(a), self.dims, 32 * len(words), 32 * (len(initial) + 1), cat["x"],
-                              cat["prior"], cat["post"], cat["ent"], cat["mean"], cat["std"])
+        report = CodingReport(kind, len(a), self.dims, coder.num_valid_bits(), start_bits, 32 * len(words),
+                              cat["x"], cat["prior"], cat["post"], cat["ent"], cat["mean"], cat["std"])
         return msg.pack(header, words), report
 
     def decode(self, message) -> torch.Tensor:
