@@ -67,6 +67,7 @@ def open_page(browser, url, outside: list):
 
     page.route("**/*", route)
     page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
     return page
 
 
@@ -77,7 +78,7 @@ def test_pages_render_offline(site, browser):
     screens.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(p.stem for p in (html / "notebooks").glob("*.html"))
     assert notebooks, "the book has no notebook pages"
-    for name in ["index", "claims", "notebooks", "lectures", "how_to_run"] + [f"notebooks/{n}" for n in notebooks]:
+    for name in ["intro", "claims", "notebooks", "lectures", "how_to_run"] + [f"notebooks/{n}" for n in notebooks]:
         page = open_page(browser, f"{base}/{name}.html", outside)
         broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
                                ".map(i => i.getAttribute('src'))")
