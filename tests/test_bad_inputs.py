@@ -30,11 +30,13 @@ import flowlab.data as fdata
 import flowlab.estimators as fest
 import flowlab.flows as fflows
 import flowlab.measure as fmeasure
+import flowlab.models as fmodels
 import flowlab.nn as fnn
 import flowlab.ode as fode
 import flowlab.train as ftrain
-from flowlab.coding import (BitsBackCodec, LatentGrid, aggregate_posterior_kl, decode_iid, encode_iid, entropy_bits,
-                            gaussian_entropy_bits, information_bits, standard_normal_prior)
+from flowlab.coding import (BitsBackCodec, LatentGrid, aggregate_posterior_kl, compressor_bits_per_dim, decode_iid,
+                            encode_iid, entropy_bits, gaussian_entropy_bits, information_bits, pack_bits,
+                            standard_normal_prior)
 from flowlab.data import (dequantize, energy, grid, load_cifar10, load_images, load_mnist, log_normalizer,
                           read_cifar_batch, read_idx, sample_toy)
 from flowlab.estimators import (as_operator, divergence_bottleneck, divergence_exact, divergence_hutchinson,
@@ -50,6 +52,10 @@ from flowlab.flows import (CNF, IAF, MAF, ActNorm, AdditiveCoupling, Affine, Aff
                            initialize_actnorm, maf, multiscale_flow, multiscale_model, planar_u_hat,
                            realnvp, sylvester_logdet)
 from flowlab.flows.coupling import AdditiveMap, AffineMap
+from flowlab.models import (DDPM, FAMILIES, VAE, Bernoulli, Discriminator, Generator, NoiseSchedule,
+                            block_structures, discriminator_loss, fit_logistic, jacobian_structure, likelihood_kind,
+                            linear_schedule, minimax_generator_loss, nonsaturating_generator_loss, quadratic_features,
+                            sampling_costs, vae_codec)
 from flowlab.measure import (CallCounter, bits_per_dim, bits_per_dim_to_nats, compare_seeds, count_parameters,
                              direction_costs, loglog_fit, loglog_slope, mean_sd, nats_to_bits_per_dim,
                              time_call)
@@ -63,7 +69,7 @@ from flowlab.train import (StackedTimeMLP, fit, fit_image_flow, fit_reverse_kl, 
 
 PACKAGES = {"flowlab.flows": fflows, "flowlab.estimators": fest, "flowlab.data": fdata,
             "flowlab.measure": fmeasure, "flowlab.ode": fode, "flowlab.nn": fnn, "flowlab.train": ftrain,
-            "flowlab.coding": fcoding}
+            "flowlab.coding": fcoding, "flowlab.models": fmodels}
 
 CASES = {
     "shape": "wrong shape: an event dimension of the wrong size",
@@ -923,6 +929,68 @@ row("gaussian_entropy_bits", "nonfinite", lambda: gaussian_entropy_bits([INF]))
 row("gaussian_entropy_bits", "count_value", lambda: gaussian_entropy_bits([0.0]), label="std")
 row("standard_normal_prior", "count_value", lambda: standard_normal_prior(0))
 row("standard_normal_prior", "count_type", lambda: standard_normal_prior(2.0), TypeError)
+row("pack_bits", "shape", lambda: pack_bits(np.full((2, 3), 2)))
+row("pack_bits", "empty", lambda: pack_bits(np.zeros((0, 3), int)))
+row("compressor_bits_per_dim", "nonfinite", lambda: compressor_bits_per_dim(np.array([[0.0, NAN]])))
+row("compressor_bits_per_dim", "dtype", lambda: compressor_bits_per_dim(np.array([["a"]])), TypeError)
+
+
+# ------------------------------------------------------------- models: GAN, DDPM, codec, zoo
+row("Generator", "count_value", lambda: Generator(0, 2), label="latent_dim")
+row("Generator", "count_type", lambda: Generator(2, 2.0), TypeError, label="features")
+row("Generator", "shape", lambda: Generator(2, 3)(vec(4, 3)))
+row("Generator", "ndim", lambda: Generator(2, 3)(torch.zeros(2)))
+row("Generator", "empty", lambda: Generator(2, 3)(vec(0, 2)))
+row("Generator", "nonfinite", lambda: Generator(2, 3)(with_value(vec(4, 2), NAN)))
+row("Generator", "dtype", lambda: Generator(2, 3)(vec(4, 2, dtype=torch.float64)), TypeError)
+row("Generator", "count_value", lambda: Generator(2, 3).sample(0), who="Generator.sample", label="sample-n")
+row("Discriminator", "shape", lambda: Discriminator(2)(vec(4, 3)))
+row("Discriminator", "nonfinite", lambda: Discriminator(2)(with_value(vec(4, 2), INF)))
+row("Discriminator", "device", lambda: Discriminator(2)(meta(vec(4, 2))))
+row("Discriminator", "count_value", lambda: Discriminator(0), label="features")
+row("discriminator_loss", "ndim", lambda: discriminator_loss(vec(4, 1), vec(4, 1)[:, 0]))
+row("discriminator_loss", "nonfinite", lambda: discriminator_loss(with_value(vec(4, 1)[:, 0], NAN), vec(4, 1)[:, 0]))
+row("discriminator_loss", "dtype", lambda: discriminator_loss([0.0], [0.0]), TypeError)
+row("minimax_generator_loss", "ndim", lambda: minimax_generator_loss(vec(4, 2)))
+row("minimax_generator_loss", "empty", lambda: minimax_generator_loss(torch.zeros(0)))
+row("nonsaturating_generator_loss", "ndim", lambda: nonsaturating_generator_loss(vec(4, 2)))
+row("nonsaturating_generator_loss", "nonfinite", lambda: nonsaturating_generator_loss(torch.tensor([INF])))
+row("quadratic_features", "ndim", lambda: quadratic_features(torch.zeros(3)))
+row("quadratic_features", "empty", lambda: quadratic_features(vec(0, 2)))
+row("quadratic_features", "nonfinite", lambda: quadratic_features(with_value(vec(3, 2), NAN)))
+row("fit_logistic", "shape", lambda: fit_logistic(vec(5, 3), vec(5, 4)))
+row("fit_logistic", "nonfinite", lambda: fit_logistic(with_value(vec(5, 3), NAN), vec(5, 3)))
+row("fit_logistic", "count_value", lambda: fit_logistic(vec(5, 3), vec(5, 3), iterations=0), label="iterations")
+row("NoiseSchedule", "ndim", lambda: NoiseSchedule(torch.full((2, 2), 0.1)))
+row("NoiseSchedule", "nonfinite", lambda: NoiseSchedule(torch.tensor([0.1, NAN])))
+row("NoiseSchedule", "dtype", lambda: NoiseSchedule([0.1, 0.2]), TypeError)
+row("linear_schedule", "count_value", lambda: linear_schedule(1), label="T")
+row("linear_schedule", "count_type", lambda: linear_schedule(10.0), TypeError, label="T")
+row("linear_schedule", "nonfinite", lambda: linear_schedule(10, beta_start=NAN), label="beta_start")
+
+
+def _ddpm():
+    return DDPM(TimeLabelMLP(2, 3, hidden=8, layers=1), linear_schedule(5), 2, 3)
+
+
+row("DDPM", "count_value", lambda: DDPM(TimeLabelMLP(2), linear_schedule(5), 0), label="features")
+row("DDPM", "dtype", lambda: DDPM(None, linear_schedule(5), 2), TypeError, label="net")
+row("DDPM", "shape", lambda: _ddpm().loss(vec(4, 3)), who="DDPM.loss")
+row("DDPM", "nonfinite", lambda: _ddpm().loss(with_value(vec(4, 2), NAN)), who="DDPM.loss")
+row("DDPM", "empty", lambda: _ddpm().loss(vec(0, 2)), who="DDPM.loss")
+row("DDPM", "count_value", lambda: _ddpm().sample(0), who="DDPM.sample", label="sample-n")
+row("DDPM", "dtype", lambda: _ddpm().sample(2, y=torch.tensor([0.5, 1.0])), TypeError, label="labels")
+row("vae_codec", "dtype", lambda: vae_codec(nn.Linear(2, 2)), TypeError)
+row("vae_codec", "count_value", lambda: vae_codec(VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1,
+                                                      context=4), batch=0), label="batch")
+row("sampling_costs", "dtype", lambda: sampling_costs("MAF", [4]), TypeError)
+row("sampling_costs", "count_value", lambda: sampling_costs(FAMILIES["GAN"], [1]), label="dims")
+row("sampling_costs", "count_type", lambda: sampling_costs(FAMILIES["GAN"], [4], batch=2.0), TypeError, label="batch")
+row("likelihood_kind", "count_value", lambda: likelihood_kind(FAMILIES["GAN"], 1), label="d")
+row("likelihood_kind", "dtype", lambda: likelihood_kind("GAN"), TypeError)
+row("block_structures", "count_value", lambda: block_structures(FAMILIES["GAN"], 4, points=0), label="points")
+row("block_structures", "dtype", lambda: block_structures(None), TypeError)
+row("jacobian_structure", "dtype", lambda: jacobian_structure(None, vec(2, 2)), TypeError)
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -1068,7 +1136,14 @@ SKIPPED = {
         "NonFiniteLossError": "an exception class",
         "progress_quiet": "takes no arguments",
     },
+    "flowlab.models": {
+        "FAMILIES": "a constant dict of Family records; each is exercised through sampling_costs & co.",
+        "Family": "a frozen record; the zoo's FAMILIES are built from it",
+        "LogisticFit": "a frozen record built by fit_logistic, which validates its inputs",
+        "free_form": "a predicate on the dict jacobian_structure returns",
+    },
     "flowlab.coding": {
+        "COMPRESSORS": "a constant dict of the standard library's compressors (used by compressor_bits_per_dim)",
         "CodingReport": "a frozen record built by BitsBackCodec.encode",
         "Mismatch": "a frozen record built by aggregate_posterior_kl",
         "MessageError": "an exception class (raised for damaged messages: tests/coding/test_message.py)",
