@@ -86,3 +86,25 @@ def test_errors():
         TimeConcatMLP(2, ())
     with pytest.raises(ValueError, match="unknown activation"):
         TimeConcatMLP(2, (4,), "sigmoid")
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_made_with_a_context_keeps_its_order_and_sees_the_context(order):
+    d, c = 5, 3
+    made = perturbed(MADE(d, hidden=16, layers=2, order=order, context_features=c), seed=7)
+    gen = torch.Generator().manual_seed(10)
+    x = torch.randn(8, d, generator=gen, dtype=torch.float64)
+    h = torch.randn(8, c, generator=gen, dtype=torch.float64)
+    jac = torch.stack([jacrev(lambda v: made(v[None], hi[None])[0])(xi) for xi, hi in zip(x, h)])
+    deg = made.degrees
+    dep = jac.abs().amax(dim=(0, 2)) > 0
+    assert not (dep & ~(deg[:, None] > deg[None, :])).any(), "the context broke the autoregressive order"
+    jac_h = torch.stack([jacrev(lambda v: made(xi[None], v[None])[0])(hi) for xi, hi in zip(x, h)])
+    # the context enters the hidden layers, so every output fed by them sees it; the first coordinate in
+    # the order has no hidden input (nothing precedes it) and stays a constant, as in MADE itself
+    sees = jac_h.abs().amax(dim=(0, 2, 3)) > 0
+    assert torch.equal(sees, deg > 1), "outputs after the first in the order must depend on the context"
+    with pytest.raises(ValueError, match="called without a context"):
+        made(x)
+    with pytest.raises(ValueError, match="called with a context"):
+        MADE(d, hidden=8)(x.float(), h.float())

@@ -115,14 +115,20 @@ class MADE(nn.Module):
     :math:`k'` is kept iff :math:`k \ge k'`, into an output of degree :math:`d` iff :math:`d > k`.
     Every path from input :math:`s` to output :math:`t` needs :math:`\pi(s) < \pi(t)`: the Jacobian
     is strictly triangular in the order. Returns ``[batch, features, params_per_feature]``.
+
+    With ``context_features = C > 0`` the network also sees a context vector :math:`h` [batch, C]
+    (IAF's in a VAE posterior, Kingma et al. 2016): :math:`W_h h` is added to the first hidden layer,
+    unmasked, so every output may depend on it and the ordering in :math:`x` is unchanged.
     """
 
     def __init__(self, features: int, hidden: int = 64, layers: int = 2, params_per_feature: int = 2,
-                 order: str | Sequence[int] | Tensor = "natural"):
+                 order: str | Sequence[int] | Tensor = "natural", context_features: int = 0):
         super().__init__()
         for name, v in (("features", features), ("hidden", hidden), ("layers", layers),
                         ("params_per_feature", params_per_feature)):
             check_count(v, name, "MADE")
+        self.context_features = check_count(context_features, "context_features", "MADE", minimum=0)
+        self.context = nn.Linear(context_features, hidden) if context_features else None
         if features > 1 and hidden < features - 1:
             raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} so that every "
                              f"coordinate can depend on all of its past; got hidden={hidden}")
@@ -139,8 +145,15 @@ class MADE(nn.Module):
                                    (d_out[:, None] > prev[None, :]).float()))
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).reshape(x.shape[0], self.features, self.params_per_feature)
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        if (context is None) != (self.context is None):
+            raise ValueError(f"MADE built with context_features={self.context_features} was called "
+                             f"{'without' if context is None else 'with'} a context")
+        if context is None:
+            out = self.net(x)
+        else:
+            out = self.net[1:](self.net[0](x) + self.context(context))
+        return out.reshape(x.shape[0], self.features, self.params_per_feature)
 
 
 # ------------------------------------------------------------------------- time-conditioned field

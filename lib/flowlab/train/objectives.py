@@ -1,9 +1,13 @@
-"""Training objectives for :func:`flowlab.train.fit`: functions ``batch -> scalar loss``."""
+"""Training objectives for :func:`flowlab.train.fit`: functions ``batch -> scalar loss`` (NLL, the
+ELBO with KL warm-up)."""
 from __future__ import annotations
 
 from typing import Callable
 
+import torch
 from torch import Tensor, nn
+
+from flowlab.measure.validate import check_count, check_generator
 
 
 def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
@@ -20,5 +24,37 @@ def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
         if nfe_log is not None:
             nfe_log.append(nfe_of.nfe)
         return value
+
+    return loss
+
+
+def kl_warmup(step: int, warmup_steps: int) -> float:
+    """KL warm-up weight :math:`\\beta_t = \\min(1, t / T)` at step ``t`` (1-based) of a ``T``-step
+    warm-up; 1 throughout when ``warmup_steps`` is 0 (Bowman et al. 2016; Sønderby et al. 2016)."""
+    check_count(step, "step", "kl_warmup", minimum=0)
+    check_count(warmup_steps, "warmup_steps", "kl_warmup", minimum=0)
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
+
+
+def elbo_loss(vae: nn.Module, *, warmup_steps: int = 0, num_samples: int = 1,
+              generator: torch.Generator | None = None,
+              betas: list | None = None) -> Callable[[Tensor], Tensor]:
+    r"""Mean negative ELBO of a batch of images under ``vae`` (a :class:`flowlab.models.VAE`), with KL
+    warm-up: the closure counts its calls, and call :math:`t` weighs the KL part by
+    :func:`kl_warmup` :math:`(t, T)`, so the objective anneals from reconstruction alone to the
+    bound itself. Draws come from ``generator``; each step's :math:`\beta` is appended to ``betas``."""
+    if not callable(getattr(vae, "elbo", None)):
+        raise TypeError(f"elbo_loss expects a VAE with elbo(x, num_samples, beta, generator), got {type(vae).__name__}")
+    check_count(warmup_steps, "warmup_steps", "elbo_loss", minimum=0)
+    check_count(num_samples, "num_samples", "elbo_loss")
+    check_generator(generator, "elbo_loss")
+    calls = [0]
+
+    def loss(x: Tensor) -> Tensor:
+        calls[0] += 1
+        beta = kl_warmup(calls[0], warmup_steps)
+        if betas is not None:
+            betas.append(beta)
+        return -vae.elbo(x, num_samples, beta, generator).mean()
 
     return loss

@@ -1,0 +1,204 @@
+r"""Amortized flows: :math:`K` maps whose parameters are computed, per sample, from a context vector.
+
+A VAE posterior with flows (Rezende & Mohamed 2015; van den Berg et al. 2018) is
+
+.. math:: z_0 \sim \mathcal N(\mu(x), \mathrm{diag}\,\sigma^2(x)), \qquad z_K = g_K \circ \dots \circ g_1(z_0),
+          \qquad \log q(z_K | x) = \log q_0(z_0 | x) - \sum_k \log\left|\det \frac{\partial g_k}{\partial z_{k-1}}\right|,
+
+where the parameters of every :math:`g_k` depend on :math:`x`: the encoder outputs them ("amortized").
+An amortized flow holds only the *heads*, linear maps from the encoder's features :math:`h(x)` to the
+raw parameters of all :math:`K` maps (:meth:`AmortizedFlow.raw_parameters`, one tensor per name, each
+``[batch, ...]``), and applies the maps with :meth:`AmortizedFlow.transform` in the sampling direction
+:math:`z_0 \mapsto z_K`, returning :math:`\sum_k \log|\det \partial g_k / \partial z_{k-1}|`.
+``transform`` is :meth:`~AmortizedFlow.prepare` (raw to constrained per-sample factors, once per
+datapoint) then :meth:`~AmortizedFlow.apply` (the maps, on as many draws as the factors have rows).
+
+Raw parameters are unconstrained; the constraints that keep each map invertible are applied by
+``prepare`` (u-hat for planar maps, :math:`\tanh` diagonals and orthonormal :math:`Q` for Sylvester
+maps, a zero-initialised MADE for IAF). So the raw parameters of one datapoint can be optimised freely
+(the per-datapoint optimum of the approximation gap) without leaving the family.
+
+The maps themselves are the library's one implementation of each: :func:`~flowlab.flows.planar.planar_map`,
+:func:`~flowlab.flows.sylvester.sylvester_map` (with :math:`Q` orthogonalized, from Householder
+reflections, or the identity and reversal permutation alternating: O-, H- and T-SNF), and
+:class:`~flowlab.flows.autoregressive.IAF` layers that see a context (IAF's amortization, Kingma et
+al. 2016: the encoder's context enters every MADE).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from flowlab.flows.autoregressive import IAF
+from flowlab.flows.planar import _planar_map, _u_hat
+from flowlab.flows.sylvester import _householder_q, _orthogonalize, _sylvester_map, _triangle
+from flowlab.measure.validate import check_choice, check_count, check_shape, check_tensor
+
+AMORTIZED_FLOWS = ("planar", "iaf", "orthogonal", "householder", "triangular")
+
+
+class AmortizedFlow(nn.Module):
+    """Base: heads ``context -> raw parameters`` and ``transform(z, raw) -> (z_K, logdet)``."""
+
+    def __init__(self, features: int, num_flows: int, context_features: int):
+        super().__init__()
+        name = type(self).__name__
+        self.features = check_count(features, "features", name)
+        self.num_flows = check_count(num_flows, "num_flows", name)
+        self.context_features = check_count(context_features, "context_features", name)
+        self.heads = nn.ModuleDict()
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def _head(self, name: str, shape: tuple[int, ...], init_scale: float = 1.0) -> None:
+        head = nn.Linear(self.context_features, math.prod(shape))
+        with torch.no_grad():
+            head.weight.mul_(init_scale)
+            head.bias.mul_(init_scale)
+        self.heads[name] = head
+        self.shapes[name] = shape
+
+    def raw_parameters(self, h: Tensor) -> dict[str, Tensor]:
+        """The unconstrained per-sample parameters of all maps: ``{name: [batch, *shape]}``."""
+        check_shape(h, (self.context_features,), f"{type(self).__name__}.raw_parameters (its context h)",
+                    like=self.heads[next(iter(self.heads))].weight)
+        return {name: head(h).reshape(h.shape[0], *self.shapes[name]) for name, head in self.heads.items()}
+
+    def check_raw(self, z: Tensor, raw: dict[str, Tensor]) -> None:
+        who = f"{type(self).__name__}.transform"
+        check_shape(z, (self.features,), f"{who} (its z)", like=self.heads[next(iter(self.heads))].weight)
+        if not isinstance(raw, dict) or set(raw) != set(self.shapes):
+            got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+            raise ValueError(f"{who} expects raw parameters {sorted(self.shapes)} (from raw_parameters), got {got}")
+        for name, t in raw.items():
+            check_tensor(t, f"{who} (its raw parameter {name!r})", like=z)
+            if tuple(t.shape) != (z.shape[0], *self.shapes[name]):
+                raise ValueError(f"{who}: raw parameter {name!r} must have shape "
+                                 f"{[z.shape[0], *self.shapes[name]]}, got {list(t.shape)}")
+
+    def transform(self, z: Tensor, raw: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """:math:`z_K` and :math:`\\sum_k \\log|\\det \\partial g_k/\\partial z_{k-1}|` [batch]."""
+        self.check_raw(z, raw)
+        return self.apply(z, self.prepare(raw))
+
+    def prepare(self, raw: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The constrained factors of every map, each ``[batch, ...]`` (repeat rows to reuse them)."""
+        return dict(raw)
+
+    def apply(self, z: Tensor, prepared: dict[str, Tensor]) -> tuple[Tensor, Tensor]:  # pragma: no cover
+        """The maps on ``z`` [n, d] with prepared factors of ``n`` rows (no input checks: internal)."""
+        raise NotImplementedError
+
+    def forward(self, z: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        return self.transform(z, self.raw_parameters(h))
+
+
+class AmortizedPlanar(AmortizedFlow):
+    r""":math:`K` planar maps :math:`z \mapsto z + \hat u \tanh(w^\top z + b)`, with :math:`u, w, b`
+    per sample (Rezende & Mohamed 2015, Sec. 4; van den Berg et al.'s ``PlanarVAE``)."""
+
+    def __init__(self, features: int, num_flows: int, context_features: int):
+        super().__init__(features, num_flows, context_features)
+        self._head("u", (num_flows, features))
+        self._head("w", (num_flows, features))
+        self._head("b", (num_flows,))
+
+    def prepare(self, raw):
+        return {"u_hat": _u_hat(raw["u"], raw["w"]), "w": raw["w"], "b": raw["b"]}
+
+    def apply(self, z, prepared):
+        total = z.new_zeros(z.shape[0])
+        for k in range(self.num_flows):
+            z, logdet = _planar_map(z, prepared["u_hat"][:, k], prepared["w"][:, k], prepared["b"][:, k])
+            total = total + logdet
+        return z, total
+
+
+SYLVESTER_KINDS = ("orthogonal", "householder", "triangular")
+
+
+class AmortizedSylvester(AmortizedFlow):
+    r""":math:`K` Sylvester maps :math:`z \mapsto z + Q R \tanh(\tilde R Q^\top z + b)` with every
+    factor per sample (van den Berg et al. 2018).
+
+    ``kind``: ``"orthogonal"`` (O-SNF: :math:`Q` [m, M] from a free matrix by :func:`orthogonalize`,
+    ``hidden = M`` columns), ``"householder"`` (H-SNF: :math:`Q` [m, m] a product of ``reflections``
+    Householder matrices) or ``"triangular"`` (T-SNF: :math:`Q` the identity for even :math:`k` and
+    the reversal permutation for odd :math:`k`). As in the paper's code, :math:`R` and :math:`\tilde R`
+    share one free square matrix (its upper and its transposed lower part) and have :math:`\tanh`
+    diagonals of their own.
+    """
+
+    def __init__(self, features: int, num_flows: int, context_features: int, kind: str = "householder",
+                 hidden: int | None = None, reflections: int = 8, orthogonalize_steps: int = 100):
+        super().__init__(features, num_flows, context_features)
+        self.kind = check_choice(kind, SYLVESTER_KINDS, "Sylvester kind", "AmortizedSylvester")
+        d = features
+        if kind == "orthogonal":
+            d = check_count(features if hidden is None else hidden, "hidden", "AmortizedSylvester")
+            if d > features:
+                raise ValueError(f"AmortizedSylvester: hidden (M orthogonal columns) must be <= features = "
+                                 f"{features}, got {d}")
+            self._head("q", (num_flows, features, d))
+        elif kind == "householder":
+            self._head("vectors", (num_flows, check_count(reflections, "reflections", "AmortizedSylvester"),
+                                   features))
+        self.hidden = d
+        self.orthogonalize_steps = check_count(orthogonalize_steps, "orthogonalize_steps", "AmortizedSylvester")
+        self._head("full", (num_flows, d, d))
+        self._head("diag", (num_flows, d))
+        self._head("diag_tilde", (num_flows, d))
+        self._head("b", (num_flows, d))
+        eye = torch.eye(features)
+        self.register_buffer("permutations", torch.stack([eye, eye.flip(0)]), persistent=False)
+
+    def prepare(self, raw):
+        out = {"r": _triangle(raw["full"], raw["diag"]),
+               "r_tilde": _triangle(raw["full"].transpose(-1, -2), raw["diag_tilde"]), "b": raw["b"]}
+        if self.kind == "orthogonal":
+            out["q"] = _orthogonalize(raw["q"], self.orthogonalize_steps)      # [batch, K, m, M]
+        elif self.kind == "householder":
+            out["q"] = _householder_q(raw["vectors"], self.features)           # [batch, K, m, m]
+        return out
+
+    def apply(self, z, prepared):
+        total = z.new_zeros(z.shape[0])
+        for k in range(self.num_flows):
+            # T-SNF: Q is the identity, then the reversal permutation, alternating.
+            q = prepared["q"][:, k] if "q" in prepared else self.permutations[k % 2].to(z.dtype)
+            z, logdet = _sylvester_map(z, q, prepared["r"][:, k], prepared["r_tilde"][:, k], prepared["b"][:, k])
+            total = total + logdet
+        return z, total
+
+
+class AmortizedIAF(AmortizedFlow):
+    r""":math:`K` IAF layers :math:`z_t \mapsto z_t e^{a_t(z_{<t}, c)} + m_t(z_{<t}, c)` in alternating
+    orders, all seeing one per-sample context :math:`c = W h(x)` of ``context_size`` units (the raw
+    parameter); each layer starts at the identity (zero-initialised MADE output)."""
+
+    def __init__(self, features: int, num_flows: int, context_features: int, hidden: int = 320,
+                 layers: int = 1, context_size: int | None = None):
+        super().__init__(features, num_flows, context_features)
+        size = check_count(hidden if context_size is None else context_size, "context_size", "AmortizedIAF")
+        self._head("context", (size,))
+        self.layers = nn.ModuleList(IAF(features, hidden, layers, order="natural" if k % 2 == 0 else "reverse",
+                                        context_features=size) for k in range(num_flows))
+
+    def apply(self, z, prepared):
+        total = z.new_zeros(z.shape[0])
+        for layer in self.layers:
+            z, logdet = layer.inverse(z, context=prepared["context"])  # inverse = IAF's one-pass sampling direction
+            total = total + logdet
+        return z, total
+
+
+def amortized_flow(kind: str, features: int, num_flows: int, context_features: int, **options) -> AmortizedFlow:
+    """An amortized flow by name: ``planar``, ``iaf``, ``orthogonal``, ``householder`` or ``triangular``
+    (the posteriors of the lecture's Sylvester table); ``options`` go to its class."""
+    check_choice(kind, AMORTIZED_FLOWS, "amortized flow", "amortized_flow")
+    if kind == "planar":
+        return AmortizedPlanar(features, num_flows, context_features, **options)
+    if kind == "iaf":
+        return AmortizedIAF(features, num_flows, context_features, **options)
+    return AmortizedSylvester(features, num_flows, context_features, kind=kind, **options)

@@ -1,0 +1,173 @@
+r"""A latent-variable model whose posterior is known: the linear-Gaussian model (factor analysis with
+isotropic noise), and the exact moments of the ELBO gap for a Gaussian :math:`q`.
+
+.. math:: p(z) = \mathcal N(0, I_k), \qquad p(x | z) = \mathcal N(W z + c, s^2 I_d)
+          \;\Rightarrow\; p(x) = \mathcal N(c, W W^\top + s^2 I_d), \quad
+          p(z | x) = \mathcal N(m, \Lambda^{-1}),\ \Lambda = I + W^\top W / s^2,\ m = \Lambda^{-1} W^\top (x - c)/s^2.
+
+For a diagonal :math:`q = \mathcal N(\mu, \mathrm{diag}\,v)` the ELBO is closed form and the identity
+of lecture 001 ("But the receiver doesn't have p(z|x)?") can be checked exactly:
+:math:`\log p(x) = \mathcal L[q] + \mathrm{KL}(q \| p(z|x))`.
+
+**The gap, sampled.** With :math:`z = \mu + L\varepsilon`, :math:`L = \mathrm{diag}\sqrt v`, the
+weight ratio :math:`r = p(z|x)/q(z) = w / p(x)` has
+:math:`\log r = -\tfrac12 \varepsilon^\top A \varepsilon + b^\top \varepsilon + c_0` with
+:math:`A = L\Lambda L - I`, :math:`b = -L\Lambda(\mu - m)`,
+:math:`c_0 = \tfrac12\log\det\Lambda + \sum_i \log L_{ii} - \tfrac12 (\mu - m)^\top\Lambda(\mu - m)`. Then
+
+.. math:: \mathrm{KL} = \tfrac12\operatorname{tr}A - c_0, \qquad
+          \mathrm{Var}_q[\log w] = b^\top b + \tfrac12 \operatorname{tr}A^2, \qquad
+          1 + \chi^2 = \mathbb E_q[r^2] = \det(I + 2A)^{-1/2} e^{2 b^\top (I + 2A)^{-1} b + 2 c_0},
+
+finite when :math:`I + 2A \succ 0` (:math:`2\Lambda \succ \mathrm{diag}(1/v)`). The ELBO estimate
+:math:`\hat{\mathcal L}_N = \frac1N\sum \log w_n` has mean :math:`\log p(x) - \mathrm{KL}` and variance
+:math:`\mathrm{Var}[\log w]/N` exactly; the importance estimate :math:`\log \hat p_K = \log\frac1K\sum w_k`
+(independent draws) has, by the delta method, mean :math:`\log p(x) - \chi^2/(2K) + O(K^{-2})` and
+variance :math:`\chi^2/K + O(K^{-2})` (needing a finite :math:`\mathbb E[r^4]`: :math:`I + 4A \succ 0`). So
+
+.. math:: z = \frac{\log\hat p_K - \hat{\mathcal L}_N - \mathrm{KL} + \chi^2/(2K)}{\sqrt{\chi^2/K + \mathrm{Var}[\log w]/N}}
+
+is approximately standard normal when the lecture's identity holds (:func:`elbo_gap_z`; its
+false-alarm rate is checked by simulation in the tests).
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from flowlab.measure.validate import check_count, check_positive, check_shape, check_tensor
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class LinearGaussian:
+    """:math:`p(z) = N(0, I_k)`, :math:`p(x|z) = N(Wz + c, s^2 I_d)`; ``weight`` [d, k], ``bias`` [d]."""
+
+    def __init__(self, weight: Tensor, bias: Tensor, noise_std: float):
+        check_tensor(weight, "LinearGaussian (its weight)")
+        check_tensor(bias, "LinearGaussian (its bias)")
+        if weight.dim() != 2 or bias.shape != (weight.shape[0],):
+            raise ValueError(f"LinearGaussian expects weight [d, k] and bias [d], got {list(weight.shape)} "
+                             f"and {list(bias.shape)}")
+        self.weight, self.bias = weight, bias.to(weight.dtype)
+        self.noise_std = check_positive(noise_std, "noise_std", "LinearGaussian")
+        self.d, self.k = weight.shape
+        eye = torch.eye(self.k, dtype=weight.dtype)
+        self.precision = eye + weight.T @ weight / self.noise_std ** 2   # of p(z|x), the same for every x
+        self.covariance = torch.linalg.inv(self.precision)
+
+    def _x(self, x: Tensor, who: str) -> Tensor:
+        return check_shape(x, (self.d,), who, like=self.weight)
+
+    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+        """:math:`\\log p(x, z)` for ``x`` [B, d] and ``z`` [S, B, k]; returns [S, B]."""
+        self._x(x, "LinearGaussian.log_joint")
+        check_tensor(z, "LinearGaussian.log_joint (its z)", like=self.weight)
+        if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.k):
+            raise ValueError(f"LinearGaussian.log_joint expects z [S, {x.shape[0]}, {self.k}], got {list(z.shape)}")
+        resid = x - z @ self.weight.T - self.bias
+        s2 = self.noise_std ** 2
+        log_lik = -0.5 * ((resid * resid).sum(-1) / s2 + self.d * (LOG_2PI + math.log(s2)))
+        return log_lik - 0.5 * ((z * z).sum(-1) + self.k * LOG_2PI)
+
+    def log_marginal(self, x: Tensor) -> Tensor:
+        """:math:`\\log p(x) = \\log N(x; c, WW^\\top + s^2 I)` [B]."""
+        self._x(x, "LinearGaussian.log_marginal")
+        cov = self.weight @ self.weight.T + self.noise_std ** 2 * torch.eye(self.d, dtype=self.weight.dtype)
+        dist = torch.distributions.MultivariateNormal(self.bias, covariance_matrix=cov)
+        return dist.log_prob(x)
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean [B, k] and covariance [k, k] of :math:`p(z|x)`."""
+        self._x(x, "LinearGaussian.posterior")
+        return (x - self.bias) @ self.weight @ self.covariance / self.noise_std ** 2, self.covariance
+
+    def elbo(self, x: Tensor, q_mean: Tensor, q_var: Tensor) -> Tensor:
+        """The exact ELBO [B] of :math:`q = N(\\mu, \\mathrm{diag}\\,v)`: expected log-likelihood, minus
+        the expected log prior, plus the entropy, all in closed form."""
+        self._x(x, "LinearGaussian.elbo")
+        _check_q(q_mean, q_var, (x.shape[0], self.k), "LinearGaussian.elbo")
+        s2 = self.noise_std ** 2
+        resid = x - q_mean @ self.weight.T - self.bias
+        spread = q_var @ (self.weight * self.weight).sum(0)           # tr(W diag(v) W^T)
+        exp_lik = -0.5 * (((resid * resid).sum(-1) + spread) / s2 + self.d * (LOG_2PI + math.log(s2)))
+        exp_prior = -0.5 * ((q_mean * q_mean).sum(-1) + q_var.sum(-1) + self.k * LOG_2PI)
+        entropy = 0.5 * (q_var.log() + 1 + LOG_2PI).sum(-1)
+        return exp_lik + exp_prior + entropy
+
+
+def _check_q(q_mean: Tensor, q_var: Tensor, shape: tuple[int, int], who: str) -> None:
+    check_tensor(q_mean, f"{who} (its q_mean)")
+    check_tensor(q_var, f"{who} (its q_var)", like=q_mean)
+    if q_mean.shape != shape or q_var.shape != shape:
+        raise ValueError(f"{who} expects q_mean and q_var of shape {list(shape)}, got "
+                         f"{list(q_mean.shape)} and {list(q_var.shape)}")
+    if bool((q_var <= 0).any()):
+        raise ValueError(f"{who}: q_var must be positive (variances of a diagonal Gaussian)")
+
+
+class GaussianGap(NamedTuple):
+    """Exact moments of the gap for each datapoint [B]: KL, :math:`\\chi^2`, :math:`\\mathrm{Var}_q[\\log w]`,
+    and whether :math:`\\mathbb E[r^4]` is finite (the delta method's condition)."""
+
+    kl: Tensor
+    chi2: Tensor
+    var_log_w: Tensor
+    fourth_moment_finite: Tensor
+
+
+def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: Tensor) -> GaussianGap:
+    """KL(q || p), :math:`\\chi^2(p \\| q)` and :math:`\\mathrm{Var}_q[\\log p/q]` for diagonal Gaussians
+    ``q`` [B, k] against Gaussians ``p`` (mean [B, k], one covariance [k, k]); module docstring."""
+    who = "gaussian_gap_moments"
+    check_tensor(q_mean, f"{who} (its q_mean)")
+    if q_mean.dim() != 2:
+        raise ValueError(f"{who} expects q_mean [B, k], got {list(q_mean.shape)}")
+    _check_q(q_mean, q_var, tuple(q_mean.shape), who)
+    check_tensor(p_mean, f"{who} (its p_mean)", like=q_mean)
+    check_tensor(p_cov, f"{who} (its p_cov)", like=q_mean)
+    k = q_mean.shape[1]
+    if p_mean.shape != q_mean.shape or p_cov.shape != (k, k):
+        raise ValueError(f"{who} expects p_mean {list(q_mean.shape)} and p_cov [{k}, {k}], got "
+                         f"{list(p_mean.shape)} and {list(p_cov.shape)}")
+    eye = torch.eye(k, dtype=q_mean.dtype)
+    lam = torch.linalg.inv(p_cov)
+    scale = q_var.sqrt()                                               # diagonal of L, [B, k]
+    a = scale.unsqueeze(-1) * lam * scale.unsqueeze(-2) - eye          # [B, k, k]
+    diff = q_mean - p_mean
+    b = -scale * (diff @ lam)
+    c0 = 0.5 * torch.linalg.slogdet(lam)[1] + scale.log().sum(-1) - 0.5 * ((diff @ lam) * diff).sum(-1)
+    kl = 0.5 * torch.diagonal(a, dim1=-2, dim2=-1).sum(-1) - c0
+    var_log_w = (b * b).sum(-1) + 0.5 * (a * a).sum((-1, -2))
+    two = eye + 2 * a
+    if bool((torch.linalg.eigvalsh(two) <= 0).any()):
+        raise ValueError(f"{who}: chi^2(p || q) is infinite (q is too narrow: need 2 Lambda_p > diag(1/v)); "
+                         "widen q")
+    sol = torch.linalg.solve(two, b.unsqueeze(-1)).squeeze(-1)
+    log_second = -0.5 * torch.linalg.slogdet(two)[1] + 2 * (b * sol).sum(-1) + 2 * c0
+    fourth = (torch.linalg.eigvalsh(eye + 4 * a) > 0).all(-1)
+    return GaussianGap(kl, torch.expm1(log_second), var_log_w, fourth)
+
+
+def elbo_gap_z(importance: Tensor, elbo: Tensor, moments: GaussianGap, num_importance: int,
+               num_elbo: int) -> Tensor:
+    """z-scores [B] of :math:`\\log\\hat p_K - \\hat{\\mathcal L}_N` against the KL, with the importance
+    estimate's bias :math:`-\\chi^2/(2K)` removed and the exact spread (module docstring)."""
+    who = "elbo_gap_z"
+    k = check_count(num_importance, "num_importance", who)
+    n = check_count(num_elbo, "num_elbo", who)
+    check_tensor(importance, f"{who} (its importance estimates)")
+    check_tensor(elbo, f"{who} (its ELBO estimates)", like=importance)
+    if not isinstance(moments, GaussianGap):
+        raise TypeError(f"{who} expects the GaussianGap of gaussian_gap_moments, got {type(moments).__name__}")
+    if importance.shape != elbo.shape or importance.shape != moments.kl.shape:
+        raise ValueError(f"{who} expects importance, elbo and moments.kl of one shape [B] (moments from "
+                         "gaussian_gap_moments)")
+    if not bool(moments.fourth_moment_finite.all()):
+        raise ValueError(f"{who}: E[r^4] is infinite for some datapoints; the delta-method band does not apply")
+    bias = moments.chi2 / (2 * k)
+    spread = (moments.chi2 / k + moments.var_log_w / n).sqrt()
+    return (importance - elbo - moments.kl + bias) / spread

@@ -1,0 +1,180 @@
+r"""The variational autoencoder (Kingma & Welling 2014; Rezende et al. 2014), with flow posteriors.
+
+Generative model :math:`p(z) = \mathcal N(0, I)`, :math:`p(x|z)` a pixel likelihood whose parameters
+an MLP decoder computes from :math:`z` (:mod:`flowlab.models.likelihoods`); inference model
+:math:`q(z|x)` a diagonal Gaussian from an MLP encoder, optionally followed by an amortized flow
+(:mod:`flowlab.models.posteriors`). For draws :math:`z_s \sim q(z|x)` the log-weights are
+
+.. math:: \log w_s = \log p(x | z_s) + \log p(z_s) - \log q(z_s | x),
+
+and (lecture 001, "But the receiver doesn't have p(z|x)?"; lecture 003, "A Digression on
+Variational Inference"):
+
+- the ELBO :math:`\mathcal L = \mathbb E_q[\log w] = \log p(x) - \mathrm{KL}(q(z|x) \| p(z|x))`,
+  estimated by the mean of :math:`\log w_s`; with KL warm-up the training objective is
+  :math:`\mathbb E_q[\log p(x|z)] - \beta\,\mathbb E_q[\log q(z|x) - \log p(z)]`, :math:`\beta: 0 \to 1`;
+- the importance-sampled log-likelihood
+  :math:`\log \hat p_S(x) = \log \frac1S \sum_{s=1}^S w_s`, a lower bound for every :math:`S`
+  (Jensen), tighter as :math:`S` grows and consistent as :math:`S \to \infty` (Burda et al. 2016);
+  van den Berg et al. use :math:`S = 5000` per image, evaluated in chunks here.
+
+:class:`LocalPosterior` holds one datapoint's posterior parameters as free tensors, initialised at the
+encoder's output, for the per-datapoint optimum :math:`q^*` of the gap decomposition
+:math:`\log p(x) - \mathcal L[q] = (\log p(x) - \mathcal L[q^*]) + (\mathcal L[q^*] - \mathcal L[q])`
+(approximation gap + amortization gap; Cremer et al. 2018).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from flowlab.measure.validate import (check_choice, check_count, check_event_shape, check_generator,
+                                      check_number, check_pixels, check_tensor)
+from flowlab.models.likelihoods import PixelLikelihood
+from flowlab.models.posteriors import FlowPosterior
+from flowlab.nn import ACTIVATIONS, MLP
+
+
+class LogWeights(NamedTuple):
+    """The terms of :math:`\\log w` for S draws per image, each [S, batch]."""
+
+    log_px_z: Tensor
+    log_pz: Tensor
+    log_q: Tensor
+
+    @property
+    def total(self) -> Tensor:
+        return self.log_px_z + self.log_pz - self.log_q
+
+
+def logmeanexp(values: Tensor, dim: int = 0) -> Tensor:
+    """:math:`\\log \\frac1n \\sum_i e^{v_i}` along ``dim``, without overflow."""
+    check_tensor(values, "logmeanexp", finite=False)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -values.dim() <= dim < max(values.dim(), 1):
+        raise ValueError(f"logmeanexp: dim must be an axis of the {values.dim()}-dimensional values, got {dim!r}")
+    if values.dim() == 0 or values.shape[dim] == 0:
+        raise ValueError(f"logmeanexp needs at least one value along dim {dim}, got shape {list(values.shape)}")
+    if bool(torch.isnan(values).any()):
+        raise ValueError("logmeanexp got NaN among its values (-inf, a zero weight, is accepted)")
+    return torch.logsumexp(values, dim) - math.log(values.shape[dim])
+
+
+class VAE(nn.Module):
+    """A VAE on images of ``event_shape`` (C, H, W) with a pixel ``likelihood``, ``latent`` dimensions,
+    MLP encoder and decoder (``layers`` hidden layers of ``hidden`` units), encoder features of
+    ``context`` units, and a posterior ``flow`` of ``num_flows`` maps (``"gaussian"``: none) built with
+    ``flow_options`` (e.g. ``{"hidden": 8}``: O-SNF's columns, ``{"reflections": 8}``: H-SNF's)."""
+
+    def __init__(self, event_shape: Sequence[int], likelihood: PixelLikelihood, latent: int = 64,
+                 hidden: int = 300, layers: int = 2, context: int = 256, flow: str = "gaussian",
+                 num_flows: int = 0, activation: str = "softplus", flow_options: dict | None = None):
+        super().__init__()
+        self.event_shape = check_event_shape(event_shape, "VAE")
+        if not isinstance(likelihood, PixelLikelihood):
+            raise TypeError(f"VAE: likelihood must be a flowlab.models PixelLikelihood, got {type(likelihood).__name__}")
+        for name, value in (("latent", latent), ("hidden", hidden), ("layers", layers), ("context", context)):
+            check_count(value, name, "VAE")
+        act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "VAE")]
+        self.num_dims = math.prod(self.event_shape)
+        self.latent = latent
+        self.likelihood = likelihood
+        self.encoder = nn.Sequential(MLP(self.num_dims, context, hidden, layers, act, zero_last=False), act())
+        self.posterior = FlowPosterior(context, latent, flow, num_flows, **(flow_options or {}))
+        self.decoder = MLP(latent, likelihood.num_params(self.num_dims), hidden, layers, act, zero_last=False)
+
+    def _check_x(self, x: Tensor, who: str) -> Tensor:
+        check_pixels(x, self.likelihood.levels, who)
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(f"{who} expects images of shape [batch, {', '.join(map(str, self.event_shape))}], "
+                             f"got {list(x.shape)}")
+        return x
+
+    def encode(self, x: Tensor) -> dict[str, Tensor]:
+        """The posterior's raw parameters for a batch of images (the encoder's output)."""
+        self._check_x(x, "VAE.encode")
+        dtype = self.posterior.mean.weight.dtype
+        return self.posterior.raw_parameters(self.encoder(self.likelihood.encoder_input(x, dtype)))
+
+    def log_weights(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None,
+                    raw: dict[str, Tensor] | None = None) -> LogWeights:
+        """The terms of :math:`\\log w` for ``num_samples`` draws per image (posterior ``raw`` or the encoder's)."""
+        self._check_x(x, "VAE.log_weights")
+        check_count(num_samples, "num_samples", "VAE.log_weights")
+        check_generator(generator, "VAE.log_weights")
+        raw = self.encode(x) if raw is None else raw
+        z, log_q = self.posterior.sample(raw, num_samples, generator)
+        flat = z.reshape(-1, self.latent)
+        params = self.decoder(flat)
+        repeated = x.unsqueeze(0).expand(num_samples, *x.shape).reshape(-1, *x.shape[1:])
+        log_px_z = self.likelihood.log_prob(params, repeated).reshape(num_samples, -1)
+        log_pz = -0.5 * (z * z + math.log(2 * math.pi)).sum(-1)
+        return LogWeights(log_px_z, log_pz, log_q)
+
+    def elbo(self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None,
+             raw: dict[str, Tensor] | None = None) -> Tensor:
+        """Per-image ELBO estimate [batch] from ``num_samples`` draws; ``beta`` weighs the KL part
+        (warm-up), 1 for the bound itself."""
+        beta = check_number(beta, "beta", "VAE.elbo")
+        w = self.log_weights(x, num_samples, generator, raw)
+        return (w.log_px_z - beta * (w.log_q - w.log_pz)).mean(0)
+
+    @torch.no_grad()
+    def importance_log_likelihood(self, x: Tensor, num_samples: int = 5000, batch: int = 1000,
+                                  generator: torch.Generator | None = None) -> Tensor:
+        """:math:`\\log \\frac1S \\sum_s w_s` per image [batch] with ``S = num_samples`` draws, at most
+        ``batch`` (draw, image) pairs per network pass."""
+        self._check_x(x, "VAE.importance_log_likelihood")
+        check_count(num_samples, "num_samples", "VAE.importance_log_likelihood")
+        check_count(batch, "batch", "VAE.importance_log_likelihood")
+        chunk = min(num_samples, batch)
+        images = max(1, batch // chunk)
+        out = []
+        for part in x.split(images):
+            raw = self.encode(part)
+            pieces, done = [], 0
+            while done < num_samples:
+                n = min(chunk, num_samples - done)
+                pieces.append(self.log_weights(part, n, generator, raw).total)
+                done += n
+            out.append(logmeanexp(torch.cat(pieces), 0))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def initialize_decoder(self, x: Tensor, levels: int | None = None) -> "VAE":
+        """Set the decoder's output bias to the likelihood's fit of the pixel marginals of ``x``
+        (:meth:`PixelLikelihood.initial_bias`; ``levels`` of ``x`` if not the likelihood's, e.g. grey
+        images that training binarizes): training starts from the average image."""
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(f"VAE.initialize_decoder expects images of shape [batch, "
+                             f"{', '.join(map(str, self.event_shape))}], got {list(x.shape)}")
+        last = self.decoder[-1]
+        last.bias.copy_(self.likelihood.initial_bias(x, levels).to(last.bias))
+        return self
+
+    def bits_per_dim(self, log_mass: Tensor | float) -> Tensor | float:
+        """Bits/dim of a per-image log-mass (an ELBO or a log-likelihood, in nats)."""
+        return self.likelihood.bits_per_dim(log_mass, self.num_dims)
+
+
+class LocalPosterior(nn.Module):
+    """Free posterior parameters for the images ``x`` (initialised at ``vae``'s encoder), to be
+    optimised per datapoint against a frozen copy of ``vae``: its parameters are the only ones
+    ``fit`` sees, and ``elbo`` is the bound of :math:`q^*` as it improves."""
+
+    def __init__(self, vae: VAE, x: Tensor):
+        super().__init__()
+        if not isinstance(vae, VAE):
+            raise TypeError(f"LocalPosterior expects a flowlab.models VAE, got {type(vae).__name__}")
+        with torch.no_grad():
+            raw = vae.encode(x)
+        self.raw = nn.ParameterDict({k: nn.Parameter(v.detach().clone()) for k, v in raw.items()})
+        frozen = copy.deepcopy(vae).requires_grad_(False)
+        self.__dict__["vae"] = frozen  # not a submodule: its weights are not the optimiser's
+        self.__dict__["x"] = x
+
+    def elbo(self, num_samples: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        return self.vae.elbo(self.x, num_samples, 1.0, generator, dict(self.raw))

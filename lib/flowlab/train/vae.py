@@ -1,0 +1,72 @@
+r"""Training a VAE on images with the one loop: random minibatches, optional dynamic binarization, the
+ELBO with KL warm-up (:func:`flowlab.train.elbo_loss`), and the test numbers the lectures' tables
+report (-ELBO and the importance-sampled NLL, in nats and in bits/dim).
+
+Minibatches are drawn with replacement from ``images`` by ``generator``; with ``binarize_levels``
+each batch is binarized afresh, :math:`b \sim \mathrm{Bernoulli}(x / (K - 1))` (dynamic binarization,
+as in van den Berg et al.'s Omniglot runs), so a model never sees one fixed binarization of the data.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from flowlab.data.binary import binarize
+from flowlab.measure.validate import (check_count, check_generator, check_module, check_pixels, check_positive,
+                                      check_tensor)
+from flowlab.train.loop import History, fit
+from flowlab.train.objectives import elbo_loss
+
+
+def _check_vae(vae, who: str) -> None:
+    check_module(vae, "vae", who)
+    if not all(callable(getattr(vae, m, None)) for m in ("elbo", "importance_log_likelihood", "initialize_decoder")):
+        raise TypeError(f"{who} expects a flowlab.models VAE, got {type(vae).__name__}")
+
+
+def fit_vae(vae, images: Tensor, *, steps: int, generator: torch.Generator, batch_size: int = 100,
+            lr: float = 1e-3, warmup_steps: int = 0, binarize_levels: int | None = None,
+            optimizer: torch.optim.Optimizer | None = None, initialize: bool = True,
+            desc: str = "vae") -> History:
+    """Maximise the (warmed-up) ELBO of ``vae`` on integer ``images`` [N, C, H, W] for ``steps`` steps;
+    with ``initialize`` the decoder starts at the images' pixel marginals (``VAE.initialize_decoder``)."""
+    who = "fit_vae"
+    _check_vae(vae, who)
+    if binarize_levels is not None:
+        check_count(binarize_levels, "binarize_levels", who, minimum=2)
+    check_pixels(images, binarize_levels or vae.likelihood.levels, who)
+    check_count(steps, "steps", who)
+    check_count(batch_size, "batch_size", who)
+    check_positive(lr, "lr", who)
+    check_generator(generator, who, optional=False)
+    n = images.shape[0]
+
+    def batch(step: int) -> Tensor:
+        x = images[torch.randint(0, n, (batch_size,), generator=generator)]
+        return x if binarize_levels is None else binarize(x, binarize_levels, generator)
+
+    if initialize:
+        vae.initialize_decoder(images, binarize_levels)
+    loss = elbo_loss(vae, warmup_steps=warmup_steps, generator=generator)
+    return fit(vae, loss, batch, steps=steps, lr=lr, optimizer=optimizer, desc=desc)
+
+
+@torch.no_grad()
+def evaluate_vae(vae, images: Tensor, *, generator: torch.Generator, elbo_samples: int = 100,
+                 importance_samples: int = 5000, batch: int = 1000) -> dict[str, float]:
+    """Mean test -ELBO (``elbo_samples`` draws per image) and importance-sampled NLL
+    (``importance_samples`` draws per image), in nats and bits/dim."""
+    who = "evaluate_vae"
+    _check_vae(vae, who)
+    check_pixels(images, vae.likelihood.levels, who)
+    check_generator(generator, who, optional=False)
+    check_count(elbo_samples, "elbo_samples", who)
+    check_count(importance_samples, "importance_samples", who)
+    check_count(batch, "batch", who)
+    per = max(1, batch // elbo_samples)
+    elbo = torch.cat([vae.elbo(part, elbo_samples, generator=generator) for part in images.split(per)])
+    log_lik = vae.importance_log_likelihood(images, importance_samples, batch, generator)
+    check_tensor(elbo, f"{who} (the ELBO of the images)")
+    return {"neg_elbo": -elbo.mean().item(), "nll": -log_lik.mean().item(),
+            "neg_elbo_bpd": float(vae.bits_per_dim(elbo.mean()).item()),
+            "nll_bpd": float(vae.bits_per_dim(log_lik.mean()).item())}
