@@ -220,7 +220,11 @@ def hutchinson_variance(A: Tensor, noise: str) -> Tensor:
 
 def sample_variance_se(samples: Tensor) -> Tensor:
     r"""Standard error of the unbiased sample variance of i.i.d. ``samples`` (first dimension):
-    :math:`\sqrt{(\mu_4 - \frac{n-3}{n-1}\sigma^4)/n}`, with the moments estimated from the sample."""
+    :math:`\sqrt{(\mu_4 - \frac{n-3}{n-1}\sigma^4)/n}`, with the moments estimated from the sample.
+
+    A rough scale only: as a band, its z-scores have heavy tails when the draws do (the estimate is low
+    exactly when the sample variance is far out). For Hutchinson draws the exact law is known:
+    :func:`flowlab.measure.quadratic_form_z` (false-alarm rate verified in tests/measure/test_bands.py)."""
     check_tensor(samples, "sample_variance_se")
     if samples.dim() < 1 or samples.shape[0] < 4:
         raise ValueError(f"sample_variance_se needs at least 4 samples along the first dimension, "
