@@ -38,7 +38,8 @@ from flowlab.flows import (CNF, ActNorm, AdditiveCoupling, Affine, AffineCouplin
                            checkerboard_mask, glow_step, half_mask, iaf, initialize_actnorm, maf,
                            multiscale_flow, multiscale_model, randomize_parameters, realnvp)
 from flowlab.flows.coupling import AffineMap, Coupling
-from flowlab.nn import TimeConcatMLP
+from flowlab.flows import ResidualFlow
+from flowlab.nn import LipschitzMLP, TimeConcatMLP
 
 SEEDS = [0, 1, 2]
 F64 = torch.float64
@@ -74,6 +75,13 @@ def actnorm_ready(flow, g, shape, std=0.1):
     """Data-dependent init of every ActNorm on a scaled, shifted batch, then move all parameters."""
     initialize_actnorm(flow.double(), 3 * torch.randn(32, *shape, generator=g, dtype=F64) + 1)
     return moved(flow, g, std, add=True)
+
+
+def residual(g, d, step=1.0):
+    """An i-ResNet block in eval mode (fixed normalised weights), every weight moved and re-normalised."""
+    net = moved(LipschitzMLP(d, 16, 2, coeff=0.9), g, 1.0)
+    net.power_iterate(200)
+    return ResidualFlow(d, net, step=step).double().eval()
 
 
 def planar(g, d):
@@ -211,6 +219,8 @@ CASES: dict[str, Case] = {
     "PlanarFlow": Case(lambda g: (planar(g, 5), vectors(g, 32, 5, 2.0)), atol=1e-9),
     "RadialFlow": Case(lambda g: (radial(g, 4), vectors(g, 32, 4, 2.0)), atol=1e-9),
     "SylvesterFlow": Case(lambda g: (moved(SylvesterFlow(5, 3), g, 1.0), vectors(g, 24, 5, 2.0)), atol=1e-9),
+    "ResidualFlow": Case(lambda g: (residual(g, 3), vectors(g, 8, 3, 2.0))),
+    "ResidualFlow Euler step": Case(lambda g: (residual(g, 2, step=1.05), vectors(g, 8, 2, 2.0))),
     # preprocessing
     "LogitTransform image": Case(lambda g: (LogitTransform(0.05), torch.rand(5, 2, 2, 2, generator=g, dtype=F64))),
     "LogitTransform alpha 0": Case(lambda g: (LogitTransform(0.0),

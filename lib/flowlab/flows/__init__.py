@@ -16,12 +16,14 @@ from flowlab.flows.multiscale import (COUPLINGS, PERMUTATIONS, Flatten, Split, S
                                       hidden_for_budget, initialize_actnorm, multiscale_flow,
                                       multiscale_model)
 from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePermutation
+from flowlab.flows.residual import FixedPointError, ResidualFlow
 from flowlab.flows.planar import PlanarFlow, RadialFlow, planar_map, planar_u_hat
 from flowlab.flows.spline import RationalQuadraticSpline
 from flowlab.flows.sylvester import (SylvesterFlow, dense_logdet, householder_q, orthogonalize,
                                      sylvester_logdet, sylvester_map, triangle)
 
 __all__ = [
+    "FixedPointError", "ResidualFlow",
     "AMORTIZED_FLOWS", "ActNorm", "AmortizedFlow", "AmortizedIAF", "AmortizedPlanar", "AmortizedSylvester",
     "AdditiveCoupling", "Affine", "AffineCoupling", "CNF", "COUPLINGS", "Compose", "Coupling",
     "ElementwiseAffine", "Flatten", "Flow", "FlowModel", "IAF", "Inverse", "InvertibleConv1x1",

@@ -113,14 +113,16 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Determinant Identity - Sylvester Flows" (table)'),
     # 08 residual flows
     _c("C23", "08_residual_flows", "exact",
-       "A residual block with Lip(g) < 1 is invertible by fixed-point iteration, converging at rate <= Lip",
+       "A residual block with Lip(g) < 1 (spectral normalisation) is invertible by fixed-point iteration, "
+       "converging at rate <= Lip",
        '003 "Stochastic Estimation for General Residual Form"'),
     _c("C24", "08_residual_flows", "stat",
-       "The truncated log-det series is biased by its tail; the Russian roulette estimator is unbiased",
+       "The truncated log-det series is biased by its tail; the Russian roulette estimator is unbiased "
+       "(its variance, finite only while 2 rho^2 <= 1, explodes as Lip -> 1)",
        '003 "Stochastic Estimation for General Residual Form"'),
     _c("C25", "08_residual_flows", "exact",
        "An Euler step z + h f(z) is invertible when h Lip(f) < 1",
-       '003 "Residual flows as finite neural ODE"'),
+       '003 "Residual Flows as Finite Neural ODE"'),
     # 09 trace estimators
     _c("C26", "09_trace_estimators", "stat",
        "slogdet costs O(m^3), the exact Jacobian trace O(m^2), Hutchinson O(m)",
