@@ -21,7 +21,6 @@ split -> conditioner -> elementwise map -> merge; what varies is one small part 
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -30,7 +30,6 @@ Written with the guidance weight :math:`w = \gamma - 1` of Ho & Salimans (2021) 
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import Tensor, nn

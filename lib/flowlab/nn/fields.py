@@ -1,0 +1,136 @@
+r"""The one time-conditioned vector field :math:`f(t, z)`: FFJORD's ``concat`` layers (:math:`t`
+enters every layer as an extra input), on vectors or images, split as :math:`f = g \circ h` for the
+bottleneck trick; and the DDPM noise predictor :math:`\epsilon_\theta(x_t, t, y)`."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from flowlab.measure.validate import (check_choice, check_count, check_event_shape)
+
+from flowlab.nn.conditioners import ACTIVATIONS, MLP
+
+class ConcatLinear(nn.Module):
+    """A linear layer that sees time: :math:`W[h; t] + b` (FFJORD's ``concat`` layer)."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        check_count(in_features, "in_features", "ConcatLinear")
+        check_count(out_features, "out_features", "ConcatLinear")
+        self.linear = nn.Linear(in_features + 1, out_features)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        tt = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(1, 1).expand(h.shape[0], 1)
+        return self.linear(torch.cat([h, tt], dim=1))
+
+
+class ConcatConv2d(nn.Module):
+    """A 3x3 convolution over ``[h; t]``: time enters as one constant channel."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+        super().__init__()
+        check_count(in_channels, "in_channels", "ConcatConv2d")
+        check_count(out_channels, "out_channels", "ConcatConv2d")
+        check_count(kernel_size, "kernel_size", "ConcatConv2d")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"ConcatConv2d needs an odd kernel_size (padding keeps the image size), got {kernel_size}")
+        self.conv = nn.Conv2d(in_channels + 1, out_channels, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, t: Tensor, h: Tensor) -> Tensor:
+        tt = torch.as_tensor(t, dtype=h.dtype, device=h.device).reshape(1, 1, 1, 1)
+        return self.conv(torch.cat([h, tt.expand(h.shape[0], 1, *h.shape[2:])], dim=1))
+
+
+class _TimeConcatStack(nn.Module):
+    r"""Layers that each see time, the activation between them: :math:`f = g \circ h`, with
+    ``encode`` the first layer and its activation (:math:`h`) and ``decode`` the rest (:math:`g`)."""
+
+    def __init__(self, layer: type[nn.Module], event_shape: tuple, width: int, hidden: Sequence[int],
+                 activation: str):
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(f"{name}: hidden must be a sequence of layer widths such as (64, 64), "
+                            f"got {type(hidden).__name__} {hidden!r}")
+        hidden = tuple(hidden)
+        if not hidden:
+            raise ValueError(f"{name} needs at least one hidden width, got {hidden}")
+        for h in hidden:
+            check_count(h, "hidden width", name)
+        self.act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", name)]()
+        widths = (width, *hidden, width)
+        self.layers = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.event_shape = event_shape
+
+    def encode(self, t: Tensor, z: Tensor) -> Tensor:
+        return self.act(self.layers[0](t, z))
+
+    def decode(self, t: Tensor, h: Tensor) -> Tensor:
+        for i, layer in enumerate(self.layers[1:]):
+            h = layer(t, h)
+            if i < len(self.layers) - 2:
+                h = self.act(h)
+        return h
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        if z.dim() != len(self.event_shape) + 1 or tuple(z.shape[1:]) != self.event_shape:
+            raise ValueError(f"{type(self).__name__} expects z of shape [batch, "
+                             f"{', '.join(map(str, self.event_shape))}], got {list(z.shape)}")
+        return self.decode(t, self.encode(t, z))
+
+
+class TimeConcatMLP(_TimeConcatStack):
+    r"""The vector field :math:`f(t, z)` on :math:`\mathbb R^D`: an MLP with :math:`t` concatenated to
+    every layer's input. ``TimeConcatMLP(D, (H,), "tanh")`` is the classic one-hidden-layer
+    neural-ODE field."""
+
+    def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), activation: str = "softplus"):
+        check_count(features, "features", "TimeConcatMLP")
+        super().__init__(ConcatLinear, (features,), features, hidden, activation)
+        self.features = features
+
+
+class TimeConcatConvNet(_TimeConcatStack):
+    """The field :math:`f(t, z)` on images of ``shape = (C, H, W)``: 3x3 time-concat convolutions
+    with ``hidden`` channels per layer, padding keeping the spatial size."""
+
+    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (32, 32, 32), activation: str = "softplus"):
+        shape = check_event_shape(shape, "TimeConcatConvNet")
+        if len(shape) != 3:
+            raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
+        super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)
+        self.shape = shape
+
+
+class TimeLabelMLP(nn.Module):
+    r"""The noise predictor :math:`\epsilon_\theta(x_t, t, y)` on :math:`\mathbb R^D`: an :class:`MLP`
+    on :math:`[x_t;\ \sin, \cos \text{ features of } t \in [0, 1];\ \text{embedding of } y]`. Label
+    ``num_classes`` (or ``y=None``) is the empty label of classifier-free guidance;
+    ``num_classes=0`` is unconditional."""
+
+    def __init__(self, features: int, num_classes: int = 0, hidden: int = 128, layers: int = 3,
+                 time_features: int = 16, label_features: int = 16, activation: str = "swish"):
+        super().__init__()
+        check_count(features, "features", "TimeLabelMLP")
+        check_count(num_classes, "num_classes", "TimeLabelMLP", minimum=0)
+        check_count(time_features, "time_features", "TimeLabelMLP")
+        if time_features % 2:
+            raise ValueError(f"TimeLabelMLP: time_features must be even (sines and cosines), got {time_features}")
+        act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "TimeLabelMLP")]
+        self.features, self.num_classes = features, num_classes
+        self.register_buffer("frequencies", torch.exp(torch.linspace(0.0, 6.0, time_features // 2)))
+        self.label = nn.Embedding(num_classes + 1, check_count(label_features, "label_features", "TimeLabelMLP")) \
+            if num_classes else None
+        width = features + time_features + (label_features if num_classes else 0)
+        self.net = MLP(width, features, hidden, layers, activation=act, zero_last=False)
+
+    def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        arg = t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)[None]
+        parts = [x, torch.sin(arg), torch.cos(arg)]
+        if self.label is not None:
+            if y is None:
+                y = torch.full((len(x),), self.num_classes, dtype=torch.long, device=x.device)
+            parts.append(self.label(y).to(x.dtype))
+        return self.net(torch.cat(parts, dim=1))

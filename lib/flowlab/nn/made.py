@@ -1,0 +1,101 @@
+"""MADE: masked linear layers whose masks make each output depend only on earlier inputs."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from flowlab.measure.validate import (check_count, check_tensor)
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` of shape [out, in]."""
+
+    def __init__(self, in_features: int, out_features: int, mask: Tensor):
+        check_count(in_features, "in_features", "MaskedLinear")
+        check_count(out_features, "out_features", "MaskedLinear")
+        check_tensor(mask, "MaskedLinear (its mask)", nonempty=False)
+        super().__init__(in_features, out_features)
+        if mask.shape != (out_features, in_features):
+            raise ValueError(f"MaskedLinear mask must have shape {[out_features, in_features]}, "
+                             f"got {list(mask.shape)}")
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+def autoregressive_degrees(features: int, order: str | Sequence[int] | Tensor) -> Tensor:
+    """The position of each coordinate in the autoregressive order, as degrees 1..D."""
+    check_count(features, "features", "autoregressive_degrees")
+    if isinstance(order, str):
+        if order == "natural":
+            return torch.arange(1, features + 1)
+        if order == "reverse":
+            return torch.arange(features, 0, -1)
+        raise ValueError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
+                         f"0..{features - 1}, got {order!r}")
+    try:
+        perm = torch.as_tensor(order, dtype=torch.long)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
+                        f"0..{features - 1}, got {type(order).__name__}") from None
+    if isinstance(order, Tensor) and (order.is_floating_point() or order.dtype == torch.bool):
+        raise TypeError(f"autoregressive_degrees: a permutation order must be an integer tensor, got {order.dtype}")
+    if perm.shape != (features,) or not torch.equal(perm.sort().values, torch.arange(features)):
+        raise ValueError(f"autoregressive_degrees: order must be a permutation of 0..{features - 1}, "
+                         f"got {perm.tolist()}")
+    degrees = torch.empty(features, dtype=torch.long)
+    degrees[perm] = torch.arange(1, features + 1)  # perm[k] is the k-th coordinate to be generated
+    return degrees
+
+
+class MADE(nn.Module):
+    r"""Masked autoencoder (Germain et al. 2015): ``params_per_feature`` outputs per coordinate,
+    each seeing only the coordinates before it in the order.
+
+    Input unit :math:`t` has degree :math:`\pi(t) \in 1..D`, hidden units degrees in :math:`1..D-1`
+    (cycled deterministically); a weight into a hidden unit of degree :math:`k` from degree
+    :math:`k'` is kept iff :math:`k \ge k'`, into an output of degree :math:`d` iff :math:`d > k`.
+    Every path from input :math:`s` to output :math:`t` needs :math:`\pi(s) < \pi(t)`: the Jacobian
+    is strictly triangular in the order. Returns ``[batch, features, params_per_feature]``.
+
+    With ``context_features = C > 0`` the network also sees a context vector :math:`h` [batch, C]
+    (IAF's in a VAE posterior, Kingma et al. 2016): :math:`W_h h` is added to the first hidden layer,
+    unmasked, so every output may depend on it and the ordering in :math:`x` is unchanged.
+    """
+
+    def __init__(self, features: int, hidden: int = 64, layers: int = 2, params_per_feature: int = 2,
+                 order: str | Sequence[int] | Tensor = "natural", context_features: int = 0):
+        super().__init__()
+        for name, v in (("features", features), ("hidden", hidden), ("layers", layers),
+                        ("params_per_feature", params_per_feature)):
+            check_count(v, name, "MADE")
+        self.context_features = check_count(context_features, "context_features", "MADE", minimum=0)
+        self.context = nn.Linear(context_features, hidden) if context_features else None
+        if features > 1 and hidden < features - 1:
+            raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} so that every "
+                             f"coordinate can depend on all of its past; got hidden={hidden}")
+        self.features, self.params_per_feature = features, params_per_feature
+        self.register_buffer("degrees", autoregressive_degrees(features, order))
+        # With D = 1 there is no past at all: degree 0 hidden units are cut from every output.
+        d_hidden = torch.arange(hidden) % max(features - 1, 1) + (1 if features > 1 else 0)
+        blocks, prev = [], self.degrees
+        for _ in range(layers):
+            blocks += [MaskedLinear(prev.numel(), hidden, (d_hidden[:, None] >= prev[None, :]).float()), nn.ReLU()]
+            prev = d_hidden
+        d_out = self.degrees.repeat_interleave(params_per_feature)  # outputs grouped per coordinate
+        blocks.append(MaskedLinear(prev.numel(), features * params_per_feature,
+                                   (d_out[:, None] > prev[None, :]).float()))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        if (context is None) != (self.context is None):
+            raise ValueError(f"MADE built with context_features={self.context_features} was called "
+                             f"{'without' if context is None else 'with'} a context")
+        if context is None:
+            out = self.net(x)
+        else:
+            out = self.net[1:](self.net[0](x) + self.context(context))
+        return out.reshape(x.shape[0], self.features, self.params_per_feature)
