@@ -6,6 +6,7 @@ the scheduler preempts a long call on a shared machine, which would bias a log-l
 """
 from __future__ import annotations
 
+import gc
 import statistics
 import time
 from dataclasses import dataclass
@@ -56,11 +57,17 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, in
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = now()
-        for _ in range(inner):
-            fn()
-        _sync(device)
-        times.append((now() - start) / inner)
+    collecting = gc.isenabled()
+    gc.disable()  # as timeit does: a collection of the caller's objects is not the call's cost
+    try:
+        for _ in range(repeats):
+            _sync(device)
+            start = now()
+            for _ in range(inner):
+                fn()
+            _sync(device)
+            times.append((now() - start) / inner)
+    finally:
+        if collecting:
+            gc.enable()
     return Timing(tuple(times))
