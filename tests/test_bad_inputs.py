@@ -1213,13 +1213,13 @@ row("load_freyfaces", "dtype", lambda tmp: fdata.load_freyfaces(2.5), TypeError)
 for _name, _lik, _params in [("Bernoulli", lambda: fmodels.Bernoulli(), 4),
                               ("Categorical", lambda: fmodels.Categorical(2, 3), 12),
                               ("DiscretizedLogistic", lambda: fmodels.DiscretizedLogistic(2), 8)]:
-    _lp = rf"{_name}\.log_prob"
-    row(_name, "shape", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n + 1), _bin), who=_lp, label="params")
-    row(_name, "shape", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin + 1), who=_lp, label="pixels")
-    row(_name, "empty", lambda lik=_lik, n=_params: lik().log_prob(vec(0, n), _bin[:0]), who=_lp)
-    row(_name, "nonfinite", lambda lik=_lik, n=_params: lik().log_prob(with_value(vec(2, n), NAN), _bin), who=_lp)
-    row(_name, "dtype", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin.tolist()), TypeError, who=_lp)
-    row(_name, "dtype", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin + 0.5), who=_lp, label="fractional")
+    _who = rf"{_name}\.log_prob"
+    row(_name, "shape", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n + 1), _bin), who=_who, label="params")
+    row(_name, "shape", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin + 1), who=_who, label="pixels")
+    row(_name, "empty", lambda lik=_lik, n=_params: lik().log_prob(vec(0, n), _bin[:0]), who=_who)
+    row(_name, "nonfinite", lambda lik=_lik, n=_params: lik().log_prob(with_value(vec(2, n), NAN), _bin), who=_who)
+    row(_name, "dtype", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin.tolist()), TypeError, who=_who)
+    row(_name, "dtype", lambda lik=_lik, n=_params: lik().log_prob(vec(2, n), _bin + 0.5), who=_who, label="fractional")
     row(_name, "count_value", lambda lik=_lik: lik().num_params(0), who=rf"{_name}\.num_params")
     row(_name, "count_value", lambda lik=_lik: lik().bits_per_dim(-1.0, 0), who=rf"{_name}\.bits_per_dim",
         label="bits_per_dim")
