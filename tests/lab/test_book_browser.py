@@ -66,8 +66,8 @@ def open_page(browser, url, outside: list):
         return r.continue_()
 
     page.route("**/*", route)
+    page.set_default_timeout(120_000)  # a loaded CI machine is slow, not broken
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
     return page
 
 
@@ -84,7 +84,7 @@ def test_pages_render_offline(site, browser):
                                ".map(i => i.getAttribute('src'))")
         assert not broken, f"{name}: images that did not load: {broken}"
         if name.startswith("notebooks/"):
-            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=20000)
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=120_000)
             unrendered = page.evaluate("document.querySelectorAll('mjx-merror').length")
             assert unrendered == 0, f"{name}: {unrendered} formulas failed to render"
         if name in ("claims", "notebooks/03_glow_vs_realnvp", "notebooks/11_adjoint_method"):
