@@ -12,6 +12,7 @@ Composition :math:`f_S \circ \dots \circ f_1` sums the per-layer log-dets (the c
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Sequence
 
 from torch import Tensor, nn
@@ -28,6 +29,23 @@ class Flow(nn.Module):
 
     def check_input(self, x: Tensor, event_shape: Sequence[int | None], who: str) -> Tensor:
         return check_shape(x, event_shape, who, like=first_parameter(self))
+
+    # Layers with solver or estimator settings name them in ``SETTINGS`` and validate them in ``_set``.
+    SETTINGS: tuple[str, ...] = ()
+
+    def _set(self, **settings) -> None:  # pragma: no cover - overridden where SETTINGS is not empty
+        raise ValueError(f"{type(self).__name__} has no settings")
+
+    @contextmanager
+    def using(self, **settings):
+        """Temporarily change settings, e.g. ``with cnf.using(trace="exact", rtol=1e-7): ...``;
+        the previous values come back when the block ends, also after an error."""
+        before = {name: getattr(self, name) for name in settings if name in self.SETTINGS}
+        self._set(**settings)
+        try:
+            yield self
+        finally:
+            self._set(**before)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -35,7 +35,6 @@ Solving uses torchdiffeq's ``odeint`` (backpropagating through the solver's oper
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -101,6 +100,8 @@ class CNF(Flow):
         generator: a torch Generator for the probes (default: the global RNG).
     """
 
+    SETTINGS = SETTINGS
+
     def __init__(self, field: nn.Module, event_shape: Sequence[int] | int, *, T: float = 1.0,
                  trace: str = "exact", noise: str = "gaussian", bottleneck: bool = False,
                  method: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5,
@@ -134,16 +135,6 @@ class CNF(Flow):
         for name, value in settings.items():
             setattr(self, name, value)
 
-    @contextmanager
-    def using(self, **settings):
-        """Temporarily change settings, e.g. ``with cnf.using(trace="exact", rtol=1e-7): ...``;
-        the previous values come back when the block ends, also after an error."""
-        before = {name: getattr(self, name) for name in settings if name in SETTINGS}
-        self._set(**settings)
-        try:
-            yield self
-        finally:
-            self._set(**before)
 
     def _odeint(self, func, y0, t):
         from torchdiffeq import odeint, odeint_adjoint

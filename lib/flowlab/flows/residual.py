@@ -26,7 +26,6 @@ computed without gradients: it is the sampling path).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +67,8 @@ class ResidualFlow(Flow):
         name: how errors name the block (default ``"ResidualFlow"``).
     """
 
+    SETTINGS = SETTINGS
+
     def __init__(self, features: int, g: nn.Module | None = None, *, hidden: int = 64, layers: int = 2,
                  coeff: float = 0.9, n_power_iterations: int = 1, step: float = 1.0, logdet: str = "exact",
                  terms: int = 10, probes: int = 1, noise: str = "gaussian", truncation: str = "geometric",
@@ -104,15 +105,6 @@ class ResidualFlow(Flow):
             checks[name](value)
             setattr(self, name, value)
 
-    @contextmanager
-    def using(self, **settings):
-        """Temporarily change settings, e.g. ``with block.using(logdet="roulette", probes=4): ...``."""
-        before = {name: getattr(self, name) for name in settings if name in SETTINGS}
-        self._set(**settings)
-        try:
-            yield self
-        finally:
-            self._set(**before)
 
     def residual(self, x: Tensor) -> Tensor:
         r""":math:`h\,g(x)`, without input checks (it runs inside the estimators and the iteration)."""
