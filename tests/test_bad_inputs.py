@@ -57,7 +57,7 @@ from flowlab.models import (DDPM, FAMILIES, VAE, Bernoulli, Discriminator, Gener
                             linear_schedule, minimax_generator_loss, nonsaturating_generator_loss, quadratic_features,
                             sampling_costs, vae_codec)
 from flowlab.measure import (CallCounter, bits_per_dim, bits_per_dim_to_nats, compare_seeds, count_parameters,
-                             direction_costs, loglog_fit, loglog_slope, mean_sd, nats_to_bits_per_dim,
+                             direction_costs, loglog_fit, loglog_slope, mean_lower_bound, mean_sd, nats_to_bits_per_dim,
                              time_call)
 from flowlab.nn import (MADE, MLP, ConcatConv2d, ConcatLinear, ConvNet, MaskedLinear, TimeConcatConvNet,
                         TimeConcatMLP, TimeLabelMLP, autoregressive_degrees)
@@ -750,13 +750,16 @@ for name, fn in [("loglog_fit", loglog_fit), ("loglog_slope", loglog_slope)]:
     row(name, "count_value", lambda fn=fn: fn([1, 2], [0, 1]), label="non-positive")
     row(name, "nonfinite", lambda fn=fn: fn([1, 2], [1, NAN]))
     row(name, "dtype", lambda fn=fn: fn(["a", "b"], [1, 2]), TypeError)
-for name, fn in [("mean_sd", lambda v: mean_sd(v)), ("compare_seeds", lambda v: compare_seeds(v, [1.0, 2.0]))]:
+for name, fn in [("mean_sd", lambda v: mean_sd(v)), ("compare_seeds", lambda v: compare_seeds(v, [1.0, 2.0])),
+                 ("mean_lower_bound", lambda v: mean_lower_bound(v))]:
     row(name, "empty", lambda fn=fn: fn([]))
     row(name, "shape", lambda fn=fn: fn([1.0]), label="one-seed")
     row(name, "ndim", lambda fn=fn: fn([[1.0, 2.0], [3.0, 4.0]]))
     row(name, "nonfinite", lambda fn=fn: fn([1.0, NAN]))
     row(name, "dtype", lambda fn=fn: fn(["x", "y"]), TypeError)
     row(name, "dtype", lambda fn=fn: fn("12"), TypeError, label="string")
+row("mean_lower_bound", "count_value", lambda: mean_lower_bound([1.0, 2.0], alpha=1.5), label="alpha")
+row("mean_lower_bound", "count_value", lambda: mean_lower_bound([1.0, 2.0], alpha=True), label="alpha-bool")
 row("time_call", "count_value", lambda: time_call(lambda: None, repeats=0), label="repeats")
 row("time_call", "count_type", lambda: time_call(lambda: None, repeats=2.0), TypeError, label="repeats")
 row("time_call", "count_value", lambda: time_call(lambda: None, warmup=-1), label="warmup")

@@ -28,6 +28,18 @@ def test_notebook_claims_hold(notebook):
     assert not found, "\n".join(found)
 
 
+FULL = sorted((ROOT / "results" / "full").glob("[0-9][0-9]_*.json"))
+
+
+@pytest.mark.parametrize("path", FULL, ids=[p.stem for p in FULL])
+def test_committed_full_mode_results_hold(path):
+    """Full-mode reference runs (committed under results/full/) hold as their full-mode pins say."""
+    data = json.loads(path.read_text())
+    assert data["notebook"] == path.stem and data["provenance"]["mode"] == "full"
+    found = problems(path.stem, data)
+    assert not found, "\n".join(found)
+
+
 def test_every_notebook_has_registered_claims():
     for notebook in NOTEBOOKS:
         assert registry.claims_for(notebook), f"{notebook} has no claims in flowlab.lab.registry"
@@ -72,3 +84,41 @@ def test_claim_book_rejects_unknown_and_misused_claims(tmp_path, monkeypatch):
         book.check("C11", "x", measured=1, expected=1, tolerance=0, why="")
     with pytest.raises(ValueError, match="use book.check"):
         book.order("C01", "x", holds=True, measured=1, expected="")
+
+
+def test_check_rows_counts_every_value_and_names_the_rows_outside(tmp_path, monkeypatch, capsys):
+    book = _book(tmp_path, monkeypatch)
+    rows = {"a": {"z mean": [0.5, -1.0], "z var": 0.2}, "b": {"z mean": [2.9, 0.1], "z var": -3.5}}
+    book.check_rows("C01", "z-scores per setup", rows=rows, checked=("z mean", "z var"), expected=0.0,
+                    tolerance=3.0, why="test band")
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("✗ C01 z-scores per setup: 5/6 within 0 ± 3") and len(first) <= 100
+    assert "outside: b" in out
+    entry = book.records["C01"]["checks"][0]
+    assert entry["passed"] is False and entry["measured"] == -3.5 and entry["failed_rows"] == ["b"]
+    assert book.verdict("C01") == "failed"
+    from flowlab.lab import report
+    assert report.failed_parts(book.records["C01"]) == ["z-scores per setup (b)"]
+    book.check_rows("C02", "all inside", rows={"x": {"z": 1.0}, "y": {"z": -1.0}}, checked=("z",),
+                    expected=0.0, tolerance=1.0, why="edge counts as inside")
+    assert book.verdict("C02") == "reproduced"
+    assert report.key_result(book.records["C02"]) == "2/2 within [0 ± 1]"
+
+
+def test_check_rows_rejects_malformed_rows(tmp_path, monkeypatch):
+    book = _book(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        book.check_rows("C01", "x", rows={}, checked=("z",), expected=0, tolerance=1, why="")
+    with pytest.raises(ValueError, match="missing"):
+        book.check_rows("C01", "x", rows={"a": {"y": 1}}, checked=("z",), expected=0, tolerance=1, why="")
+
+
+def test_provenance_records_the_code_as_it_was_when_the_book_opened(tmp_path, monkeypatch):
+    from flowlab.lab import provenance
+    monkeypatch.setattr(provenance, "_START", None)
+    monkeypatch.setattr(provenance, "library_digest", lambda root=None: "digest-at-start")
+    book = _book(tmp_path, monkeypatch)
+    monkeypatch.setattr(provenance, "library_digest", lambda root=None: "edited-during-the-run")
+    book.check("C01", "mass", measured=1.0, expected=1.0, tolerance=0.0, why="test")
+    assert json.loads(book.save().read_text())["provenance"]["library_digest"] == "digest-at-start"

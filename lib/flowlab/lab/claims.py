@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import registry, report
-from flowlab.lab.provenance import provenance
+from flowlab.lab.provenance import code_identity, provenance
 from flowlab.lab.outputs import results_dir
 
 
@@ -56,6 +56,7 @@ class ClaimBook:
             raise ValueError(f"no claims are registered for notebook {notebook!r} in flowlab.lab.registry")
         self.notebook = notebook
         self.params = params
+        code_identity()  # pin the commit and library digest now, as the kernel imported them
         self.specs = {s.id: s for s in specs}
         self.records: dict[str, dict] = {}
         self.scales: dict[str, str] = {}
@@ -90,6 +91,43 @@ class ClaimBook:
         print(report.check_line(passed, claim_id, what, entry["measured"], entry["expected"], entry["tolerance"]))
         if not passed:
             print(f"    why this tolerance: {why}")
+
+    def check_rows(self, claim_id: str, what: str, *, rows: dict[str, dict], checked: Sequence[str],
+                   expected: float, tolerance: float, why: str) -> None:
+        """One check made of many setups (fields, noises, times...): every number in the ``checked``
+        columns of every row must lie within ``expected`` ± ``tolerance``.
+
+        Prints a headline, ``✓ C29 <what>: 16/16 within 0 ± 3.42``, and the rows as a table with a
+        mark per row; records the value furthest from ``expected`` as the measurement, the rows beside
+        it, and the names of the rows that fell outside."""
+        rec = self._record(claim_id)
+        if rec["kind"] not in ("exact", "stat"):
+            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
+        if not isinstance(rows, dict) or not rows or not all(isinstance(r, dict) for r in rows.values()):
+            raise ValueError(f"check_rows expects rows as a non-empty dict of row name -> dict of columns, got {rows!r}")
+        missing = [(name, c) for name, r in rows.items() for c in checked if c not in r]
+        if not checked or missing:
+            raise ValueError(f"check_rows: every row needs the checked columns {list(checked)}; missing {missing}")
+        tol, centre = float(tolerance), float(expected)
+
+        def values(row):
+            return np.concatenate([np.ravel(np.asarray(_plain(row[c], 17), dtype=float)) for c in checked])
+
+        worst_of = {name: values(r)[np.argmax(np.abs(values(r) - centre))] for name, r in rows.items()}
+        inside = {name: bool(np.all(np.abs(values(r) - centre) <= tol)) for name, r in rows.items()}
+        n_in = sum(int(np.sum(np.abs(values(r) - centre) <= tol)) for r in rows.values())
+        n_all = sum(values(r).size for r in rows.values())
+        worst = max(worst_of.values(), key=lambda v: abs(v - centre))
+        passed = all(inside.values())
+        entry = {"what": what, "measured": _plain(float(worst)), "expected": _plain(centre),
+                 "tolerance": _plain(tol), "why": why, "passed": passed,
+                 "within": f"{n_in}/{n_all}", "failed_rows": [n for n, ok in inside.items() if not ok],
+                 "rows": _plain(rows)}
+        rec["checks"].append(entry)
+        print(report.rows_line(passed, claim_id, what, entry["within"], centre, tol))
+        report.show_table([{"": name, **r, report.MARK_COLUMN: report.MARK[inside[name]]} for name, r in rows.items()])
+        if not passed:
+            print(f"    outside: {', '.join(entry['failed_rows'])}; why this tolerance: {why}")
 
     def order(self, claim_id: str, what: str, *, holds: bool, measured, expected: str,
               why: str = "") -> None:

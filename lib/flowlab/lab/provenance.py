@@ -47,6 +47,18 @@ def git_commit() -> str:
         return "unknown"
 
 
+def code_identity() -> tuple[str, str]:
+    """The commit and library digest as this process found them when it first asked: a notebook's
+    results describe the code its kernel imported, even if the files change during a long run."""
+    global _START
+    if _START is None:
+        _START = (os.environ.get("FLOWLAB_GIT_COMMIT") or git_commit(), library_digest())
+    return _START
+
+
+_START: tuple[str, str] | None = None
+
+
 def provenance(mode: str, seed: int, device: str) -> dict:
     import torch
 
@@ -60,5 +72,4 @@ def provenance(mode: str, seed: int, device: str) -> dict:
         except ImportError:
             pass
     return {"mode": mode, "seed": seed, "device": device, "threads": torch.get_num_threads(),
-            "versions": versions, "git_commit": os.environ.get("FLOWLAB_GIT_COMMIT") or git_commit(),
-            "library_digest": library_digest()}
+            "versions": versions, "git_commit": code_identity()[0], "library_digest": code_identity()[1]}

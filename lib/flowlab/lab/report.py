@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 LINE = 100  # no check line is longer: the why stays in the results file (printed on failure)
 MARK = {True: "✓", False: "✗"}
+MARK_COLUMN = "in band"
 
 
 def short(value: Any, digits: int = 4) -> str:
@@ -47,6 +48,13 @@ def fit(text: str, width: int) -> str:
 def check_line(passed: bool, claim_id: str, what: str, measured: Any, expected: Any, tolerance: Any) -> str:
     """``✓ C08 LU log-det vs slogdet  3e-16  [0 ± 1e-12]``, at most :data:`LINE` characters."""
     tail = f"  {short(measured)}  {bracket(expected, tolerance)}"
+    head = f"{MARK[bool(passed)]} {claim_id} "
+    return head + fit(what, LINE - len(head) - len(tail)) + tail
+
+
+def rows_line(passed: bool, claim_id: str, what: str, within: str, expected: Any, tolerance: Any) -> str:
+    """``✓ C29 mean and variance z-scores per setup: 16/16 within 0 ± 3.42``, at most :data:`LINE`."""
+    tail = f": {within} within {short(expected)} ± {short(tolerance, 3)}"
     head = f"{MARK[bool(passed)]} {claim_id} "
     return head + fit(what, LINE - len(head) - len(tail)) + tail
 
@@ -117,7 +125,9 @@ def _closeness(check: dict) -> float:
 
 
 def failed_parts(claim: dict) -> list[str]:
-    return [c["what"] for c in claim["checks"] if not c["passed"]]
+    """What failed: each failed check, with the rows that fell outside for a check by rows."""
+    return [c["what"] + (f" ({', '.join(c['failed_rows'])})" if c.get("failed_rows") else "")
+            for c in claim["checks"] if not c["passed"]]
 
 
 def key_result(claim: dict) -> str:
@@ -132,6 +142,8 @@ def key_result(claim: dict) -> str:
         chosen = failing[0] if failing else checks[0]
         return f"{'fails' if failing else 'holds'}: {chosen['what']}"
     chosen = failing[0] if failing else max(checks, key=_closeness)
+    if chosen.get("within"):
+        return f"{chosen['within']} within {bracket(chosen['expected'], chosen['tolerance'])}"
     return f"{short(chosen['measured'])} {bracket(chosen['expected'], chosen.get('tolerance'))}"
 
 
