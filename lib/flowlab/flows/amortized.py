@@ -18,12 +18,6 @@ Raw parameters are unconstrained; the constraints that keep each map invertible 
 maps, a zero-initialised MADE for IAF). So the raw parameters of one datapoint can be optimised freely
 (the per-datapoint optimum of the approximation gap) without leaving the family.
 
-Every flow starts at (or next to) the identity, so that a posterior with :math:`K` maps starts where the
-diagonal Gaussian does: the heads of planar :math:`u` and of Sylvester :math:`R` start at zero (IAF's
-MADE is zero-initialised). With the default initialisation of those heads, :math:`K` random maps
-distort the Gaussian at the start; on MNIST-5k that cost 270 nats of -ELBO at :math:`K = 80`, more than
-a short training budget recovers.
-
 The maps themselves are the library's one implementation of each: :func:`~flowlab.flows.planar.planar_map`,
 :func:`~flowlab.flows.sylvester.sylvester_map` (with :math:`Q` orthogonalized, from Householder
 reflections, or the identity and reversal permutation alternating: O-, H- and T-SNF), and
@@ -106,7 +100,7 @@ class AmortizedPlanar(AmortizedFlow):
 
     def __init__(self, features: int, num_flows: int, context_features: int):
         super().__init__(features, num_flows, context_features)
-        self._head("u", (num_flows, features), init_scale=0.0)  # u = 0: u-hat = -0.31 w / |w|^2, a small shift
+        self._head("u", (num_flows, features))
         self._head("w", (num_flows, features))
         self._head("b", (num_flows,))
 
@@ -152,8 +146,8 @@ class AmortizedSylvester(AmortizedFlow):
                                    features))
         self.hidden = d
         self.orthogonalize_steps = check_count(orthogonalize_steps, "orthogonalize_steps", "AmortizedSylvester")
-        self._head("full", (num_flows, d, d), init_scale=0.0)  # R = 0 at the start: every map the identity
-        self._head("diag", (num_flows, d), init_scale=0.0)
+        self._head("full", (num_flows, d, d))
+        self._head("diag", (num_flows, d))
         self._head("diag_tilde", (num_flows, d))
         self._head("b", (num_flows, d))
         eye = torch.eye(features)
