@@ -61,3 +61,23 @@ def test_bad_invocations_are_explained(repo):
         reproduce.main(["--nb", "07"])
     with pytest.raises(SystemExit):
         reproduce.main(["--mode", "fast"])
+
+
+def test_forced_rerun_rewrites_only_the_run_times(repo):
+    assert reproduce.main(["--nb", "01"]) == 0
+    tracked = ("results", "figures", "notebooks")
+    before = {p: p.read_bytes() for d in tracked for p in (repo / d).rglob("*") if p.is_file()}
+    runs = json.loads((repo / "results" / reproduce.RUNS_FILE).read_text())
+    assert runs["01_demo"]["seconds"] > 0 and runs["01_demo"]["cpus"] >= 1
+    assert reproduce.main(["--nb", "01", "--force"]) == 0
+    after = {p: p.read_bytes() for d in tracked for p in (repo / d).rglob("*") if p.is_file()}
+    assert set(after) == set(before)
+    changed = sorted(str(p.relative_to(repo)) for p in before if before[p] != after[p])
+    assert changed in ([], ["results/runs.json"]), changed
+
+
+def test_full_mode_claims_page_shows_how_long_each_notebook_took(repo):
+    assert reproduce.main(["--nb", "01", "--mode", "full"]) == 0
+    assert (repo / "results" / "full" / reproduce.RUNS_FILE).is_file()
+    assert "Run times: 01_demo " in (repo / "results" / "full" / "CLAIMS.md").read_text()
+    assert not (repo / "results" / reproduce.RUNS_FILE).exists()

@@ -8,7 +8,9 @@ on them with warnings as errors:
   number, the scale and the published number, each linked to its place in its notebook;
 - ``notebooks.md``, the notebooks grouped by topic with a thumbnail from ``figures/``;
 - copies of ``notebooks/NN_*.ipynb`` in which each quoted claim gets an anchor (``#c11``) and the
-  setup and plotting cells are collapsed (their outputs stay visible);
+  setup and plotting cells are collapsed (their outputs stay visible), and of the committed
+  full-mode reference runs ``notebooks/full/NN_*.ipynb``, each placed after its quick-mode page and
+  listed, with its run time, at the end of the claims page;
 - MathJax, copied from the ``django-static-mathjax`` wheel into the site, so math renders offline.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic
 from flowlab.lab import registry, report
-from flowlab.lab.tables import KIND_LEGEND, load_results, tally
+from flowlab.lab.tables import KIND_LEGEND, load_results, run_times, tally
 
 TOPICS = (
     ("Change of variables and discrete flows", ("01", "02", "03", "04", "05", "06")),
@@ -50,14 +52,20 @@ def _is_collapsible(cell: dict) -> bool:
             or "plt.subplots" in source or "save_figure(" in source)
 
 
-def prepare_notebook(src: Path, dst: Path) -> list[str]:
-    """Copy a notebook for the site: claim anchors, collapsed setup/plot cells. Returns its claims."""
+def prepare_notebook(src: Path, dst: Path, title_suffix: str = "") -> list[str]:
+    """Copy a notebook for the site: claim anchors, collapsed setup/plot cells, and ``title_suffix``
+    after its title (a full-mode run reads "... (full mode)" in the navigation). Returns its claims."""
     nb = json.loads(src.read_text())
     anchored: list[str] = []
+    titled = not title_suffix
     for i, cell in enumerate(nb["cells"]):
         cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids; stable ones keep the site deterministic
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"])
+            if not titled and text.lstrip().startswith("#"):
+                first, _, rest = text.lstrip().partition("\n")
+                text, titled = first + title_suffix + "\n" + rest, True
+                cell["source"] = [text]
             new = [c for c in CLAIM_QUOTE.findall(text) if c not in anchored]
             if new:
                 anchors = "".join(f'<a id="{c.lower()}"></a>' for c in new)
@@ -96,9 +104,26 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
     return "\n".join(lines)
 
 
-def _link(nb: str, claim_id: str, anchors: dict[str, set[str]]) -> str:
-    anchor = f"#{claim_id.lower()}" if claim_id in anchors.get(nb, set()) else ""
-    return f'<a class="claim-link" href="notebooks/{nb}.html{anchor}">{claim_id}</a>'
+def full_mode_section(results: dict[str, dict], anchors: dict[str, set[str]], runs: str) -> str:
+    """The committed full-mode reference runs (``results/full/``), each claim linked to its place in
+    the full-mode notebook; empty when there are none."""
+    if not results:
+        return ""
+    lines = ["## Full-mode reference runs", "",
+             f"**{tally(results)}** at the scale each claim needs (`make reproduce MODE=full NB=..`). {runs}", "",
+             ":::{div} claims-table", "", "| claim | verdict | ours [expected ± tol] | scale | published |",
+             "|---|---|---|---|---|"]
+    for nb, data in results.items():
+        for c in data["claims"]:
+            lines.append(f"| {_link(nb, c['id'], anchors, 'notebooks/full/')} | {c['verdict']} "
+                         f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
+                         f"| {_cell(report.published(c))} |")
+    return "\n".join(lines + ["", ":::", ""])
+
+
+def _link(nb: str, claim_id: str, anchors: dict[str, set[str]], folder: str = "notebooks/") -> str:
+    anchor = f"#{claim_id.lower()}" if claim_id in anchors.get(folder + nb, set()) else ""
+    return f'<a class="claim-link" href="{folder}{nb}.html{anchor}">{claim_id}</a>'
 
 
 def notebooks_page(titles: dict[str, str], figures: Path, site: Path) -> str:
@@ -123,14 +148,18 @@ def notebooks_page(titles: dict[str, str], figures: Path, site: Path) -> str:
     return "\n".join(lines)
 
 
-def toc(titles: dict[str, str]) -> str:
+def toc(titles: dict[str, str], full: tuple[str, ...] = ()) -> str:
+    """The table of contents; a notebook with a full-mode reference run has it right after it."""
     out = ["format: jb-book", "root: intro", "parts:", "  - caption: Start here", "    chapters:"]
     out += [f"      - file: {page}" for page in ("how_to_run", "claims", "notebooks", "lectures")]
     for topic, numbers in TOPICS:
         present = [nb for nb in titles if nb[:2] in numbers]
         if present:
             out += [f"  - caption: \"{topic}\"", "    chapters:"]
-            out += [f"      - file: notebooks/{nb}" for nb in present]
+            for nb in present:
+                out.append(f"      - file: notebooks/{nb}")
+                if nb in full:
+                    out.append(f"      - file: notebooks/full/{nb}")
     return "\n".join(out) + "\n"
 
 
@@ -150,12 +179,21 @@ def assemble(root: Path, site: Path) -> None:
     (site / "notebooks").mkdir()
     titles, anchors = {}, {}
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        anchors[path.stem] = set(prepare_notebook(path, site / "notebooks" / path.name))
+        anchors["notebooks/" + path.stem] = set(prepare_notebook(path, site / "notebooks" / path.name))
         titles[path.stem] = _title(json.loads(path.read_text()), path.stem)
+    full_results = load_results(root / "results" / "full") if (root / "results" / "full").is_dir() else {}
+    full = tuple(nb for nb in full_results if (root / "notebooks" / "full" / f"{nb}.ipynb").is_file())
+    (site / "notebooks" / "full").mkdir()
+    for nb in full:
+        anchors["notebooks/full/" + nb] = set(prepare_notebook(root / "notebooks" / "full" / f"{nb}.ipynb",
+                                                               site / "notebooks" / "full" / f"{nb}.ipynb",
+                                                               title_suffix=" (full mode)"))
     results = load_results(root / "results")
-    (site / "claims.md").write_text(claims_page(results, anchors))
+    (site / "claims.md").write_text(claims_page(results, anchors) + "\n"
+                                    + full_mode_section({nb: full_results[nb] for nb in full}, anchors,
+                                                        run_times(root / "results" / "full")))
     (site / "notebooks.md").write_text(notebooks_page(titles, root / "figures", site))
-    (site / "_toc.yml").write_text(toc(titles))
+    (site / "_toc.yml").write_text(toc(titles, full))
 
 
 def main(argv: list[str] | None = None) -> int:

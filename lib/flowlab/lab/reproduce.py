@@ -7,7 +7,8 @@ For each notebook (all of ``notebooks/NN_*.ipynb``, or those named by ``--nb``) 
 2. executes it with papermill, in quick or full mode, with a per-cell timeout, writing every figure
    and result into a staging folder;
 3. only if the whole notebook succeeded, moves the executed notebook, figures and results into
-   place. A failure leaves the previous outputs untouched and names the failing cell.
+   place, and records how long it took in ``results/runs.json`` (the only file a re-run with nothing
+   changed rewrites). A failure leaves the previous outputs untouched and names the failing cell.
 
 Then it regenerates ``results/CLAIMS.md`` and the claims table in ``README.md`` and prints a
 summary: claims reproduced out of the total, failures named. Quick mode writes ``notebooks/``,
@@ -182,6 +183,17 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
     return True, ""
 
 
+RUNS_FILE = "runs.json"  # the timing of each notebook's last run: the one file a re-run always changes
+
+
+def run_record(seconds: float) -> dict:
+    """How long a notebook took, and on what: wall seconds, CPUs and the accelerator if any."""
+    import torch
+
+    return {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
 def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
     data = json.loads(results_file.read_text())
     claims = data["claims"]
@@ -223,6 +235,8 @@ def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
     sub = "" if args.mode == "quick" else args.mode
     stamps_path = root / "results" / sub / "stamps.json"
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
+    runs_path = root / "results" / sub / RUNS_FILE
+    runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
     lib = library_digest(root)
     failures, ran = [], 0
     for nb_path in paths:
@@ -240,6 +254,8 @@ def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
             done, total, bad = claim_counts(results_file)
             stamps[nb_path.stem] = digest
             write_json_atomic(stamps_path, dict(sorted(stamps.items())))
+            runs[nb_path.stem] = run_record(seconds)
+            write_json_atomic(runs_path, dict(sorted(runs.items())))
             print(f"[done]       {nb_path.stem}  {seconds:6.1f} s  {done}/{total} claims reproduced"
                   + (f"  FAILED: {', '.join(bad)}" if bad else ""), flush=True)
         else:
