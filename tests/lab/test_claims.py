@@ -50,7 +50,8 @@ def test_registry_is_well_formed():
         assert spec.kind in registry.KINDS
         assert spec.statement and spec.source
         assert set(spec.pinned) <= {"quick", "full"}
-        assert all(v in ("reproduced", "not reproduced at this scale") for v in spec.pinned.values())
+        assert all(v in ("reproduced", "not reproduced at this scale", registry.SEED_DEPENDENT)
+                   for v in spec.pinned.values())
         assert not spec.pinned or spec.kind == "order"
 
 
@@ -122,3 +123,15 @@ def test_provenance_records_the_code_as_it_was_when_the_book_opened(tmp_path, mo
     monkeypatch.setattr(provenance, "library_digest", lambda root=None: "edited-during-the-run")
     book.check("C01", "mass", measured=1.0, expected=1.0, tolerance=0.0, why="test")
     assert json.loads(book.save().read_text())["provenance"]["library_digest"] == "digest-at-start"
+
+
+def test_a_seed_dependent_pin_accepts_either_verdict_and_says_so(monkeypatch):
+    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": registry.SEED_DEPENDENT})
+    monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
+    monkeypatch.setitem(registry.BY_ID, "C07", spec)
+    for verdict, passed in (("reproduced", True), ("not reproduced at this scale", False)):
+        data = {"provenance": {"mode": "quick"}, "claims": [
+            {"id": "C07", "kind": "order", "verdict": verdict, "checks": [{"passed": passed}]}]}
+        assert problems("02_coupling_flows", data) == []
+    assert registry.shown_verdict("C07", "reproduced", "quick") == "reproduced (seed-dependent at this scale)"
+    assert registry.shown_verdict("C07", "reproduced", "full") == "reproduced"

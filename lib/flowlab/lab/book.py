@@ -25,7 +25,7 @@ from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic
 from flowlab.lab import registry, report
-from flowlab.lab.tables import KIND_LEGEND, load_results, run_times, tally
+from flowlab.lab.tables import KIND_LEGEND, load_results, run_times, tally, verdict_text
 
 TOPICS = (
     ("Change of variables and discrete flows", ("01", "02", "03", "04", "05", "06")),
@@ -97,7 +97,7 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
               "|---|---|---|---|---|---|---|"]
     for nb, data in results.items():
         for c in data["claims"]:
-            lines.append(f"| {_link(nb, c['id'], anchors)} | {_cell(c['source'])} | {c['kind']} | {c['verdict']} "
+            lines.append(f"| {_link(nb, c['id'], anchors)} | {_cell(c['source'])} | {c['kind']} | {verdict_text(data, c)} "
                          f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
                          f"| {_cell(report.published(c))} |")
     lines += ["", ":::", ""]
@@ -115,7 +115,7 @@ def full_mode_section(results: dict[str, dict], anchors: dict[str, set[str]], ru
              "|---|---|---|---|---|"]
     for nb, data in results.items():
         for c in data["claims"]:
-            lines.append(f"| {_link(nb, c['id'], anchors, 'notebooks/full/')} | {c['verdict']} "
+            lines.append(f"| {_link(nb, c['id'], anchors, 'notebooks/full/')} | {verdict_text(data, c)} "
                          f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
                          f"| {_cell(report.published(c))} |")
     return "\n".join(lines + ["", ":::", ""])

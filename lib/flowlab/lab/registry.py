@@ -6,7 +6,9 @@ heading, see ``shared/lectures``), and its kind:
 - ``exact``: a mathematical identity, asserted with a tight tolerance;
 - ``stat``: a statistical statement, asserted within a band derived from the sample size;
 - ``order``: an empirical ordering from training, over several seeds; its verdict is pinned per mode
-  in ``pinned`` once calibrated (``None`` until then: the claims test then only requires a verdict);
+  in ``pinned`` once calibrated (``None`` until then: the claims test then only requires a verdict).
+  A claim whose verdict flips with the seed at a mode's scale is pinned :data:`SEED_DEPENDENT`:
+  any honest verdict passes, and the tables say that the verdict depends on the seed;
 - ``display``: a published number shown beside ours, never asserted.
 
 Notebooks take statement, source and kind from here, so each is written once.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("exact", "stat", "order", "display")
+SEED_DEPENDENT = "seed-dependent"  # a pin: calibrated over seeds, the verdict flips at this scale
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,15 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        "Planar flows in the posterior tighten the bound as k grows; the gap splits into approximation "
        "and amortization parts",
        '003 "VAE on binary MNIST"; 003 "A Digression on Variational Inference"',
-       quick="not reproduced at this scale"),
+       quick="not reproduced at this scale", full="not reproduced at this scale"),
     _c("C50", "07_vae_with_flows", "order",
        "On Frey Faces, planar, IAF and Sylvester (O-, H-, T-SNF) posteriors reach a lower -ELBO than the "
        "diagonal-Gaussian VAE, and the importance-sampled NLL lies below each -ELBO (bits/dim)",
-       '003 "Determinant Identity - Sylvester Flows" (table)', quick="reproduced"),
+       '003 "Determinant Identity - Sylvester Flows" (table)',
+       # calibrated on seeds 0, 1, 2 (2026-12-01): quick reproduced on 0 and 2, not on 1 (planar and
+       # the Sylvester variants sit within the seed spread of the VAE after 200 steps); full (1,500
+       # steps, 39.7 min on 2 CPU cores, seed 0): every flow above the VAE
+       quick=SEED_DEPENDENT, full="not reproduced at this scale"),
     # 08 residual flows
     _c("C23", "08_residual_flows", "exact",
        "A residual block with Lip(g) < 1 (spectral normalisation) is invertible by fixed-point iteration, "
@@ -226,6 +233,14 @@ def verdict(kind: str, checks: list[dict]) -> str:
     if all(c["passed"] for c in checks):
         return "reproduced"
     return "not reproduced at this scale" if kind == "order" else "failed"
+
+
+def shown_verdict(claim_id: str, verdict: str, mode: str) -> str:
+    """A verdict as the tables print it: marked when the claim is pinned seed-dependent in ``mode``."""
+    spec = BY_ID.get(claim_id)
+    if spec is not None and spec.pinned.get(mode) == SEED_DEPENDENT:
+        return f"{verdict} (seed-dependent at this scale)"
+    return verdict
 
 
 def claims_for(notebook: str) -> list[ClaimSpec]:

@@ -43,7 +43,7 @@ def problems(notebook: str, data: dict) -> list[str]:
             found.append(f"{spec.id} ({notebook}, {spec.kind}) {verdict}: {'; '.join(failed)}")
         elif spec.kind == "order":
             pinned = spec.pinned.get(mode)
-            if pinned is not None and verdict != pinned:
+            if pinned not in (None, registry.SEED_DEPENDENT) and verdict != pinned:
                 found.append(f"{spec.id} ({notebook}, order) is '{verdict}' but '{pinned}' is pinned for {mode} mode")
             elif verdict not in ("reproduced", "not reproduced at this scale"):
                 found.append(f"{spec.id} ({notebook}, order) has verdict {verdict!r}")
@@ -70,6 +70,11 @@ def _all_claims(results: dict[str, dict]) -> list[tuple[str, dict]]:
     return [(nb, c) for nb, data in results.items() for c in data["claims"]]
 
 
+def verdict_text(data: dict, c: dict) -> str:
+    """A recorded claim's verdict as the tables print it (see :func:`flowlab.lab.registry.shown_verdict`)."""
+    return registry.shown_verdict(c["id"], c["verdict"], data.get("provenance", {}).get("mode", "quick"))
+
+
 def tally(results: dict[str, dict]) -> str:
     """``exact 17/17 · stat 12/12 · order 2/6``: reproduced out of recorded, per kind."""
     claims = [c for _, c in _all_claims(results)]
@@ -90,7 +95,7 @@ def not_reproduced(results: dict[str, dict], link: str) -> list[str]:
             continue
         failed = "; ".join(report.failed_parts(c)) or "not recorded"
         scale = c.get("scale") or ""
-        lines.append(f"- **{c['id']}** ([{nb}]({link}{nb}.ipynb)) {c['verdict']}: {_cell(failed)}"
+        lines.append(f"- **{c['id']}** ([{nb}]({link}{nb}.ipynb)) {verdict_text(results[nb], c)}: {_cell(failed)}"
                      + (f" — at {_cell(scale)}" if scale else ""))
     return lines
 
@@ -101,7 +106,7 @@ def render(results: dict[str, dict], link: str = "../notebooks/") -> str:
              "| published |", "|---|---|---|---|---|---|---|---|"]
     for nb, c in _all_claims(results):
         lines.append(f"| {c['id']} | [{nb}]({link}{nb}.ipynb) | {_cell(c['source'])} | {c['kind']} | "
-                     f"{c['verdict']} | {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} | "
+                     f"{verdict_text(results[nb], c)} | {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} | "
                      f"{_cell(report.published(c))} |")
     return "\n".join(lines)
 
@@ -110,7 +115,8 @@ def render_short(results: dict[str, dict], link: str = "notebooks/") -> str:
     """The README's table: id, statement, verdict, notebook."""
     lines = ["| claim | statement | verdict | notebook |", "|---|---|---|---|"]
     for nb, c in _all_claims(results):
-        lines.append(f"| {c['id']} | {_cell(c['statement'])} | {c['verdict']} | [{nb[:2]}]({link}{nb}.ipynb) |")
+        lines.append(f"| {c['id']} | {_cell(c['statement'])} | {verdict_text(results[nb], c)} | "
+                     f"[{nb[:2]}]({link}{nb}.ipynb) |")
     return "\n".join(lines)
 
 
