@@ -133,5 +133,5 @@ def test_a_seed_dependent_pin_accepts_either_verdict_and_says_so(monkeypatch):
         data = {"provenance": {"mode": "quick"}, "claims": [
             {"id": "C07", "kind": "order", "verdict": verdict, "checks": [{"passed": passed}]}]}
         assert problems("02_coupling_flows", data) == []
-    assert registry.shown_verdict("C07", "reproduced", "quick") == "reproduced (seed-dependent at this scale)"
+    assert registry.shown_verdict("C07", "reproduced", "quick") == "reproduced (seed-dependent)"
     assert registry.shown_verdict("C07", "reproduced", "full") == "reproduced"

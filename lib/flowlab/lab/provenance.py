@@ -1,7 +1,8 @@
 """Provenance of a results file: mode, seed, device, threads, versions, the commit and the library digest.
 
-The commit says which code produced a result; it is marked ``-dirty`` only when the library itself
-(``lib/``, ``pyproject.toml``) differs from that commit, not when the run's own outputs do. The
+The commit says which code produced a result: the last commit that changed the library itself
+(``lib/``, ``pyproject.toml``), marked ``-dirty`` only when the library differs from it, not when the
+run's own outputs do. The
 library digest (a hash of every library source the notebooks import) identifies the code exactly,
 committed or not.
 """
@@ -33,12 +34,13 @@ def library_digest(root: Path | None = None) -> str:
 
 
 def git_commit() -> str:
-    """``git describe`` of HEAD, with ``-dirty`` when the library differs from it."""
+    """The last commit that changed the library (``lib/``, ``pyproject.toml``), with ``-dirty`` when the
+    library differs from it: commits of notebooks or results alone leave a re-run's results unchanged."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10)
 
     try:
-        head = git("describe", "--always", "--abbrev=10").stdout.strip()
+        head = git("log", "-1", "--format=%h", "--abbrev=10", "--", "lib", "pyproject.toml").stdout.strip()
         if not head:
             return "unknown"
         dirty = git("status", "--porcelain", "--", "lib", "pyproject.toml").stdout.strip()

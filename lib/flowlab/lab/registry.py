@@ -244,7 +244,7 @@ def shown_verdict(claim_id: str, verdict: str, mode: str) -> str:
     """A verdict as the tables print it: marked when the claim is pinned seed-dependent in ``mode``."""
     spec = BY_ID.get(claim_id)
     if spec is not None and spec.pinned.get(mode) == SEED_DEPENDENT:
-        return f"{verdict} (seed-dependent at this scale)"
+        return f"{verdict} (seed-dependent)"
     return verdict
 
 

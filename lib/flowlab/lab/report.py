@@ -79,10 +79,13 @@ def _columns(rows: Sequence[dict]) -> list[str]:
     return columns
 
 
-def table_text(rows: Sequence[dict], columns: Sequence[str] | None = None, width: int = 28) -> str:
+def table_text(rows: Sequence[dict], columns: Sequence[str] | None = None, width: int = 28,
+               name_width: int = 40) -> str:
+    """The plain-text twin: cells cut at ``width`` characters, the first (row name) at ``name_width``."""
     columns = list(columns or _columns(rows))
-    cells = [[fit(str(c), width) for c in columns]]
-    cells += [[fit(short(row.get(c, "")), width) for c in columns] for row in rows]
+    widths_cap = [name_width] + [width] * (len(columns) - 1)
+    cells = [[fit(str(c), w) for c, w in zip(columns, widths_cap)]]
+    cells += [[fit(short(row.get(c, "")), w) for c, w in zip(columns, widths_cap)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
