@@ -92,16 +92,24 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
             lines.append(f"- {_link(nb, c['id'], anchors)}: {_cell('; '.join(report.failed_parts(c)))} — "
                          f"at {_cell(c.get('scale', ''))}")
         lines.append("")
-    lines += ["## Every claim", "", ":::{div} claims-table", "",
-              "| claim | lecture source | kind | verdict | ours [expected ± tol] | scale | published |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["## Every claim", ""] + claims_table(results, anchors, "notebooks/", with_source=True)
+    return "\n".join(lines)
+
+
+def claims_table(results: dict[str, dict], anchors: dict[str, set[str]], folder: str,
+                 with_source: bool) -> list[str]:
+    """One row per claim, its id linked to its anchor in ``folder``'s notebook page."""
+    head = ["claim"] + (["lecture source", "kind"] if with_source else []) + [
+        "verdict", "ours [expected ± tol]", "scale", "published"]
+    lines = [":::{div} claims-table", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for nb, data in results.items():
         for c in data["claims"]:
-            lines.append(f"| {_link(nb, c['id'], anchors)} | {_cell(c['source'])} | {c['kind']} | {verdict_text(data, c)} "
-                         f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
-                         f"| {_cell(report.published(c))} |")
-    lines += ["", ":::", ""]
-    return "\n".join(lines)
+            cells = [_link(nb, c["id"], anchors, folder)]
+            cells += [_cell(c["source"]), c["kind"]] if with_source else []
+            cells += [verdict_text(data, c), _cell(report.key_result(c)), _cell(c.get("scale", "")),
+                      _cell(report.published(c))]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines + ["", ":::", ""]
 
 
 def full_mode_section(results: dict[str, dict], anchors: dict[str, set[str]], runs: str) -> str:
@@ -110,15 +118,8 @@ def full_mode_section(results: dict[str, dict], anchors: dict[str, set[str]], ru
     if not results:
         return ""
     lines = ["## Full-mode reference runs", "",
-             f"**{tally(results)}** at the scale each claim needs (`make reproduce MODE=full NB=..`). {runs}", "",
-             ":::{div} claims-table", "", "| claim | verdict | ours [expected ± tol] | scale | published |",
-             "|---|---|---|---|---|"]
-    for nb, data in results.items():
-        for c in data["claims"]:
-            lines.append(f"| {_link(nb, c['id'], anchors, 'notebooks/full/')} | {verdict_text(data, c)} "
-                         f"| {_cell(report.key_result(c))} | {_cell(c.get('scale', ''))} "
-                         f"| {_cell(report.published(c))} |")
-    return "\n".join(lines + ["", ":::", ""])
+             f"**{tally(results)}** at the scale each claim needs (`make reproduce MODE=full NB=..`). {runs}", ""]
+    return "\n".join(lines + claims_table(results, anchors, "notebooks/full/", with_source=False))
 
 
 def _link(nb: str, claim_id: str, anchors: dict[str, set[str]], folder: str = "notebooks/") -> str:

@@ -18,8 +18,9 @@ import numpy as np
 
 from flowlab.files import repo_root
 
-# The driver and its tables run outside the notebooks' kernels: changing them changes no result.
-DRIVER_MODULES = {"reproduce.py", "tables.py"}
+# The driver, its tables and the book builder run outside the notebooks' kernels: changing them
+# changes no result.
+DRIVER_MODULES = {"reproduce.py", "tables.py", "book.py"}
 
 
 def library_digest(root: Path | None = None) -> str:
