@@ -129,6 +129,10 @@ class InvertibleConv1x1(Flow):
         upper = torch.triu(self.upper, 1) + torch.diag(self.sign * self.log_diag.exp())
         return self.perm @ lower @ upper
 
+    def _plain_weight(self) -> Tensor | None:
+        # the LU form's log|det| is exact (-inf when a diagonal entry is 0); only slogdet rounds
+        return None if self.lu else self.weight
+
     def log_abs_det_weight(self) -> Tensor:
         """:math:`\\log|\\det W|`, one number."""
         if self.lu:
@@ -140,7 +144,7 @@ class InvertibleConv1x1(Flow):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         self._check(x, "InvertibleConv1x1")
-        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1")
+        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1", matrix=self._plain_weight())
         w = self.weight_matrix()
         z = F.conv2d(x, w.reshape(self.channels, self.channels, 1, 1))
         logdet = x.shape[2] * x.shape[3] * log_det_w
@@ -148,7 +152,8 @@ class InvertibleConv1x1(Flow):
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         self._check(z, "InvertibleConv1x1.inverse")
-        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1.inverse")
+        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1.inverse",
+                                     matrix=self._plain_weight())
         w_inv = torch.linalg.inv(self.weight_matrix())
         x = F.conv2d(z, w_inv.reshape(self.channels, self.channels, 1, 1))
         logdet = -z.shape[2] * z.shape[3] * log_det_w
