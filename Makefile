@@ -7,14 +7,18 @@ TORCH ?= torch==2.13.0
 MODE ?= quick
 NB ?=
 PARAMS ?=
+SEEDS ?=
+FLOAT_PATH ?=
+JOBS ?=
 PY := $(VENV)/bin/python
 READY := $(VENV)/.flowlab-ready
 
-.PHONY: reproduce test test-lib test-notebooks bench data lab book clean venv help
+.PHONY: reproduce calibrate test test-lib test-notebooks bench data lab book clean venv help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make reproduce [MODE=quick|full] [NB=03] [PARAMS='steps=200']  run notebooks, regenerate outputs"
+	@echo "make calibrate [NB=03] [SEEDS=0-9] [FLOAT_PATH=default] [JOBS=2]  verdict stability over seeds (then: python -m flowlab.lab.calibrate --report)"
 	@echo "make test                                                      library, claims and notebook tests"
 	@echo "make bench                                                     speed against zuko/nflows/normflows"
 	@echo "make data                                                      fetch full MNIST and CIFAR-10"
@@ -33,6 +37,11 @@ $(READY): pyproject.toml Makefile
 reproduce: $(READY)
 	$(PY) -m flowlab.lab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p))
 
+# Each order claim's verdict over seed sets and float paths, before it is pinned (resumable; see --report).
+calibrate: $(READY)
+	$(PY) -m flowlab.lab.calibrate --mode $(MODE) $(if $(NB),--nb $(NB)) $(if $(SEEDS),--seeds $(SEEDS)) \
+	  $(if $(FLOAT_PATH),--float-path $(FLOAT_PATH)) $(if $(JOBS),--jobs $(JOBS))
+
 test: test-lib test-notebooks
 
 test-lib: $(READY)
@@ -40,8 +49,12 @@ test-lib: $(READY)
 
 # nbval re-executes every notebook and compares the verdict cells; the fresh results it writes go to
 # build/nbval (not over the committed ones) and are then put through the same claims test.
+# NBVAL_CPU_CAPABILITY=default runs it on ATen's non-vectorised kernels, another float path than the
+# references' (CI does): a verdict that flips with rounding then fails here, not on a user's machine.
+NBVAL_CPU_CAPABILITY ?=
 test-notebooks: $(READY)
 	rm -rf build/nbval
+	$(if $(NBVAL_CPU_CAPABILITY),ATEN_CPU_CAPABILITY=$(NBVAL_CPU_CAPABILITY)) \
 	FLOWLAB_RESULTS_DIR=$(CURDIR)/build/nbval/results FLOWLAB_FIGURES_DIR=$(CURDIR)/build/nbval/figures \
 	  $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -q -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
 	FLOWLAB_CHECK_RESULTS=$(CURDIR)/build/nbval/results $(PY) -m pytest tests/lab/test_claims.py -q -p no:cacheprovider

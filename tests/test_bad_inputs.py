@@ -57,7 +57,7 @@ from flowlab.models import (DDPM, FAMILIES, VAE, Bernoulli, Discriminator, Gener
                             linear_schedule, minimax_generator_loss, nonsaturating_generator_loss, quadratic_features,
                             sampling_costs, vae_codec)
 from flowlab.measure import (CallCounter, bits_per_dim, bits_per_dim_to_nats, compare_seeds, count_parameters,
-                             direction_costs, loglog_fit, loglog_slope, mean_lower_bound, mean_sd, nats_to_bits_per_dim,
+                             decide, detection_rate, higher, lower, not_worse, similar, direction_costs, loglog_fit, loglog_slope, mean_lower_bound, mean_sd, nats_to_bits_per_dim,
                              time_call)
 from flowlab.nn import (MADE, MLP, ConcatConv2d, ConcatLinear, ConvNet, MaskedLinear, TimeConcatConvNet,
                         TimeConcatMLP, TimeLabelMLP, autoregressive_degrees)
@@ -395,6 +395,8 @@ row("FlowModel", "nonfinite", lambda: _realnvp_model().log_prob(with_value(vec(3
 row("FlowModel", "dtype", lambda: _realnvp_model().log_prob(vec(3, 4).double()), TypeError, who=LP,
     label="float64")
 row("FlowModel", "dtype", lambda: _realnvp_model().log_prob(vec(3, 4).long()), TypeError, who=LP, label="int64")
+row("FlowModel", "dtype", lambda: _realnvp_model().log_prob(torch.full((3, 4), 255, dtype=torch.uint8)), TypeError,
+    who=LP + r" expects floating point.*\[0, 1\).*dequantize", label="uint8-pixels")
 row("FlowModel", "dtype", lambda: _realnvp_model().log_prob([[0.0] * 4]), TypeError, who=LP, label="list")
 row("FlowModel", "device", lambda: _realnvp_model().log_prob(meta(vec(3, 4))), who=LP)
 # The model cannot know its data's shape (the base sees the latent): its first layer names it.
@@ -758,6 +760,18 @@ for name, fn in [("mean_sd", lambda v: mean_sd(v)), ("compare_seeds", lambda v: 
     row(name, "nonfinite", lambda fn=fn: fn([1.0, NAN]))
     row(name, "dtype", lambda fn=fn: fn(["x", "y"]), TypeError)
     row(name, "dtype", lambda fn=fn: fn("12"), TypeError, label="string")
+for name, part in [("lower", lower), ("higher", higher), ("not_worse", not_worse), ("similar", similar)]:
+    row(name, "shape", lambda part=part: part([1.0], [1.0, 2.0], 0.1), label="one-seed")
+    row(name, "nonfinite", lambda part=part: part([1.0, NAN], [1.0, 2.0], 0.1))
+    row(name, "nonfinite", lambda part=part: part([1.0, 2.0], math.inf, 0.1), label="reference")
+    row(name, "dtype", lambda part=part: part(["x", "y"], [1.0, 2.0], 0.1), TypeError)
+    row(name, "count_value", lambda part=part: part([1.0, 2.0], [1.0, 2.0], -0.1), label="margin")
+    row(name, "nonfinite", lambda part=part: part([1.0, 2.0], [1.0, 2.0], NAN), label="margin")
+for name, part in [("not_worse", not_worse), ("similar", similar)]:
+    row(name, "count_value", lambda part=part: part([1.0, 2.0], [1.0, 2.0], 0.0), label="zero-margin")
+row("decide", "empty", lambda: decide({}))
+row("decide", "dtype", lambda: decide({"a": (1.0, 2.0)}), label="not-a-part")
+row("decide", "count_value", lambda: decide({"a": lower([1.0, 2.0], 0.0)}, alpha=0.7), label="alpha")
 row("mean_lower_bound", "count_value", lambda: mean_lower_bound([1.0, 2.0], alpha=1.5), label="alpha")
 row("mean_lower_bound", "count_value", lambda: mean_lower_bound([1.0, 2.0], alpha=True), label="alpha-bool")
 row("time_call", "count_value", lambda: time_call(lambda: None, repeats=0), label="repeats")
@@ -914,7 +928,10 @@ row("BitsBackCodec", "ndim", lambda: _codec().encode(torch.zeros(4, dtype=torch.
 row("BitsBackCodec", "empty", lambda: _codec().encode(torch.zeros(0, 4, dtype=torch.long)))
 row("BitsBackCodec", "nonfinite", lambda: _codec().encode(with_value(torch.zeros(3, 4), NAN)))
 row("BitsBackCodec", "dtype", lambda: _codec().encode(torch.zeros(3, 4, dtype=torch.bool)), TypeError, label="bool")
-row("BitsBackCodec", "dtype", lambda: _codec().decode("not bytes"), TypeError, who="message bytes", label="message")
+row("BitsBackCodec", "dtype", lambda: _codec().decode("not bytes"), TypeError,
+    who=r"BitsBackCodec\.decode expects the message bytes.*got str", label="message")
+row("BitsBackCodec", "dtype", lambda: _codec().decode(_codec().encode(torch.zeros(3, 4, dtype=torch.long))), TypeError,
+    who=r"BitsBackCodec\.decode expects the message bytes.*got tuple.*first element", label="message-tuple")
 row("LatentGrid", "count_value", lambda: LatentGrid(width=0.0), label="width")
 row("LatentGrid", "count_type", lambda: LatentGrid(bound=True), TypeError, label="bound")
 row("LatentGrid", "nonfinite", lambda: LatentGrid(bound=INF))
@@ -1527,6 +1544,9 @@ SKIPPED = {
     },
     "flowlab.measure": {
         "SeedComparison": "a frozen record built by compare_seeds, which validates the values",
+        "OrderDecision": "a frozen record built by decide, which validates its parts",
+        "OUTCOMES": "a constant tuple of the three outcome names",
+        "detection_rate": "a power formula on numbers the tests pass (simulated in tests/measure/test_orders.py)",
         "Timing": "a frozen record built by time_call",
     },
     "flowlab.ode": {},

@@ -116,3 +116,22 @@ def test_bad_inputs(toy):
         LatentGrid(width=2.0 ** -12, bound=8.0)
     with pytest.raises(MessageError, match="chunks"):
         codec_for(toy, batch=7).decode(codec.encode(toy.sample(4))[0])
+
+
+@pytest.mark.parametrize("message, says", [
+    ("not a message", r"got str; a str is text"),
+    (None, r"got NoneType"),
+    (12, r"got int"),
+], ids=["str", "none", "int"])
+def test_decode_of_something_not_a_message_says_what_it_got_and_expects(coded, message, says):
+    _, codec, *_ = coded
+    with pytest.raises(TypeError, match=r"^BitsBackCodec\.decode expects the message bytes that "
+                                        r"BitsBackCodec\.encode or encode_naive returned .*" + says) as info:
+        codec.decode(message)
+    assert "unpack" not in str(info.value)
+
+
+def test_decode_of_the_whole_encode_result_says_to_pass_its_first_element(coded):
+    _, codec, x, message, _ = coded
+    with pytest.raises(TypeError, match=r"BitsBackCodec\.decode .*got tuple.*\(message, report\).*first element"):
+        codec.decode(codec.encode(x[:3]))

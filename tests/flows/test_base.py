@@ -49,3 +49,15 @@ def test_wrong_shape_gives_clear_error():
         Compose(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="positive number of samples"):
         FlowModel(ElementwiseAffine(2), StandardNormal(2)).sample(0)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_integer_pixels_get_one_message_with_floating_point_range_and_dequantize(dtype):
+    """Not only '.float()': integer pixels need dequantizing into floating point values in [0, 1)."""
+    model = FlowModel(ElementwiseAffine(4), StandardNormal(4))
+    pixels = torch.arange(12).reshape(3, 4).mul(23).to(dtype)           # values 0 .. 253
+    with pytest.raises(TypeError, match=r"^FlowModel\.log_prob expects floating point") as info:
+        model.log_prob(pixels)
+    text = str(info.value)
+    assert "[0, 1)" in text and "floating point" in text and "flowlab.data.dequantize(x, levels" in text
+    assert str(dtype) in text

@@ -11,6 +11,7 @@ import pytest
 
 from flowlab.lab import ClaimBook, notebook_params, registry
 from flowlab.lab.tables import problems
+from flowlab.measure import decide, lower
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("FLOWLAB_CHECK_RESULTS", ROOT / "results"))
@@ -50,8 +51,9 @@ def test_registry_is_well_formed():
         assert spec.kind in registry.KINDS
         assert spec.statement and spec.source
         assert set(spec.pinned) <= {"quick", "full"}
-        assert all(v in ("reproduced", "not reproduced at this scale", registry.SEED_DEPENDENT)
+        assert all(v in (*registry.OUTCOMES, registry.LEGACY_NOT_REPRODUCED) or isinstance(v, registry.SeedDependent)
                    for v in spec.pinned.values())
+        assert (spec.false_alarm is None) == (spec.kind != "stat"), spec.id
         assert not spec.pinned or spec.kind == "order"
 
 
@@ -75,7 +77,8 @@ def test_problems_catch_an_order_verdict_that_differs_from_its_pin(monkeypatch):
     spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": "reproduced"})
     monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
     data = {"provenance": {"mode": "quick"}, "claims": [
-        {"id": "C07", "kind": "order", "verdict": "not reproduced at this scale", "checks": [{"passed": False}]}]}
+        {"id": "C07", "kind": "order", "verdict": "inconclusive at this scale",
+         "checks": [{"passed": False, "outcome": "inconclusive at this scale"}]}]}
     assert any("pinned" in f for f in problems("02_coupling_flows", data))
 
 
@@ -84,7 +87,7 @@ def test_claim_book_rejects_unknown_and_misused_claims(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not registered for 01_change_of_variables"):
         book.check("C11", "x", measured=1, expected=1, tolerance=0, why="")
     with pytest.raises(ValueError, match="use book.check"):
-        book.order("C01", "x", holds=True, measured=1, expected="")
+        book.order("C01", "x", decide({"a": lower([1.0, 2.0], 3.0)}), expected="")
 
 
 def test_check_rows_counts_every_value_and_names_the_rows_outside(tmp_path, monkeypatch, capsys):
@@ -125,13 +128,95 @@ def test_provenance_records_the_code_as_it_was_when_the_book_opened(tmp_path, mo
     assert json.loads(book.save().read_text())["provenance"]["library_digest"] == "digest-at-start"
 
 
-def test_a_seed_dependent_pin_accepts_either_verdict_and_says_so(monkeypatch):
-    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": registry.SEED_DEPENDENT})
+def test_a_seed_dependent_pin_accepts_any_outcome_and_shows_the_counts(monkeypatch):
+    pin = registry.seed_dependent(reproduced=6, inconclusive=7)
+    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
     monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
     monkeypatch.setitem(registry.BY_ID, "C07", spec)
-    for verdict, passed in (("reproduced", True), ("not reproduced at this scale", False)):
+    for outcome in registry.OUTCOMES:
         data = {"provenance": {"mode": "quick"}, "claims": [
-            {"id": "C07", "kind": "order", "verdict": verdict, "checks": [{"passed": passed}]}]}
+            {"id": "C07", "kind": "order", "verdict": outcome,
+             "checks": [{"passed": outcome == "reproduced", "outcome": outcome}]}]}
         assert problems("02_coupling_flows", data) == []
-    assert registry.shown_verdict("C07", "reproduced", "quick") == "reproduced (seed-dependent)"
+    assert str(pin) == "seed-dependent (inconclusive at this scale in 7, reproduced in 6 of 13 seed sets)"
+    assert registry.shown_verdict("C07", "reproduced", "quick") == f"reproduced; {pin}"
     assert registry.shown_verdict("C07", "reproduced", "full") == "reproduced"
+    with pytest.raises(AssertionError):
+        registry.seed_dependent(reproduced=9, inconclusive=1)  # 9 of 10 agree: that is a pin, not seed-dependent
+
+
+def test_order_verdicts_combine_the_checks_outcomes():
+    def checks(*outcomes):
+        return [{"passed": o == "reproduced", "outcome": o} for o in outcomes]
+    assert registry.verdict("order", checks("reproduced", "reproduced")) == "reproduced"
+    assert registry.verdict("order", checks("reproduced", "inconclusive at this scale")) == "inconclusive at this scale"
+    assert registry.verdict("order", checks("inconclusive at this scale", "contradicted")) == "contradicted"
+    # results recorded before the three-outcome rule keep their old verdicts
+    assert registry.verdict("order", [{"passed": False}]) == registry.LEGACY_NOT_REPRODUCED
+
+
+def test_book_order_records_the_decision_and_its_deciding_numbers(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
+    book = ClaimBook("02_coupling_flows", notebook_params())
+    book.order("C07", "flow below the Gaussian", decide({"moons": lower([1.0, 1.3, 0.7], [1.05, 1.35, 0.75])}),
+               expected="flow < Gaussian")
+    out = capsys.readouterr().out
+    assert out.startswith("○ C07 flow below the Gaussian — inconclusive at this scale")
+    entry = book.records["C07"]["checks"][0]
+    assert entry["outcome"] == "inconclusive at this scale" and entry["measured"]["moons"]["claimed"] == "Δ < 0"
+    assert book.verdict("C07") == "inconclusive at this scale"
+    from flowlab.lab import report
+    assert report.key_result(book.records["C07"]).startswith("inconclusive at this scale: moons Δ -0.05, 90% interval [")
+    with pytest.raises(TypeError, match="OrderDecision"):
+        book.order("C07", "x", True, expected="")
+
+
+def test_summary_prints_a_seed_dependent_claims_counts_not_this_runs_outcome(tmp_path, monkeypatch, capsys):
+    pin = registry.seed_dependent(reproduced=5, contradicted=1, inconclusive=4)
+    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
+    monkeypatch.setitem(registry.BY_ID, "C07", spec)
+    monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
+    outs = []
+    for runs in ([1.0, 1.1, 0.9], [5.0, 5.1, 4.9]):
+        book = ClaimBook("02_coupling_flows", notebook_params())
+        book.order("C07", "x", decide({"a": lower(runs, 3.0)}), expected="")
+        capsys.readouterr()
+        book.summary()
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]  # reproduced in one run, contradicted in the other: the same summary
+    assert f"C07  order   {pin}" in outs[0] and "(1 seed-dependent, not counted)" in outs[0]
+
+
+
+
+ORDER_CLAIMS = [c for c in registry.CLAIMS if c.kind == "order"]
+
+
+@pytest.mark.parametrize("spec", ORDER_CLAIMS, ids=[c.id for c in ORDER_CLAIMS])
+def test_quick_pins_are_what_the_calibration_measured(spec):
+    """Every order claim's quick-mode pin is the one its calibration record implies: an outcome that at
+    least 9 in 10 of at least 10 seed sets gave, over both float paths, else seed-dependent with those counts."""
+    from flowlab.lab import calibrate
+    records = calibrate.load("quick")
+    counts = calibrate.outcome_counts(records, spec.id)
+    assert sum(counts.values()) >= 10, f"{spec.id}: only {sum(counts.values())} seed sets calibrated"
+    for path in ("native", "default"):
+        assert calibrate.outcome_counts(records, spec.id, path), f"{spec.id}: no {path}-path calibration run"
+    assert spec.pinned.get("quick") == calibrate.implied_pin(counts), (spec.id, counts)
+
+
+STAT_CLAIMS = [c for c in registry.CLAIMS if c.kind == "stat"]
+
+
+@pytest.mark.parametrize("spec", STAT_CLAIMS, ids=[c.id for c in STAT_CLAIMS])
+def test_stat_claims_carry_a_nominal_and_a_measured_rate(spec):
+    from flowlab.lab import calibrate
+    failed, runs = calibrate.failure_rate(calibrate.load("quick"), spec.id)
+    assert runs >= 10, f"{spec.id}: failure rate measured over {runs} seeds"
+    text = registry.rate_text(spec.id, failed, runs)
+    assert f"failed on {failed} of {runs} seeds" in text
+    if isinstance(spec.false_alarm, float):
+        assert text.startswith("nominal false-alarm rate")
+        # a correct method's failures over the seeds are Binomial(runs, rate): far more flags a real problem
+        from scipy import stats
+        assert failed <= stats.binom.ppf(0.999, runs, spec.false_alarm), (spec.id, failed, runs)

@@ -27,3 +27,87 @@ def test_bad_parameters_are_named(kwargs, message):
 def test_non_integer_counts_are_type_errors(kwargs):
     with pytest.raises(TypeError, match="must be an integer"):
         notebook_params(**kwargs)
+
+
+def test_params_name_what_they_have_when_asked_for_a_missing_one():
+    p = notebook_params(steps=10)
+    with pytest.raises(AttributeError, match=r"no 'seeds'; they have mode, seed, device, steps"):
+        p.seeds
+
+
+@pytest.mark.parametrize("name, meant", [("mdoe", "mode"), ("sead", "seed"), ("devcie", "device")])
+def test_near_misses_of_the_common_parameters_are_refused(name, meant):
+    with pytest.raises(ValueError, match=f"no parameter '{name}' \\(did you mean '{meant}'\\?\\)"):
+        notebook_params(**{name: "full" if meant == "mode" else 5})
+
+
+def test_counts_that_only_look_like_common_parameters_are_accepted():
+    assert notebook_params(seeds=3, steps=2, samples=4).seeds == 3  # a plural is a count of its own
+
+
+def test_known_names_refuse_every_other_name():
+    assert notebook_params(known=["mode", "seed", "device", "steps"], steps=3).steps == 3
+    with pytest.raises(ValueError, match=r"no parameter 'stpes' \(did you mean 'steps'\?\); "
+                                         r"known parameters: mode, seed, device, steps"):
+        notebook_params(known=["mode", "seed", "device", "steps"], stpes=3)
+    with pytest.raises(ValueError, match=r"no parameter 'samples'; known parameters: mode, seed, device$"):
+        notebook_params(known=["mode", "seed", "device"], samples=3)
+
+
+PARAMETERS_CELL = ('from typing import Optional\n\nmode: str = "quick"  # quick or full\nseed: int = 0\n'
+                   'device: str = "auto"\nsamples: Optional[int] = None  # Monte Carlo samples')
+
+
+@pytest.fixture
+def notebook_repo(tmp_path, monkeypatch):
+    """A repository whose notebooks/01_change_of_variables.ipynb declares mode, seed, device, samples."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(PARAMETERS_CELL)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells.append(cell)
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "01_change_of_variables.ipynb")
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_setup_refuses_a_name_the_notebook_does_not_declare(notebook_repo):
+    from flowlab.lab import setup
+
+    with pytest.raises(ValueError, match=r"01_change_of_variables has no parameter 'sead' \(did you mean 'seed'\?\); "
+                                         r"known parameters: mode, seed, device, samples"):
+        setup("01_change_of_variables", sead=5)
+    with pytest.raises(ValueError, match=r"no parameter 'steps'; known parameters: mode, seed, device, samples"):
+        setup("01_change_of_variables", steps=5)
+    p, _, _ = setup("01_change_of_variables", seed=2, device="cpu", samples=7)
+    assert (p.seed, p.samples) == (2, 7)
+
+
+def test_declared_defaults_are_read_from_the_parameters_cell(notebook_repo):
+    from flowlab.lab.params import declared_defaults, is_default
+
+    defaults = declared_defaults(notebook_repo / "notebooks" / "01_change_of_variables.ipynb")
+    assert defaults == {"mode": "quick", "seed": 0, "device": "auto", "samples": None}
+    assert is_default(0, defaults["seed"]) and not is_default(3, defaults["seed"])
+    assert not is_default(0.0, defaults["seed"]) and is_default(None, defaults["samples"])
+
+
+def test_every_committed_notebook_passes_setup_only_names_it_declares():
+    import ast
+    import json
+    from pathlib import Path
+
+    from flowlab.lab.params import declared_parameters
+
+    notebooks = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        known = declared_parameters(path)
+        calls = [node for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"
+                 for node in ast.walk(ast.parse("".join(cell["source"])))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup"]
+        assert len(calls) == 1, f"{path.name}: expected one setup(...) call"
+        passed = {k.arg for k in calls[0].keywords}
+        assert passed <= set(known), f"{path.name} passes {passed - set(known)} that it does not declare"

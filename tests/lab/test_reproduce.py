@@ -1,11 +1,16 @@
 """The papermill driver on a throw-away repository: outputs move into place only on success, a
-failure names its cell and keeps the previous outputs, and an unchanged notebook is not re-run."""
+failure names its cell and keeps the previous outputs, an unchanged notebook is not re-run (in a fresh
+clone either), and non-default parameters write under build/interactive/, never over the references."""
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from flowlab.lab import reproduce
+from flowlab.lab import provenance, reproduce, tables
 
 NOTEBOOK_CODE = [
     ("parameters", 'mode = "quick"\nseed = 0\nfail = 0'),
@@ -81,3 +86,140 @@ def test_full_mode_claims_page_shows_how_long_each_notebook_took(repo):
     assert (repo / "results" / "full" / reproduce.RUNS_FILE).is_file()
     assert "Run times: 01_demo " in (repo / "results" / "full" / "CLAIMS.md").read_text()
     assert not (repo / "results" / reproduce.RUNS_FILE).exists()
+
+
+def git(repo, *args):
+    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false",
+                           *args], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def committed(repo):
+    """The throw-away repository with its default-parameter references run and committed."""
+    (repo / "README.md").write_text(f"# demo\n\n{tables.README_START}\n{tables.README_END}\n")
+    (repo / ".gitignore").write_text("build/\nscratch.py\n")  # a developer's own untracked module
+    assert reproduce.main(["--nb", "01"]) == 0
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "references")
+    assert git(repo, "status", "--porcelain") == ""
+    return repo
+
+
+def test_non_default_parameters_write_to_build_interactive_and_touch_nothing_committed(committed, capsys):
+    repo = committed
+    capsys.readouterr()
+    assert reproduce.main(["--nb", "01", "-p", "seed=3"]) == 0
+    out = capsys.readouterr().out
+    assert "build/interactive/notebooks/" in out and "build/interactive/results/" in out
+    assert git(repo, "status", "--porcelain") == "", "a non-default run changed committed files"
+    interactive = repo / "build" / "interactive"
+    assert json.loads((interactive / "results" / "01_demo.json").read_text())["seed"] == 3
+    assert (interactive / "figures" / "01_demo_0.png").is_file()
+    executed = json.loads((interactive / "notebooks" / "01_demo.ipynb").read_text())
+    assert all(c["execution_count"] for c in executed["cells"] if c["cell_type"] == "code")
+
+    assert reproduce.main(["--nb", "01", "--mode", "full", "-p", "seed=3"]) == 0
+    assert git(repo, "status", "--porcelain") == ""
+    assert json.loads((interactive / "results" / "full" / "01_demo.json").read_text())["seed"] == 3
+    assert (interactive / "notebooks" / "full" / "01_demo.ipynb").is_file()
+
+
+def test_an_explicit_default_is_the_default(committed, capsys):
+    capsys.readouterr()
+    assert reproduce.main(["--nb", "01", "-p", "seed=0"]) == 0
+    assert "[up to date] 01_demo" in capsys.readouterr().out
+    assert git(committed, "status", "--porcelain") == ""
+
+
+def test_a_fresh_clone_of_current_references_is_up_to_date(library, committed, tmp_path_factory, monkeypatch,
+                                                            capsys):
+    assert (committed / "lib" / "flowlab" / "scratch.py").is_file()
+    clone = tmp_path_factory.mktemp("elsewhere") / "clone"
+    git(committed, "clone", "-q", str(committed), str(clone))
+    monkeypatch.setenv("FLOWLAB_ROOT", str(clone))
+    capsys.readouterr()
+    assert reproduce.main(["--nb", "01"]) == 0
+    out = capsys.readouterr().out
+    assert "[up to date] 01_demo" in out and "[running]" not in out
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def fake_paths(*stems):
+    return [Path("notebooks") / f"{s}.ipynb" for s in stems]
+
+
+def test_nb_selects_by_exact_number_or_name():
+    paths = fake_paths("01_a", "03_glow_vs_realnvp", "10_b", "11_c")
+    assert reproduce.select(paths, "01") == paths[:1]
+    assert reproduce.select(paths, "10, 03_glow_vs_realnvp,10") == [paths[2], paths[1]]
+    for nb in ("1", "0", "3", "001"):
+        with pytest.raises(SystemExit, match=rf"NB='{nb}' is not a two-digit notebook number; expected a two-digit "
+                                             rf"number such as 03.*available: 01_a, 03_glow_vs_realnvp, 10_b, 11_c"):
+            reproduce.select(paths, nb)
+    for nb in ("03_glow", "1_", "glow", "04"):
+        with pytest.raises(SystemExit, match=rf"no notebook matches NB='{nb}'; expected a two-digit number such as 03"):
+            reproduce.select(paths, nb)
+
+
+def test_a_misspelt_parameter_is_refused_with_the_known_ones(repo):
+    with pytest.raises(SystemExit, match=r"01_demo has no parameter sead \(did you mean 'seed'\?\); it takes mode, "
+                                         r"seed, fail"):
+        reproduce.main(["--nb", "01", "-p", "sead=3"])
+
+
+LIBRARY = {
+    "__init__.py": '"""root"""\n',
+    "files.py": "import os\n",
+    "lab/__init__.py": "from flowlab.lab.outputs import results_dir\n",
+    "lab/outputs.py": "from ..measure import timing\n\n\ndef results_dir():\n    from . import style\n",
+    "lab/style.py": "STYLE = 1\n",
+    "lab/reproduce.py": "import flowlab.lab\n",
+    "measure/__init__.py": "",
+    "measure/timing.py": "import time\n",
+    "unused.py": "import flowlab.files\n",
+    "scratch.py": "import flowlab.lab\n",  # imported by nothing, and not committed
+}
+
+
+@pytest.fixture
+def library(repo):
+    """A small library under the throw-away repository's lib/ for the notebook's imports to resolve in."""
+    for name, text in LIBRARY.items():
+        path = repo / "lib" / "flowlab" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return repo
+
+
+def test_notebook_imports_are_followed_through_the_library(library):
+    code = reproduce.code_sources(library / "notebooks" / "01_demo.ipynb")
+    assert provenance.imported_modules(library, code) == [
+        "flowlab", "flowlab.files", "flowlab.lab", "flowlab.lab.outputs", "flowlab.lab.style", "flowlab.measure",
+        "flowlab.measure.timing"]
+
+
+@pytest.mark.parametrize("edited, changes", [
+    ("unused.py", False), ("lab/reproduce.py", False),  # not imported; the driver
+    ("files.py", True), ("lab/__init__.py", True), ("__init__.py", True),  # imported by the notebook
+    ("measure/timing.py", True), ("lab/style.py", True),  # imported by what it imports, even lazily
+])
+def test_the_stamp_changes_with_what_the_notebook_imports_and_nothing_else(library, edited, changes):
+    nb = library / "notebooks" / "01_demo.ipynb"
+    before = reproduce.input_digest(nb, library, "quick", {})
+    with open(library / "lib" / "flowlab" / edited, "a") as f:
+        f.write("\nEDITED = True\n")
+    assert (reproduce.input_digest(nb, library, "quick", {}) != before) is changes
+
+
+def test_the_stamp_is_the_same_wherever_the_tree_is(library, tmp_path_factory):
+    nb = "notebooks/01_demo.ipynb"
+    here = reproduce.input_digest(library / nb, library, "quick", {"seed": 0})
+    copy = tmp_path_factory.mktemp("copy") / "elsewhere"
+    shutil.copytree(library, copy)
+    os.utime(copy / "lib" / "flowlab" / "files.py", (0, 0))
+    assert reproduce.input_digest(copy / nb, copy, "quick", {}) == here  # seed=0 is the default
+    assert reproduce.input_digest(copy / nb, copy, "quick", {"seed": 3}) != here
+    assert reproduce.input_digest(copy / nb, copy, "full", {}) != here

@@ -84,3 +84,33 @@ def test_fit_logistic_refuses_separable_data():
     phi_neg = quadratic_features(torch.tensor([[-2.0], [-3.0]], dtype=torch.float64))
     with pytest.raises(ValueError, match="separable|singular"):
         fit_logistic(phi_pos, phi_neg, iterations=30)
+
+
+SEPARABLE = r"linearly separable.*maximum-likelihood logistic fit does not exist.*overlap.*regularised"
+
+
+@pytest.mark.parametrize("pos, neg", [
+    ([[1.0], [2.0], [3.0]], [[-1.0], [-2.0], [-3.0]]),                        # 1D, with a bias feature
+    ([[1.0, 1.0], [2.0, 0.5], [1.5, 2.0]], [[-1.0, -1.0], [-2.0, 0.0], [0.0, -2.0]]),   # 2D
+], ids=["1d", "2d"])
+def test_fit_logistic_separable_classes_give_its_own_error_not_a_singular_solve(pos, neg):
+    """Newton's weights diverge on separable classes until the Hessian is exactly singular: the error
+    says why (no maximum-likelihood fit) and what to do, not torch.linalg's singular-matrix message."""
+    bias = lambda x: torch.cat([torch.ones(len(x), 1, dtype=torch.float64), torch.tensor(x, dtype=torch.float64)], 1)
+    with pytest.raises(ValueError, match=SEPARABLE) as info:
+        fit_logistic(bias(pos), bias(neg))
+    assert info.value.args[0].startswith("fit_logistic")
+    assert not isinstance(info.value, torch.linalg.LinAlgError)
+
+
+def test_fit_logistic_separable_without_a_singular_solve_gives_the_same_error():
+    """Separation seen as non-convergence (no bias feature: the weights grow, never quite saturate)."""
+    with pytest.raises(ValueError, match=SEPARABLE):
+        fit_logistic(torch.tensor([[1.0], [2.0]]), torch.tensor([[-1.0], [-2.0]]))
+
+
+def test_fit_logistic_linearly_dependent_features_are_named_as_such():
+    g = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(20, 1, generator=g), torch.randn(20, 1, generator=g)
+    with pytest.raises(ValueError, match=r"fit_logistic: .*linearly dependent.*rank 1 < 2"):
+        fit_logistic(pos.repeat(1, 2), neg.repeat(1, 2))

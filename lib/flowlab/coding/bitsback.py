@@ -77,6 +77,19 @@ class CodingReport:
         return float(self.x_bits.sum() + self.z_prior_bits.sum() - back)
 
 
+def _not_a_message(value, who: str) -> TypeError:
+    """The error for a decode input that is not the message bytes ``encode`` returns."""
+    got = type(value).__name__
+    hint = ""
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (bytes, bytearray, memoryview)):
+        hint = ("; encode and encode_naive return a tuple (message, report): pass its first element, "
+                "e.g. message, report = codec.encode(x); codec.decode(message)")
+    elif isinstance(value, str):
+        hint = "; a str is text, not a coded message (read a stored message in binary mode, open(path, 'rb'))"
+    return TypeError(f"{who} expects the message bytes that BitsBackCodec.encode or encode_naive returned "
+                     f"(bytes, bytearray or memoryview), got {got}{hint}")
+
+
 class BitsBackCodec:
     """Lossless coding of integer data with a latent variable model given by three callables.
 
@@ -236,6 +249,8 @@ class BitsBackCodec:
 
         Raises :class:`~flowlab.coding.message.MessageError` for a truncated or corrupted message, or
         when the decoded items do not match the sender's checksum (a different model)."""
+        if not isinstance(message, (bytes, bytearray, memoryview)):
+            raise _not_a_message(message, "BitsBackCodec.decode")
         header, words = msg.unpack(message)
         if header.shape != self.shape:
             raise msg.MessageError(f"message holds items of shape {header.shape}, this codec codes {self.shape}")

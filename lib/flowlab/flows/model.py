@@ -53,6 +53,8 @@ class FlowModel(nn.Module):
         self.base = base
 
     def log_prob(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and not x.is_floating_point():
+            _refuse_integer_data(x, "FlowModel.log_prob")
         check_tensor(x, "FlowModel.log_prob", like=first_parameter(self))
         z, logdet = self.flow(x)
         return self.base.log_prob(z) + logdet
@@ -63,3 +65,13 @@ class FlowModel(nn.Module):
         check_generator(generator, "FlowModel.sample")
         x, _ = self.flow.inverse(self.base.sample(n, generator=generator))
         return x
+
+
+def _refuse_integer_data(x: Tensor, who: str) -> None:
+    """Integer pixels are not a density model's data: say at once what is (only called on that error)."""
+    if x.dtype == torch.bool or x.is_complex():
+        return  # not pixels: check_tensor gives the generic dtype message
+    raise TypeError(f"{who} expects floating point data, got integer dtype {x.dtype}; integer pixels "
+                    "0 .. levels-1 must first become dequantized floating point values in [0, 1): "
+                    "y = flowlab.data.dequantize(x, levels, generator) (levels=256 for 8-bit images); "
+                    "a plain .float() keeps them in 0 .. levels-1, outside [0, 1)")

@@ -87,9 +87,9 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
     lines = ["# The claims", "", f"**{tally(results)}** (quick mode, 2 CPU cores).", "", KIND_LEGEND, ""]
     missing = [(nb, c) for nb, d in results.items() for c in d["claims"] if c["verdict"] != "reproduced"]
     if missing:
-        lines += ["## Not reproduced at this scale", ""]
+        lines += ["## Not reproduced: failed, contradicted, or inconclusive at this scale", ""]
         for nb, c in missing:
-            lines.append(f"- {_link(nb, c['id'], anchors)}: {_cell('; '.join(report.failed_parts(c)))} — "
+            lines.append(f"- {_link(nb, c['id'], anchors)} *{verdict_text(results[nb], c)}*: {_cell(report.why_not(c))} — "
                          f"at {_cell(c.get('scale', ''))}")
         lines.append("")
     lines += ["## Every claim", ""] + claims_table(results, anchors, "notebooks/", with_source=True)

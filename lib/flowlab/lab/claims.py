@@ -6,13 +6,15 @@ A notebook opens a :class:`ClaimBook`, records checks as it goes, prints the ver
     book = ClaimBook("01_change_of_variables", p)
     book.check("C01", "total mass", measured=mass, expected=1.0, tolerance=1e-6,
                why="float64 quadrature of a piecewise-constant density")
-    book.order("C11", "1x1 conv < shuffle < reverse", holds=ok, measured=table)
+    book.order("C11", "1x1 conv beats reverse", decide({"conv < reverse": lower(conv, rev)}),
+               expected="conv < reverse")
     book.display("C11", "CIFAR-10 bits/dim, Glow", ours=None, published=3.35)
     book.summary(); book.save()
 
-Statement, source and kind come from :mod:`flowlab.lab.registry`. A claim's verdict is ``reproduced``
-when every check passed; an exact or stat claim otherwise ``failed``, an order claim
-``not reproduced at this scale``. Display rows never change a verdict.
+Statement, source and kind come from :mod:`flowlab.lab.registry`. An exact or stat claim is
+``reproduced`` when every check passed, otherwise ``failed``; an order claim is ``reproduced``,
+``contradicted`` or ``inconclusive at this scale`` by the rule of :mod:`flowlab.measure.orders`.
+Display rows never change a verdict.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import registry, report
 from flowlab.lab.provenance import code_identity, provenance
 from flowlab.lab.outputs import results_dir
+from flowlab.measure.orders import REPRODUCED, RULE, OrderDecision
 
 
 def _plain(value: Any, digits: int = 6) -> Any:
@@ -91,6 +94,16 @@ class ClaimBook:
         print(report.check_line(passed, claim_id, what, entry["measured"], entry["expected"], entry["tolerance"]))
         if not passed:
             print(f"    why this tolerance: {why}")
+            self._explain_failure(claim_id)
+
+    def _explain_failure(self, claim_id: str) -> None:
+        """A failed stat check at a reader's seed: how often a correct method fails it (nominal, measured)."""
+        if self.specs[claim_id].kind != "stat":
+            return
+        from flowlab.lab import calibrate  # the calibration record: read only when something failed
+
+        failed, runs = calibrate.failure_rate(calibrate.load(self.params.mode), claim_id)
+        print("    " + registry.failure_note(claim_id, failed, runs))
 
     def check_rows(self, claim_id: str, what: str, *, rows: dict[str, dict], checked: Sequence[str],
                    expected: float, tolerance: float, why: str) -> None:
@@ -128,23 +141,32 @@ class ClaimBook:
         report.show_table([{"": name, **r, report.MARK_COLUMN: report.MARK[inside[name]]} for name, r in rows.items()])
         if not passed:
             print(f"    outside: {', '.join(entry['failed_rows'])}; why this tolerance: {why}")
+            self._explain_failure(claim_id)
 
-    def order(self, claim_id: str, what: str, *, holds: bool, measured, expected: str,
-              why: str = "") -> None:
-        """An empirical ordering measured over seeds: ``holds`` says whether it came out as claimed.
-        A ``measured`` dict of dicts (one row per pair or variant) is shown as a table."""
+    def order(self, claim_id: str, what: str, decision: OrderDecision, *, expected: str, why: str = "",
+              measured=None) -> None:
+        """An empirical ordering over seeds, decided by :func:`flowlab.measure.decide`: prints its outcome
+        (reproduced, contradicted or inconclusive at this scale) and each comparison's deciding numbers
+        (means, Δ, its interval, what was claimed); ``measured`` adds a table of the runs behind it."""
         rec = self._record(claim_id)
         if rec["kind"] != "order":
             raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.check")
-        entry = {"what": what, "measured": _plain(measured), "expected": expected, "why": why,
-                 "passed": bool(holds)}
+        if not isinstance(decision, OrderDecision):
+            raise TypeError(f"book.order expects the OrderDecision of flowlab.measure.decide(...), got "
+                            f"{type(decision).__name__}")
+        outcome = decision.outcome
+        entry = {"what": what, "outcome": outcome, "passed": outcome == REPRODUCED,
+                 "measured": _plain(decision.rows()), "alpha": decision.alpha, "expected": expected,
+                 "why": why, "rule": RULE}
+        if measured is not None:
+            entry["runs"] = _plain(measured)
         rec["checks"].append(entry)
-        print(report.order_line(holds, claim_id, what))
-        rows = report.rows_of(entry["measured"])
-        if rows:
-            report.show_table(rows)
-        if not holds:
-            print(f"    claimed: {expected}; rule: {why}")
+        print(report.order_line(outcome, claim_id, what))
+        report.show_table(report.rows_of(entry["measured"]))
+        if measured is not None and report.rows_of(entry["runs"]):
+            report.show_table(report.rows_of(entry["runs"]))
+        if outcome != REPRODUCED:
+            print(f"    claimed: {expected}; rule: {RULE}" + (f"; {why}" if why else ""))
 
     def scale(self, text: str, claim_id: str | None = None) -> None:
         """The scale a claim (or, without ``claim_id``, every claim of the notebook) ran at:
@@ -176,23 +198,54 @@ class ClaimBook:
             rec = self.records.get(claim_id) or self._record(claim_id)
             default = f"{self.params.mode} mode, {self.params.device}, seed {self.params.seed}"
             out.append({**rec, "verdict": self.verdict(claim_id),
-                        "scale": self.scales.get(claim_id) or self.scales.get("") or default})
+                        "scale": self.scales.get(claim_id) or self.scales.get("") or default,
+                        **self._over_seeds(claim_id)})
         return out
+
+    def _over_seeds(self, claim_id: str) -> dict:
+        """What calibration over seeds measured of the claim (``results/calibration/<mode>.json``): a stat
+        claim's nominal false-alarm rate and its failures; an order claim's outcome counts and pin."""
+        from flowlab.lab import calibrate
+
+        spec, records = self.specs[claim_id], calibrate.load(self.params.mode)
+        if spec.kind == "stat":
+            failed, runs = calibrate.failure_rate(records, claim_id)
+            return {"false_alarm": spec.false_alarm, "failures_over_seeds": {"failed": failed, "seeds": runs}}
+        if spec.kind == "order":
+            pin = registry.pin(claim_id, self.params.mode)
+            return {"outcomes_over_seed_sets": {path: calibrate.outcome_counts(records, claim_id, path)
+                                                for path in calibrate.FLOAT_PATHS},
+                    "pinned": str(pin) if pin is not None else None}
+        return {}
 
     def report(self) -> None:
         """The closing table: claim, what the lecture says, verdict (and which part failed), our
         number, the scale it ran at, the published number."""
+        from flowlab.lab.tables import verdict_text
+
         claims = self._claims()
-        report.show_table(report.closing_rows(claims, {c["id"]: c["scale"] for c in claims}),
+        data = {"provenance": {"mode": self.params.mode}}
+        shown = [{**c, "verdict": verdict_text(data, c)} for c in claims]
+        report.show_table(report.closing_rows(shown, {c["id"]: c["scale"] for c in claims}),
                           caption=f"{self.notebook}: claims ({self.params.mode} mode, {self.params.device})")
 
     def summary(self) -> None:
-        """Print the verdict table: stable text, the output nbval compares."""
-        print(f"{self.notebook} ({self.params.mode} mode)")
+        """Print the verdict table: the output nbval compares, so only what is stable across machines.
+        A claim pinned seed-dependent prints its calibration counts, not this run's draw (the closing
+        table above shows that)."""
+        mode = self.params.mode
+        print(f"{self.notebook} ({mode} mode)")
+        stable = []
         for claim_id, spec in self.specs.items():
+            pinned = registry.pin(claim_id, mode)
+            if isinstance(pinned, registry.SeedDependent):
+                print(f"  {claim_id}  {spec.kind:<7} {pinned}")
+                continue
+            stable.append(claim_id)
             print(f"  {claim_id}  {spec.kind:<7} {self.verdict(claim_id)}")
-        done = sum(self.verdict(c) == "reproduced" for c in self.specs)
-        print(f"  {done}/{len(self.specs)} reproduced")
+        done = sum(self.verdict(c) == "reproduced" for c in stable)
+        aside = len(self.specs) - len(stable)
+        print(f"  {done}/{len(stable)} reproduced" + (f" ({aside} seed-dependent, not counted)" if aside else ""))
 
     def results_of(self, notebook: str) -> "NotebookResults":
         """The saved results of ``notebook``, which this notebook must declare in

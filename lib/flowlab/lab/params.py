@@ -1,15 +1,26 @@
 """Validation of the parameters a notebook takes (papermill overrides them).
 
-Every notebook's ``parameters`` cell ends with ``p = notebook_params(mode=mode, seed=seed, ...)`` so
-that a bad value stops the run at once with a message saying what is expected.
+Every notebook's ``parameters`` cell declares its parameters (``steps: Optional[int] = None``), and its
+first code cell passes them to :func:`flowlab.lab.setup`, which checks the names against that cell and
+the values with :func:`notebook_params`: a misspelt name or a bad value stops the run at once with a
+message saying what is expected, instead of running silently with the default.
 """
 from __future__ import annotations
 
+import ast
+import difflib
+import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flowlab.measure.validate import check_count
 
 MODES = ("quick", "full")
+COMMON = ("mode", "seed", "device")
+PARAMETERS_TAG = "parameters"  # papermill's tag of the cell whose assignments it may override
+INJECTED_TAG = "injected-parameters"  # papermill's tag of the cell it adds with the overrides
+_NO_DEFAULT = object()  # a default that is not a literal (an expression): never equal to a given value
 
 
 @dataclass(frozen=True)
@@ -27,11 +38,85 @@ class Params:
         extra = object.__getattribute__(self, "extra")
         if name in extra:
             return extra[name]
-        raise AttributeError(name)
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and friends probing for optional hooks
+        have = ", ".join((*COMMON, *extra))
+        raise AttributeError(f"these notebook parameters have no {name!r}; they have {have} "
+                             f"(pass {name}={name} to setup(...) to use it)")
 
     def pick(self, quick, full):
         """The quick-mode or the full-mode value of a setting."""
         return quick if self.quick else full
+
+
+def _cell_source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def parameters_cell(nb_path: Path) -> str | None:
+    """The source of the cell tagged ``parameters`` in a notebook file (None when it has none)."""
+    nb = json.loads(Path(nb_path).read_text())
+    for cell in nb["cells"]:
+        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
+            return _cell_source(cell)
+    return None
+
+
+def declared_defaults(nb_path: Path) -> dict:
+    """``{name: default}`` of every name assigned in the notebook's parameters cell, in order
+    (``seed: int = 0`` and ``seed = 0`` alike). A default that is not a literal is recorded as unknown,
+    so that no given value counts as equal to it."""
+    source = parameters_cell(nb_path)
+    defaults = {}
+    for node in ast.parse(source or "").body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError):
+            default = _NO_DEFAULT
+        for target in targets:
+            if isinstance(target, ast.Name):
+                defaults[target.id] = default
+    return defaults
+
+
+def declared_parameters(nb_path: Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` (what papermill may override)."""
+    return list(declared_defaults(nb_path))
+
+
+def is_default(value, default) -> bool:
+    """``value`` is the declared default: equal and of the same type (``seed=0`` is, ``seed=0.0`` is not)."""
+    return default is not _NO_DEFAULT and type(value) is type(default) and value == default
+
+
+def did_you_mean(name: str, names: Collection[str], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_names(names: Collection[str], known: Collection[str], where: str, note: str = "") -> None:
+    """Refuse any of ``names`` that is not in ``known``, naming it, ``where`` it was given and what is
+    known (the closest known name first when there is one); ``note`` says where ``known`` came from."""
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        name = unknown[0]
+        raise ValueError(f"{where} has no parameter {name!r}{did_you_mean(name, known)}; "
+                         f"known parameters: {', '.join(known)}{note}")
+
+
+def _near_miss(name: str) -> str | None:
+    """The common parameter ``name`` is a misspelling of (``mdoe``, ``sead``), if any. A plural
+    (``seeds``) is a count of the thing, a parameter of its own, not a misspelling."""
+    close = difflib.get_close_matches(name, COMMON, n=1, cutoff=0.7)
+    if close and name != close[0] + "s":
+        return close[0]
+    return None
 
 
 def _device(device: str) -> str:
@@ -46,8 +131,20 @@ def _device(device: str) -> str:
     raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda[:N]'")
 
 
-def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", **counts) -> Params:
-    """Check the common parameters and any positive counts (steps, seeds, samples...)."""
+def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
+                    known: Collection[str] | None = None, **counts) -> Params:
+    """Check the common parameters and any positive counts (steps, seeds, samples...).
+
+    ``known`` (the names a notebook declares) refuses any other name; without it any count is
+    accepted, except a near-miss of ``mode``, ``seed`` or ``device``, which is surely a typo."""
+    if known is not None:
+        check_names(counts, [*COMMON, *(k for k in known if k not in COMMON)], "notebook_params")
+    else:
+        for name in counts:
+            meant = _near_miss(name)
+            if meant:
+                raise ValueError(f"notebook_params has no parameter {name!r} (did you mean {meant!r}?); it "
+                                 f"takes {', '.join(COMMON)} and positive counts such as steps or samples")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     check_count(seed, "seed", "notebook parameters", minimum=0)

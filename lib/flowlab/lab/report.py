@@ -59,10 +59,13 @@ def rows_line(passed: bool, claim_id: str, what: str, within: str, expected: Any
     return head + fit(what, LINE - len(head) - len(tail)) + tail
 
 
-def order_line(holds: bool, claim_id: str, what: str) -> str:
-    verdict = "holds" if holds else "does not hold"
-    head = f"{MARK[bool(holds)]} {claim_id} "
-    return head + fit(what, LINE - len(head) - len(verdict) - 3) + " — " + verdict
+OUTCOME_MARK = {"reproduced": "✓", "contradicted": "✗", "inconclusive at this scale": "○"}
+
+
+def order_line(outcome: str, claim_id: str, what: str) -> str:
+    """``✓ C11 1x1 conv beats reverse — reproduced``, at most :data:`LINE` characters (the outcome whole)."""
+    head = f"{OUTCOME_MARK[outcome]} {claim_id} "
+    return head + fit(what, LINE - len(head) - len(outcome) - 3) + " — " + outcome
 
 
 def rows_of(measured: Any) -> list[dict] | None:
@@ -142,12 +145,31 @@ def key_result(claim: dict) -> str:
         return ""
     failing = [c for c in checks if not c["passed"]]
     if claim["kind"] == "order":
-        chosen = failing[0] if failing else checks[0]
-        return f"{'fails' if failing else 'holds'}: {chosen['what']}"
+        return order_key(failing[0] if failing else checks[0])
     chosen = failing[0] if failing else max(checks, key=_closeness)
     if chosen.get("within"):
         return f"{chosen['within']} within {bracket(chosen['expected'], chosen['tolerance'])}"
     return f"{short(chosen['measured'])} {bracket(chosen['expected'], chosen.get('tolerance'))}"
+
+
+def why_not(claim: dict) -> str:
+    """Why a claim is not reproduced: an order claim's deciding numbers, else its failed checks."""
+    failing = [c for c in claim["checks"] if not c["passed"]]
+    if claim["kind"] == "order" and failing:
+        return order_key(failing[0])
+    return "; ".join(failed_parts(claim)) or "not recorded"
+
+
+def order_key(check: dict) -> str:
+    """An order check's deciding numbers: its first comparison that did not come out as claimed (else
+    its first), as ``outcome: name Δ -0.013, 95% interval [-0.05, 0.021], claimed Δ < 0``."""
+    rows = check.get("measured") if isinstance(check.get("measured"), dict) else {}
+    if "outcome" not in check or not rows:
+        return f"{'holds' if check['passed'] else 'fails'}: {check['what']}"
+    name = next((n for n, r in rows.items() if r.get("outcome") != "reproduced"), next(iter(rows)))
+    row = rows[name]
+    interval = next((f"{k} {v}" for k, v in row.items() if k.endswith("interval")), "")
+    return f"{check['outcome']}: {name} Δ {row['Δ mean']}, {interval}, claimed {row['claimed']}"
 
 
 def published(claim: dict) -> str:
@@ -160,7 +182,7 @@ def closing_rows(claims: Sequence[dict], scale: dict[str, str]) -> list[dict]:
     out = []
     for c in claims:
         verdict = c["verdict"]
-        if failed_parts(c):
+        if failed_parts(c) and c["kind"] != "order":
             verdict += " (failed: " + "; ".join(failed_parts(c)) + ")"
         out.append({"claim": c["id"], "the lecture says": c["statement"], "verdict": verdict,
                     "ours": key_result(c), "scale": scale.get(c["id"]) or scale.get("") or "",

@@ -1,9 +1,12 @@
 """The driver behind ``make reproduce``: run the notebooks headlessly, regenerate every output.
 
-For each notebook (all of ``notebooks/NN_*.ipynb``, or those named by ``--nb``) it:
+For each notebook (all of ``notebooks/NN_*.ipynb``, or those named by ``--nb``: two-digit numbers
+such as ``03`` or full names, comma separated) it:
 
-1. skips it when nothing it depends on changed since its last successful run (the notebook's code,
-   the library's source, the mode and parameters are hashed into ``results/stamps.json``);
+1. skips it when nothing it depends on changed since its last successful run: its code cells, the
+   sources of the library modules it imports (followed through the library's own imports), the mode,
+   the parameters and the results of the notebooks it reads are hashed into ``results/stamps.json``
+   (paths, times and the commit play no part, so a fresh clone of current references runs nothing);
 2. executes it with papermill, in quick or full mode, with a per-cell timeout, writing every figure
    and result into a staging folder;
 3. only if the whole notebook succeeded, moves the executed notebook, figures and results into
@@ -13,14 +16,19 @@ For each notebook (all of ``notebooks/NN_*.ipynb``, or those named by ``--nb``) 
 Then it regenerates ``results/CLAIMS.md`` and the claims table in ``README.md`` and prints a
 summary: claims reproduced out of the total, failures named. Quick mode writes ``notebooks/``,
 ``results/`` and ``figures/``; full mode writes ``notebooks/full/``, ``results/full/``, ``figures/full/``.
+
+A parameter that differs from the notebook's declared default (``-p seed=3``; ``seed=0`` is the
+default) makes the run interactive: the executed notebooks, results and figures go to
+``build/interactive/`` (``notebooks/``, ``results/``, ``figures/``, with ``full/`` in full mode) and
+nothing committed is touched: not the references, ``CLAIMS.md``, the README, the stamps or run times.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -28,27 +36,41 @@ from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
 from flowlab.lab import registry
-from flowlab.lab.params import MODES
-from flowlab.lab.provenance import library_digest
-from flowlab.lab.tables import write_tables
+from flowlab.lab.params import (INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean,
+                                is_default)
+from flowlab.lab.provenance import imported_modules, modules_digest
+from flowlab.lab.tables import problems, write_tables
 
-PAPERMILL_CELL_TAG = "injected-parameters"
+PAPERMILL_CELL_TAG = INJECTED_TAG
 
 
 def notebook_paths(root: Path) -> list[Path]:
     return sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+INTERACTIVE = Path("build") / "interactive"  # where a run with non-default parameters writes
+
+
 def select(paths: list[Path], nb: str | None) -> list[Path]:
+    """The notebooks ``nb`` names: exact two-digit numbers (``03``) or full names
+    (``03_glow_vs_realnvp``), comma separated. Nothing is matched by prefix: ``1`` is refused, not
+    taken for 10-17."""
     if not nb:
         return paths
+    names = ", ".join(p.stem for p in paths) or "none"
+    example = paths[0].stem if paths else "03_glow_vs_realnvp"
+    expected = f"expected a two-digit number such as 03, or a full name such as {example}, comma separated"
     wanted = [w.strip() for w in nb.split(",") if w.strip()]
+    if not wanted:
+        raise SystemExit(f"reproduce: NB={nb!r} names no notebook; {expected}; available: {names}")
     chosen = []
     for w in wanted:
-        match = [p for p in paths if p.stem == w or p.stem.startswith(f"{w}_") or p.stem.startswith(w)]
+        if w.isdigit() and len(w) != 2:
+            raise SystemExit(f"reproduce: NB={w!r} is not a two-digit notebook number; {expected}; "
+                             f"available: {names}")
+        match = [p for p in paths if p.stem == w or (re.fullmatch(r"\d\d", w) and p.stem[:3] == f"{w}_")]
         if not match:
-            names = ", ".join(p.stem for p in paths) or "none"
-            raise SystemExit(f"reproduce: no notebook matches NB={w!r}; available: {names}")
+            raise SystemExit(f"reproduce: no notebook matches NB={w!r}; {expected}; available: {names}")
         chosen.extend(m for m in match if m not in chosen)
     return chosen
 
@@ -76,32 +98,30 @@ def code_sources(nb_path: Path) -> list[str]:
     ]
 
 
-def input_digest(nb_path: Path, lib_digest: str, mode: str, params: dict) -> str:
-    """What a notebook's run depends on: its code, the library, the mode and parameters, and the
-    results of the notebooks it declares in ``registry.DEPENDS_ON``."""
+def _file_sha(path: Path) -> str | None:
+    """sha256 of a text file with line endings normalized (a checkout on any machine hashes the same)."""
+    return hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest() if path.is_file() else None
+
+
+def non_default(nb_path: Path, params: dict) -> dict:
+    """The parameters whose value differs from the notebook's declared default (``seed=0`` does not)."""
+    defaults = declared_defaults(nb_path)
+    return {k: v for k, v in params.items() if k not in defaults or not is_default(v, defaults[k])}
+
+
+def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
+    """What a notebook's run depends on, and nothing else: its code cells, the sources of the library
+    modules they import (transitively; the driver modules aside), the mode, the parameters that differ
+    from their defaults, and the results of the notebooks it declares in ``registry.DEPENDS_ON``.
+    Only names, relative contents and sorted keys go in: no paths, times or commits."""
     sub = "" if mode == "quick" else mode
-    deps = {}
-    for dep in registry.DEPENDS_ON.get(nb_path.stem, ()):
-        path = nb_path.parents[1] / "results" / sub / f"{dep}.json"
-        deps[dep] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    payload = json.dumps({"code": code_sources(nb_path), "lib": lib_digest, "mode": mode,
-                          "params": params, "depends_on": deps}, sort_keys=True)
+    code = code_sources(nb_path)
+    deps = {dep: _file_sha(root / "results" / sub / f"{dep}.json")
+            for dep in registry.DEPENDS_ON.get(nb_path.stem, ())}
+    payload = json.dumps({"stamp": 2, "code": code, "modules": modules_digest(root, imported_modules(root, code)),
+                          "mode": mode, "params": non_default(nb_path, params), "depends_on": deps},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def declared_parameters(nb_path: Path) -> list[str]:
-    """Names assigned in the cell tagged ``parameters`` (what papermill may override)."""
-    nb = json.loads(nb_path.read_text())
-    for cell in nb["cells"]:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            names = []
-            for node in ast.parse(source).body:
-                targets = node.targets if isinstance(node, ast.Assign) else (
-                    [node.target] if isinstance(node, ast.AnnAssign) else [])
-                names += [t.id for t in targets if isinstance(t, ast.Name)]
-            return names
-    return []
 
 
 def strip_volatile(nb_path: Path) -> None:
@@ -128,8 +148,10 @@ def strip_volatile(nb_path: Path) -> None:
     write_bytes_atomic(nb_path, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
 
 
-def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int) -> tuple[bool, str]:
-    """Execute one notebook into a staging folder; on success move its outputs into place."""
+def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int,
+            dest: Path | None = None) -> tuple[bool, str]:
+    """Execute one notebook into a staging folder; on success move its outputs into place: under
+    ``dest`` (``notebooks/``, ``results/``, ``figures/``), the repository itself by default."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -171,12 +193,13 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
         return False, f"ran to the end but wrote no results/{nb_path.stem}.json (missing book.save())"
     strip_volatile(staged_nb)
     sub = "" if mode == "quick" else mode
-    targets = {"results": root / "results" / sub, "figures": root / "figures" / sub}
+    dest = dest or root
+    targets = {"results": dest / "results" / sub, "figures": dest / "figures" / sub}
     for kind, target in targets.items():
         target.mkdir(parents=True, exist_ok=True)
         for f in (stage / kind).iterdir():
             os.replace(f, target / f.name)
-    nb_target = root / "notebooks" / sub / nb_path.name
+    nb_target = dest / "notebooks" / sub / nb_path.name
     nb_target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged_nb, nb_target)
     shutil.rmtree(stage, ignore_errors=True)
@@ -206,9 +229,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m flowlab.lab.reproduce", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
-    parser.add_argument("--nb", default=None, help="run only these notebooks: '03' or '03,09' or a full name")
+    parser.add_argument("--nb", default=None,
+                        help="run only these notebooks: two-digit numbers '03' or '03,09', or full names")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a papermill parameter for the selected notebooks (repeatable)")
+                        help="a papermill parameter for the selected notebooks (repeatable); a value other "
+                             "than the notebook's default writes to build/interactive/, not the references")
     parser.add_argument("--force", action="store_true", help="run even when nothing changed")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     args = parser.parse_args(argv)
@@ -224,10 +249,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _check_parameters(paths: list[Path], params: dict) -> None:
     for nb_path in paths:
-        unknown = sorted(set(params) - set(declared_parameters(nb_path)))
+        known = declared_parameters(nb_path)
+        unknown = sorted(set(params) - set(known))
         if unknown:
-            raise SystemExit(f"reproduce: {nb_path.stem} has no parameter {', '.join(unknown)}; "
-                             f"it takes {', '.join(declared_parameters(nb_path))}")
+            hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
+            raise SystemExit(f"reproduce: {nb_path.stem} has no parameter {', '.join(unknown)}{hint}; "
+                             f"it takes {', '.join(known)}")
 
 
 def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
@@ -237,10 +264,9 @@ def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
     runs_path = root / "results" / sub / RUNS_FILE
     runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
-    lib = library_digest(root)
     failures, ran = [], 0
     for nb_path in paths:
-        digest = input_digest(nb_path, lib, args.mode, args.params)
+        digest = input_digest(nb_path, root, args.mode, args.params)
         results_file = root / "results" / sub / f"{nb_path.stem}.json"
         if not args.force and stamps.get(nb_path.stem) == digest and results_file.is_file():
             print(f"[up to date] {nb_path.stem}", flush=True)
@@ -264,6 +290,42 @@ def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
     return ran, failures
 
 
+def _run_interactive(paths: list[Path], root: Path, args) -> int:
+    """Run every selected notebook with non-default parameters into ``build/interactive/``; nothing
+    committed is read as a stamp or written. Returns the exit status."""
+    dest = root / INTERACTIVE
+    sub = "" if args.mode == "quick" else args.mode
+    changed = {k: v for nb in paths for k, v in non_default(nb, args.params).items()}
+    where = ", ".join((INTERACTIVE / kind / sub).as_posix() + "/" for kind in ("notebooks", "results", "figures"))
+    print(f"non-default parameters ({', '.join(f'{k}={v!r}' for k, v in changed.items())}): the executed "
+          f"notebooks, results and figures go to {where} not over the committed references (notebooks/, "
+          f"results/, figures/, CLAIMS.md, the README, stamps and run times are left as they are)", flush=True)
+    failures, failed_claims = [], False
+    start_all = time.perf_counter()
+    for nb_path in paths:
+        print(f"[running]    {nb_path.stem} ({args.mode}, interactive) ...", flush=True)
+        start = time.perf_counter()
+        ok, why = run_one(nb_path, root, args.mode, args.params, args.cell_timeout, dest=dest)
+        seconds = time.perf_counter() - start
+        if not ok:
+            failures.append(f"{nb_path.stem}: {why}")
+            print(f"[FAILED]     {nb_path.stem}  {seconds:6.1f} s  {why}", flush=True)
+            continue
+        results_file = dest / "results" / sub / f"{nb_path.stem}.json"
+        done, total, bad = claim_counts(results_file)
+        failed_claims |= bool(bad)
+        print(f"[done]       {nb_path.stem}  {seconds:6.1f} s  {done}/{total} claims reproduced"
+              + (f"  FAILED: {', '.join(bad)}" if bad else "")
+              + f"  -> {(dest / 'notebooks' / sub / nb_path.name).relative_to(root)}", flush=True)
+        for line in problems(nb_path.stem, json.loads(results_file.read_text())):
+            print(f"  claim note: {line}", flush=True)
+    print(f"\n{len(paths)} notebook(s) run in {time.perf_counter() - start_all:.1f} s with non-default "
+          f"parameters; outputs in {INTERACTIVE}/, committed references untouched")
+    for line in failures:
+        print(f"  notebook failed: {line}")
+    return 1 if failures or failed_claims else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     root = repo_root()
@@ -272,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         print("reproduce: no notebooks in notebooks/")
         return 0
     _check_parameters(paths, args.params)
+    if any(non_default(nb_path, args.params) for nb_path in paths):
+        return _run_interactive(paths, root, args)
     start_all = time.perf_counter()
     ran, failures = _run_all(paths, root, args)
     summary = write_tables(root, args.mode)

@@ -1,18 +1,21 @@
-r"""The one rule for "A beats B" over training seeds (lower is better: NLL, bits/dim, KL).
+r"""Per-seed results of two methods (lower is better: NLL, bits/dim, KL) and the interval for their difference.
 
-Runs of A and B over seeds give means :math:`\bar a, \bar b` and sample standard deviations
-:math:`s_a, s_b`. The verdicts, fixed before any run:
+Runs of A and B over independent seeds give means :math:`\bar a, \bar b`, sample standard deviations
+:math:`s_a, s_b` and counts :math:`n_a, n_b`. The difference of means :math:`\Delta = \bar a - \bar b`
+has standard error :math:`\mathrm{se} = \sqrt{s_a^2/n_a + s_b^2/n_b}` and, by Welch and Satterthwaite,
+approximately a Student t law with
 
-- **beats**: :math:`\bar a < \bar b - \max(s_a, s_b)`: A is lower by more than either method's
-  seed-to-seed spread (a difference a reader would see on any single seed);
-- **matches**: :math:`\bar a \le \bar b + 2\,\mathrm{se}`, with
-  :math:`\mathrm{se} = \sqrt{s_a^2/n_a + s_b^2/n_b}`: A is not worse beyond two standard errors;
-- **similar**: :math:`|\bar a - \bar b| \le 2\,\mathrm{se}`: not distinguishable at this number of seeds.
+.. math:: \nu = \frac{\mathrm{se}^4}{\frac{(s_a^2/n_a)^2}{n_a - 1} + \frac{(s_b^2/n_b)^2}{n_b - 1}}
+
+degrees of freedom. ``B`` may also be a fixed number (a true entropy, a published value): then the
+comparison is the one-sample one, :math:`\mathrm{se} = s_a/\sqrt{n_a}` and :math:`\nu = n_a - 1`.
+The decision that uses these intervals is :mod:`flowlab.measure.orders`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +28,7 @@ class SeedComparison:
     b_mean: float
     b_sd: float
     n_a: int
-    n_b: int
+    n_b: int  # 0 when B is a fixed number
 
     @property
     def delta(self) -> float:
@@ -33,29 +36,28 @@ class SeedComparison:
         return self.a_mean - self.b_mean
 
     @property
-    def max_sd(self) -> float:
-        return max(self.a_sd, self.b_sd)
-
-    @property
     def se(self) -> float:
-        return math.sqrt(self.a_sd ** 2 / self.n_a + self.b_sd ** 2 / self.n_b)
+        b_var = self.b_sd ** 2 / self.n_b if self.n_b else 0.0
+        return math.sqrt(self.a_sd ** 2 / self.n_a + b_var)
 
     @property
-    def beats(self) -> bool:
-        return bool(self.delta < -self.max_sd)
+    def df(self) -> float:
+        """Welch-Satterthwaite degrees of freedom (``n_a - 1`` against a fixed number)."""
+        va = self.a_sd ** 2 / self.n_a
+        vb = self.b_sd ** 2 / self.n_b if self.n_b else 0.0
+        if va + vb == 0:
+            return math.inf
+        denominator = va ** 2 / (self.n_a - 1) + (vb ** 2 / (self.n_b - 1) if self.n_b else 0.0)
+        return (va + vb) ** 2 / denominator
 
-    @property
-    def matches(self) -> bool:
-        return bool(self.delta <= 2 * self.se)
+    def interval(self, alpha: float) -> tuple[float, float]:
+        """``(low, high)`` with ``P(Δ_true < low) = P(Δ_true > high) = alpha`` under Gaussian seeds."""
+        from scipy import stats  # the heavy import only where it is needed
 
-    @property
-    def similar(self) -> bool:
-        return bool(abs(self.delta) <= 2 * self.se)
-
-    def row(self) -> dict:
-        """The pair as a table row: the two means, Δ mean, max sd and the beats verdict."""
-        return {"mean A": round(self.a_mean, 4), "mean B": round(self.b_mean, 4),
-                "Δ mean": round(self.delta, 4), "max sd": round(self.max_sd, 4), "beats?": self.beats}
+        if self.se == 0:
+            return self.delta, self.delta
+        half = float(stats.t.isf(alpha, self.df)) * self.se
+        return self.delta - half, self.delta + half
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -77,9 +79,18 @@ def _mean_sd(values, who: str) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1))
 
 
-def compare_seeds(a: Sequence[float], b: Sequence[float]) -> SeedComparison:
-    """Compare per-seed results of A and B (lower is better) by the module's rule."""
-    (ma, sa), (mb, sb) = _mean_sd(a, "compare_seeds (its a)"), _mean_sd(b, "compare_seeds (its b)")
+def compare_seeds(a: Sequence[float], b: Sequence[float] | float) -> SeedComparison:
+    """Per-seed results of A against those of B, or against a fixed number ``b``."""
+    return _comparison(a, b, "compare_seeds")
+
+
+def _comparison(a, b, who: str) -> SeedComparison:
+    ma, sa = _mean_sd(a, f"{who} (its a)")
+    if isinstance(b, Real) and not isinstance(b, bool):
+        if not math.isfinite(b):
+            raise ValueError(f"{who}: a fixed reference b must be finite, got {b!r}")
+        return SeedComparison(ma, sa, float(b), 0.0, len(a), 0)
+    mb, sb = _mean_sd(b, f"{who} (its b)")
     return SeedComparison(ma, sa, mb, sb, len(a), len(b))
 
 
@@ -90,7 +101,7 @@ def mean_lower_bound(values: Sequence[float], alpha: float = 0.01) -> float:
     "The mean is positive" is asserted as ``mean_lower_bound(v) > 0``: when the true mean is 0 and the
     runs are Gaussian this passes with probability ``alpha`` (a one-sided t-test). With 3 runs the
     quantile is 6.96, not the 3 that a z band would use (which passes such a null 4.8% of the time)."""
-    from scipy import stats  # the heavy import only where it is needed
+    from scipy import stats
 
     mean, sd = _mean_sd(values, "mean_lower_bound")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:

@@ -135,16 +135,34 @@ def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: int = 100, tol
     phi = torch.cat([phi_pos, phi_neg]).double()
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()
     theta = torch.zeros(phi.shape[1], dtype=torch.float64)
-    for it in range(1, iterations + 1):
+    try:
+        for it in range(1, iterations + 1):
+            p = torch.sigmoid(phi @ theta)
+            hess = (phi * (p * (1 - p))[:, None]).T @ phi
+            step = torch.linalg.solve(hess, phi.T @ (y - p))
+            theta = theta + step
+            if step.abs().max() < tol:
+                break
+        else:
+            raise _no_fit(who, phi, f"Newton's method did not converge in {iterations} iterations")
         p = torch.sigmoid(phi @ theta)
-        hess = (phi * (p * (1 - p))[:, None]).T @ phi
-        step = torch.linalg.solve(hess, phi.T @ (y - p))
-        theta = theta + step
-        if step.abs().max() < tol:
-            break
-    else:
-        raise ValueError(f"{who}: Newton's method did not converge in {iterations} iterations "
-                         "(separable classes have no maximum-likelihood fit)")
-    p = torch.sigmoid(phi @ theta)
-    cov = torch.linalg.inv((phi * (p * (1 - p))[:, None]).T @ phi)
+        cov = torch.linalg.inv((phi * (p * (1 - p))[:, None]).T @ phi)
+    except torch.linalg.LinAlgError as err:
+        # the Hessian sum_i phi_i phi_i^T p_i (1 - p_i) is singular: the fitted probabilities reached
+        # 0 or 1 (the weights diverge on separable classes), or the features are linearly dependent
+        raise _no_fit(who, phi, "the Newton system became singular") from err
     return LogisticFit(theta, cov, it)
+
+
+def _no_fit(who: str, phi: Tensor, what: str) -> ValueError:
+    """The error of a logistic fit that failed (built only on that failure path)."""
+    rank, k = int(torch.linalg.matrix_rank(phi)), phi.shape[1]
+    if rank < k:
+        return ValueError(f"{who}: {what}: the features are linearly dependent (the stacked phi_pos and phi_neg "
+                          f"have rank {rank} < {k} columns), so the logistic coefficients are not identifiable; "
+                          "drop or combine the redundant features")
+    return ValueError(f"{who}: {what}: the classes are linearly separable in the features (a hyperplane splits "
+                      "phi_pos from phi_neg, up to points on it; the weights diverge and the fitted probabilities "
+                      "reach 0 and 1), "
+                      "so the maximum-likelihood logistic fit does not exist; use samples whose classes "
+                      "overlap (more or noisier samples), fewer features, or a regularised fit")
