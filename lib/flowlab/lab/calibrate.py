@@ -141,7 +141,7 @@ def report(records) -> list[str]:
     for cid in ids:
         kind = next(r["claims"][cid]["kind"] for r in runs if cid in r["claims"])
         if kind in ("exact", "stat"):
-            lines.append("{} {:<6} failed on {} of {} seeds".format(cid, kind, *failure_rate(runs, cid)))
+            lines.append("{} {:<6} failed in {} of {} runs".format(cid, kind, *failure_rate(runs, cid)))
         if kind != "order":
             continue
         by_path = {fp: outcome_counts(runs, cid, fp) for fp in FLOAT_PATHS}
@@ -219,9 +219,12 @@ def run_one(nb: Path, seed: int, float_path: str, mode: str, out_root: Path, thr
            "cpu_capability": None, "library_digest": None, "claims": {}}
     results = where / "results" / f"{nb.stem}.json"
     raised = _cell_error(executed)
-    if raised is None and (done.returncode < 0 or done.returncode == 130):
+    # papermill can die at kernel shutdown (a negative status seen with two runs at once on 2 cores)
+    # after the last cell saved the results: the run is complete, and it counts
+    finished = raised is None and results.is_file()
+    if not finished and (done.returncode < 0 or done.returncode == 130):
         return {**rec, "status": "interrupted"}  # stopped from outside: not a result, never recorded
-    if done.returncode != 0 or not results.is_file():
+    if (done.returncode != 0 and not finished) or not results.is_file():
         return {**rec, "status": "failed", "cpu_capability": _cpu_capability(env),
                 "error": _error_of(executed, done.stderr) if done.returncode != 0 else
                 f"ran to the end but wrote no results/{nb.stem}.json (missing book.save())"}

@@ -89,7 +89,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Real NVP via Masked Convolution"'),
     _c("C07", "02_coupling_flows", "order",
        "RealNVP fits 2D toy densities: held-out NLL well below the best single Gaussian",
-       '001 "Affine Coupling Flows"'),
+       '001 "Affine Coupling Flows"', quick="reproduced"),
     # 03 Glow vs RealNVP
     _c("C08", "03_glow_vs_realnvp", "exact",
        "1x1 invertible convolution: log|det| = h*w*log|det W|; the LU form agrees; rotation init gives 0",
@@ -102,7 +102,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Glow: Generative Flow with 1x1 Convolutions" (bits/dim table)'),
     _c("C11", "03_glow_vs_realnvp", "order",
        "1x1 convolution beats reverse and shuffle permutations, and affine beats additive coupling",
-       '003 "Ablation: Permutation vs 1x1 Convolution"'),
+       '003 "Ablation: Permutation vs 1x1 Convolution"', quick="inconclusive at this scale"),
     # 04 autoregressive flows
     _c("C12", "04_autoregressive_flows", "exact",
        "MADE masks make the Jacobian of MAF/IAF strictly triangular",
@@ -122,7 +122,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        false_alarm=0.01),
     _c("C16", "05_universal_1d_flows", "order",
        "A monotone 1D flow fits a bimodal density to near its entropy; an affine flow cannot",
-       '003 "Universal Flows in 1D"'),
+       '003 "Universal Flows in 1D"', quick="reproduced"),
     # 06 planar and Sylvester flows
     _c("C17", "06_planar_sylvester_flows", "exact",
        "Planar: log|det| = log|1 + h'(w^T z + b) u^T w|; u-hat keeps w^T u >= -1",
@@ -132,7 +132,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '003 "Determinant Identity - Sylvester Flows"'),
     _c("C19", "06_planar_sylvester_flows", "order",
        "Planar flows fit U1-U4 better as K grows (K = 2, 8, 32); a CNF of similar size matches K = 32",
-       '003 "Determinant Identity - Planar Flows"',),
+       '003 "Determinant Identity - Planar Flows"', quick="inconclusive at this scale"),
     # 07 VAE with flows
     _c("C20", "07_vae_with_flows", "stat",
        "log p(x) = ELBO + KL(q(z|x) || p(z|x))",
@@ -146,11 +146,11 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        "Planar flows in the posterior tighten the bound as k grows; the gap splits into approximation "
        "and amortization parts",
        '003 "VAE on binary MNIST"; 003 "A Digression on Variational Inference"',
-       full=LEGACY_NOT_REPRODUCED),
+       full=LEGACY_NOT_REPRODUCED, quick="inconclusive at this scale"),
     _c("C50", "07_vae_with_flows", "order",
        "On Frey Faces, planar, IAF and Sylvester (O-, H-, T-SNF) posteriors reach a lower -ELBO than the "
        "diagonal-Gaussian VAE, and the importance-sampled NLL lies below each -ELBO (bits/dim)",
-       '003 "Determinant Identity - Sylvester Flows" (table)', full=LEGACY_NOT_REPRODUCED),
+       '003 "Determinant Identity - Sylvester Flows" (table)', full=LEGACY_NOT_REPRODUCED, quick="inconclusive at this scale"),
     # 08 residual flows
     _c("C23", "08_residual_flows", "exact",
        "A residual block with Lip(g) < 1 (spectral normalisation) is invertible by fixed-point iteration, "
@@ -214,7 +214,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        '000; 002 "Theorem (continuity equation)"'),
     _c("C38", "12_ffjord_toy", "order",
        "FFJORD with exact trace and with Hutchinson reach similar NLL on 2D toys",
-       '002 "Continuous-in-time NF"'),
+       '002 "Continuous-in-time NF"', quick="inconclusive at this scale"),
     _c("C39", "12_ffjord_toy", "exact",
        "Integrating forward then backward reconstructs the input, the error vanishing with the solver "
        "tolerance: within 10^3 x the per-step tolerance (rtol = atol <= 1e-7)",
@@ -226,7 +226,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
     # 13 FFJORD on images
     _c("C41", "13_ffjord_images", "order",
        "FFJORD's test bits/dim beside Glow and RealNVP at a matched budget",
-       '002 "Continuous-in-time NF"'),
+       '002 "Continuous-in-time NF"', quick="contradicted"),
     # 14 bits-back coding
     _c("C42", "14_bits_back_coding", "exact",
        "H(0.5, 0.5) = 1 bit, H(0.8, 0.2) = 0.7219 bits; ANS reaches within 1% of entropy",
@@ -253,7 +253,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
        "002 (recap)"),
     _c("C48", "16_diffusion_recap", "order",
        "Classifier-free guidance: gamma = 1 samples the conditional, gamma > 1 sharpens it",
-       '002 "Classifier-free-corrected noise prediction"'),
+       '002 "Classifier-free-corrected noise prediction"', quick=seed_dependent(reproduced=11, inconclusive=2)),
     # 17 model zoo
     _c("C49", "17_model_zoo", "stat",
        "The model property table (one-pass sampling, exact likelihood, free-form Jacobian), measured",
@@ -304,17 +304,18 @@ def shown_verdict(claim_id: str, verdict: str, mode: str) -> str:
 
 
 def rate_text(claim_id: str, failed: int | None = None, runs: int | None = None) -> str:
-    """A stat claim's error rate as a reader needs it: ``nominal 1%; measured: failed on 2 of 76 seeds``."""
+    """A stat claim's error rate as a reader needs it: ``nominal false-alarm rate 1%; measured: failed in 2
+    of 76 seeded runs`` (the calibration's runs: seeds on either float path)."""
     rate = BY_ID[claim_id].false_alarm
     nominal = f"nominal false-alarm rate {100 * rate:.2g}%" if isinstance(rate, float) else str(rate)
-    measured = f"; measured: failed on {failed} of {runs} seeds" if runs else "; measured rate: not yet calibrated"
+    measured = f"; measured: failed in {failed} of {runs} seeded runs" if runs else "; measured rate: not yet calibrated"
     return nominal + measured
 
 
 def failure_note(claim_id: str, failed: int | None = None, runs: int | None = None) -> str:
     """What a failed stat check means at a reader's seed."""
     rate = BY_ID[claim_id].false_alarm
-    measured = f" (measured: {failed} of {runs} seeds)" if runs else ""
+    measured = f" (measured: failed in {failed} of {runs} seeded runs)" if runs else ""
     if isinstance(rate, float):
         return (f"{claim_id} fails at this seed; a correct method fails this claim {100 * rate:.2g}% of the time"
                 f"{measured}: try another seed before suspecting the code")

@@ -15,6 +15,8 @@ from flowlab.measure.orders import RULE
 
 README_START = "<!-- claims-table:start -->"
 README_END = "<!-- claims-table:end -->"
+STATUS_START = "<!-- status-table:start -->"
+STATUS_END = "<!-- status-table:end -->"
 
 
 def load_results(folder: Path) -> dict[str, dict]:
@@ -82,8 +84,8 @@ def verdict_text(data: dict, c: dict) -> str:
 
 
 def stability_text(claim_id: str, kind: str, mode: str) -> str:
-    """``pinned: reproduced in 13 of 13 seed sets`` for an order claim, ``nominal false-alarm rate 1%;
-    measured: failed on 2 of 76 seeds`` for a stat claim, from ``results/calibration/<mode>.json``."""
+    """``reproduced in 13 of 13 seed sets`` for an order claim, ``nominal false-alarm rate 1%;
+    measured: failed in 2 of 76 seeded runs`` for a stat claim, from ``results/calibration/<mode>.json``."""
     records = calibrate.load(mode)
     if kind == "stat":
         failed, runs = calibrate.failure_rate(records, claim_id)
@@ -155,6 +157,35 @@ def run_times(folder: Path) -> str:
     return "Run times: " + "; ".join(parts) + ".\n\n" if parts else ""
 
 
+def status_table(root: Path) -> str:
+    """The README's status table: every notebook, its claims, and its last run time in each mode
+    (``results/runs.json``, ``results/full/runs.json``), so the README cannot fall behind the notebooks."""
+    def times(folder: Path) -> dict:
+        path = folder / "runs.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    quick, full = times(root / "results"), times(root / "results" / "full")
+    lines = ["| notebook | claims | quick mode (2 cores) | full-mode reference run |", "|---|---|---|---|"]
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        ids = [c.id for c in registry.claims_for(path.stem)]
+        numbers = [int(i[1:]) for i in ids]
+        contiguous = len(ids) > 2 and numbers == list(range(numbers[0], numbers[0] + len(ids)))
+        claims = f"{ids[0]}-{ids[-1]}" if contiguous else ", ".join(ids)
+        q = f"{quick[path.stem]['seconds']:.0f} s" if path.stem in quick else "not run yet"
+        f = full.get(path.stem)
+        f = (f"{f['seconds'] / 60:.1f} min ({f['cpus']} CPUs{', ' + f['gpu'] if f.get('gpu') else ''})"
+             if f else "none committed")
+        lines.append(f"| [{path.stem}](notebooks/{path.name}) | {claims} | {q} | {f} |")
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, start: str, end: str, block: str) -> str:
+    if start not in text or end not in text:
+        return text
+    before, rest = text.split(start, 1)
+    return before + start + "\n" + block + "\n" + end + rest.split(end, 1)[1]
+
+
 def write_tables(root: Path, mode: str) -> dict:
     folder = root / "results" / ("" if mode == "quick" else mode)
     results = load_results(folder)
@@ -171,6 +202,9 @@ def write_tables(root: Path, mode: str) -> dict:
     table = render(results, f"{up}notebooks/{'' if mode == 'quick' else mode + '/'}")
     write_bytes_atomic(folder / "CLAIMS.md", (header + table + "\n").encode())
     readme = root / "README.md"
+    if readme.is_file():
+        write_bytes_atomic(readme, _replace_block(readme.read_text(), STATUS_START, STATUS_END,
+                                                  status_table(root)).encode())
     if mode == "quick" and readme.is_file():
         text = readme.read_text()
         if README_START in text and README_END in text:
