@@ -98,7 +98,7 @@ def test_counts_and_the_pins_they_imply():
     lines = calibrate.report({"mode": "quick", "runs": nine + [failed]})
     assert any(ln.startswith("C19 order  native 4/5 reproduced, 1/5 contradicted; default 5/5 reproduced")
                and "pinnable: 'reproduced' (9/10)" in ln for ln in lines), lines
-    assert "C18 stat   failed on 1 of 10 seeds" in lines
+    assert "C18 stat   failed in 1 of 10 runs" in lines
     assert "failed run: x seed 99 native: boom" in lines
     assert any("not enough runs (5 of 10)" in ln for ln in calibrate.report(runs(reproduced=5)))
 
