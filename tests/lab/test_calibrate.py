@@ -2,8 +2,9 @@
 recorded (and retried only when asked), the float path reaching the kernel, references untouched."""
 import json
 
-import nbformat
 import pytest
+
+from tests.lab.conftest import write_notebook
 
 from flowlab.lab import calibrate, registry
 
@@ -30,14 +31,7 @@ def repo(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     for d in ("notebooks", "results", "figures"):
         (root / d).mkdir(parents=True)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for tag, code in NOTEBOOK_CODE:
-        cell = nbformat.v4.new_code_cell(code)
-        if tag:
-            cell.metadata["tags"] = [tag]
-        nb.cells.append(cell)
-    nbformat.write(nb, root / "notebooks" / "01_demo.ipynb")
+    write_notebook(root / "notebooks" / "01_demo.ipynb", NOTEBOOK_CODE)
     (root / "results" / "01_demo.json").write_text('{"committed": true}\n')
     (root / "figures" / "01_demo.png").write_bytes(b"committed png")
     monkeypatch.setenv("FLOWLAB_ROOT", str(root))

@@ -7,8 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
+
+from tests.lab.conftest import write_notebook
 
 from flowlab.lab import provenance, reproduce, tables
 
@@ -27,14 +28,7 @@ NOTEBOOK_CODE = [
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     (tmp_path / "notebooks").mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for tag, code in NOTEBOOK_CODE:
-        cell = nbformat.v4.new_code_cell(code)
-        if tag:
-            cell.metadata["tags"] = [tag]
-        nb.cells.append(cell)
-    nbformat.write(nb, tmp_path / "notebooks" / "01_demo.ipynb")
+    write_notebook(tmp_path / "notebooks" / "01_demo.ipynb", NOTEBOOK_CODE)
     monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
     return tmp_path
 
