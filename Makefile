@@ -13,13 +13,13 @@ JOBS ?=
 PY := $(VENV)/bin/python
 READY := $(VENV)/.flowlab-ready
 
-.PHONY: reproduce calibrate test test-lib test-notebooks bench data lab book clean venv help
+.PHONY: reproduce calibrate test lint test-lib test-notebooks bench data lab book clean venv help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make reproduce [MODE=quick|full] [NB=03] [PARAMS='steps=200']  run notebooks, regenerate outputs"
 	@echo "make calibrate [NB=03] [SEEDS=0-9] [FLOAT_PATH=default] [JOBS=2]  verdict stability over seeds (then: python -m flowlab.lab.calibrate --report)"
-	@echo "make test                                                      library, claims and notebook tests"
+	@echo "make test                                                      lint, library, claims and notebook tests"
 	@echo "make bench                                                     speed against zuko/nflows/normflows"
 	@echo "make data                                                      fetch full MNIST and CIFAR-10"
 	@echo "make lab                                                       JupyterLab on the notebooks (project venv)"
@@ -42,7 +42,11 @@ calibrate: $(READY)
 	$(PY) -m flowlab.lab.calibrate --mode $(MODE) $(if $(NB),--nb $(NB)) $(if $(SEEDS),--seeds $(SEEDS)) \
 	  $(if $(FLOAT_PATH),--float-path $(FLOAT_PATH)) $(if $(JOBS),--jobs $(JOBS))
 
-test: test-lib test-notebooks
+test: lint test-lib test-notebooks
+
+# ruff (its rules in pyproject.toml) over the library, the tests and the benchmarks.
+lint: $(READY)
+	$(VENV)/bin/ruff check lib tests benchmarks
 
 test-lib: $(READY)
 	$(PY) -m pytest tests -q -p no:cacheprovider

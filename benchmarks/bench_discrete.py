@@ -63,8 +63,7 @@ def _pair(name, ours_log_prob, ours_params, peer, peer_log_prob, peer_params, x,
 def _image_models(kind, channels, size, steps, hidden):
     import normflows as nf
 
-    from flowlab.flows import Compose, FlowModel, StandardNormal
-    from flowlab.flows import glow_step
+    from flowlab.flows import Compose, FlowModel, StandardNormal, glow_step
 
     permutation = "conv" if kind == "glow" else "reverse"
     ours = FlowModel(Compose([glow_step(channels, hidden, permutation, "affine", lu=True)

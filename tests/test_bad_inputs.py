@@ -34,44 +34,185 @@ import flowlab.models as fmodels
 import flowlab.nn as fnn
 import flowlab.ode as fode
 import flowlab.train as ftrain
-from flowlab.coding import (BitsBackCodec, LatentGrid, aggregate_posterior_kl, compressor_bits_per_dim, decode_iid,
-                            encode_iid, entropy_bits, gaussian_entropy_bits, information_bits, pack_bits,
-                            standard_normal_prior)
-from flowlab.data import (dequantize, energy, grid, load_cifar10, load_images, load_mnist, log_normalizer,
-                          read_cifar_batch, read_idx, sample_toy)
-from flowlab.estimators import (as_operator, divergence_bottleneck, divergence_exact, divergence_hutchinson,
-                                draw_probes, exact_trace, field_jacobian, hutch_plus_plus,
-                                hutchinson_bottleneck_samples, hutchinson_samples, hutchinson_trace,
-                                hutchinson_variance, integrated_jacobian, sample_variance_se, symmetric_part)
-from flowlab.flows import (CNF, IAF, MAF, ActNorm, AdditiveCoupling, Affine, AffineCoupling, Compose, Coupling,
-                           ElementwiseAffine, Flatten, Flow, FlowModel, Inverse, InvertibleConv1x1,
-                           LogitTransform, Permutation, PlanarFlow, RadialFlow, RandomPermutation,
-                           RationalQuadraticSpline, ReversePermutation, Split, Squeeze, StandardNormal,
-                           SylvesterFlow, alternating_mask, autograd_logdet, channel_mask, check_flow,
-                           checkerboard_mask, dense_logdet, glow_step, half_mask, hidden_for_budget, iaf,
-                           initialize_actnorm, maf, multiscale_flow, multiscale_model, planar_u_hat,
-                           realnvp, sylvester_logdet)
+from flowlab.coding import (
+    BitsBackCodec,
+    LatentGrid,
+    aggregate_posterior_kl,
+    compressor_bits_per_dim,
+    decode_iid,
+    encode_iid,
+    entropy_bits,
+    gaussian_entropy_bits,
+    information_bits,
+    pack_bits,
+    standard_normal_prior,
+)
+from flowlab.data import (
+    dequantize,
+    energy,
+    grid,
+    load_cifar10,
+    load_images,
+    load_mnist,
+    log_normalizer,
+    read_cifar_batch,
+    read_idx,
+    sample_toy,
+)
+from flowlab.estimators import (  # noqa: E402
+    as_operator,
+    divergence_bottleneck,
+    divergence_exact,
+    divergence_hutchinson,
+    draw_probes,
+    exact_trace,
+    field_jacobian,
+    hutch_plus_plus,
+    hutchinson_bottleneck_samples,
+    hutchinson_samples,
+    hutchinson_trace,
+    hutchinson_variance,
+    integrated_jacobian,
+    iresnet_tail_bound,
+    logdet_exact,
+    power_traces,
+    roulette_log_survival,
+    roulette_logdet,
+    roulette_logdet_samples,
+    roulette_moments,
+    roulette_variance_finite,
+    sample_mean_z,
+    sample_variance_se,
+    series_tail,
+    symmetric_part,
+    truncated_logdet,
+    truncated_logdet_samples,
+)
+from flowlab.flows import (
+    CNF,
+    IAF,
+    MAF,
+    ActNorm,
+    AdditiveCoupling,
+    Affine,
+    AffineCoupling,
+    Compose,
+    Coupling,
+    ElementwiseAffine,
+    Flatten,
+    Flow,
+    FlowModel,
+    Inverse,
+    InvertibleConv1x1,
+    LogitTransform,
+    Permutation,
+    PlanarFlow,
+    RadialFlow,
+    RandomPermutation,
+    RationalQuadraticSpline,
+    ResidualFlow,  # noqa: E402
+    ReversePermutation,
+    Split,
+    Squeeze,
+    StandardNormal,
+    SylvesterFlow,
+    alternating_mask,
+    autograd_logdet,
+    channel_mask,
+    check_flow,
+    checkerboard_mask,
+    dense_logdet,
+    glow_step,
+    half_mask,
+    hidden_for_budget,
+    iaf,
+    initialize_actnorm,
+    maf,
+    multiscale_flow,
+    multiscale_model,
+    planar_u_hat,
+    realnvp,
+    sylvester_logdet,
+)
 from flowlab.flows.coupling import AdditiveMap, AffineMap
-from flowlab.models import (DDPM, FAMILIES, VAE, Bernoulli, Discriminator, Generator, NoiseSchedule,
-                            block_structures, discriminator_loss, fit_logistic, jacobian_structure, likelihood_kind,
-                            linear_schedule, minimax_generator_loss, nonsaturating_generator_loss, quadratic_features,
-                            sampling_costs, vae_codec)
-from flowlab.measure import (CallCounter, bits_per_dim, bits_per_dim_to_nats, compare_seeds, count_parameters,
-                             decide, detection_rate, higher, lower, not_worse, similar, direction_costs, loglog_fit, loglog_slope, mean_lower_bound, mean_sd, nats_to_bits_per_dim,
-                             time_call)
-from flowlab.nn import (MADE, MLP, ConcatConv2d, ConcatLinear, ConvNet, MaskedLinear, TimeConcatConvNet,
-                        TimeConcatMLP, TimeLabelMLP, autoregressive_degrees)
-from flowlab.ode import (CountingField, EulerResNet, LinearField, ResidualBlock, ScalarGrowthField,
-                         euler_amplification, odeint_alg1, peak_memory, saved_tensor_bytes)
-from flowlab.train import (StackedTimeMLP, fit, fit_image_flow, fit_reverse_kl, fit_reverse_kl_cnf_ensemble,
-                           fit_reverse_kl_ensemble, kl_to_target, nll_loss, reverse_kl_loss,
-                           sample_with_log_prob, seed_everything)
-from flowlab.estimators import (iresnet_tail_bound, logdet_exact, power_traces, roulette_log_survival,  # noqa: E402
-                                roulette_logdet, roulette_logdet_samples, roulette_moments,
-                                roulette_variance_finite, sample_mean_z, series_tail, truncated_logdet,
-                                truncated_logdet_samples)
-from flowlab.flows import ResidualFlow  # noqa: E402
-from flowlab.nn import LipschitzMLP, SpectralNormLinear, frozen_power_iteration  # noqa: E402
+from flowlab.measure import (
+    CallCounter,
+    bits_per_dim,
+    bits_per_dim_to_nats,
+    compare_seeds,
+    count_parameters,
+    decide,
+    direction_costs,
+    higher,
+    loglog_fit,
+    loglog_slope,
+    lower,
+    mean_lower_bound,
+    mean_sd,
+    nats_to_bits_per_dim,
+    not_worse,
+    similar,
+    time_call,
+)
+from flowlab.models import (
+    DDPM,
+    FAMILIES,
+    VAE,
+    Bernoulli,
+    Discriminator,
+    Generator,
+    NoiseSchedule,
+    block_structures,
+    discriminator_loss,
+    fit_logistic,
+    jacobian_structure,
+    likelihood_kind,
+    linear_schedule,
+    minimax_generator_loss,
+    nonsaturating_generator_loss,
+    quadratic_features,
+    sampling_costs,
+    vae_codec,
+)
+from flowlab.nn import (  # noqa: E402
+    MADE,
+    MLP,
+    ConcatConv2d,
+    ConcatLinear,
+    ConvNet,
+    LipschitzMLP,
+    MaskedLinear,
+    SpectralNormLinear,
+    TimeConcatConvNet,
+    TimeConcatMLP,
+    TimeLabelMLP,
+    autoregressive_degrees,
+    frozen_power_iteration,
+)
+from flowlab.ode import (
+    CountingField,
+    EulerResNet,
+    LinearField,
+    ResidualBlock,
+    ScalarGrowthField,
+    euler_amplification,
+    odeint_alg1,
+    peak_memory,
+    saved_tensor_bytes,
+)
+from flowlab.train import (
+    StackedTimeMLP,
+    fit,
+    fit_image_flow,
+    fit_reverse_kl,
+    fit_reverse_kl_cnf_ensemble,
+    fit_reverse_kl_ensemble,
+    kl_to_target,
+    nll_loss,
+    reverse_kl_loss,
+    sample_with_log_prob,
+    seed_everything,
+)
 
 PACKAGES = {"flowlab.flows": fflows, "flowlab.estimators": fest, "flowlab.data": fdata,
             "flowlab.measure": fmeasure, "flowlab.ode": fode, "flowlab.nn": fnn, "flowlab.train": ftrain,
@@ -509,14 +650,14 @@ row("planar_u_hat", "device", lambda: planar_u_hat(meta(torch.ones(2)), meta(tor
 for name, fn in [("sylvester_logdet", sylvester_logdet), ("dense_logdet", dense_logdet)]:
     A, B, H = (lambda: torch.randn(4, 2, generator=g())), (lambda: torch.randn(2, 4, generator=g(1))), \
         (lambda: torch.rand(3, 2, generator=g(2)))
-    row(name, "shape", lambda fn=fn: fn(A(), torch.randn(3, 4), H()), label="B")
-    row(name, "shape", lambda fn=fn: fn(A(), B(), torch.rand(3, 3)), label="h'")
-    row(name, "ndim", lambda fn=fn: fn(A(), B(), torch.rand(2)), label="h'")
-    row(name, "empty", lambda fn=fn: fn(A(), B(), torch.rand(0, 2)), label="h'")
-    row(name, "nonfinite", lambda fn=fn: fn(with_value(A(), NAN), B(), H()), label="A")
-    row(name, "dtype", lambda fn=fn: fn(A().double(), B(), H()), TypeError, label="mixed")
-    row(name, "dtype", lambda fn=fn: fn(A().tolist(), B(), H()), TypeError, label="list")
-    row(name, "device", lambda fn=fn: fn(A(), B(), meta(H())), label="h'")
+    row(name, "shape", lambda fn=fn, A=A, B=B, H=H: fn(A(), torch.randn(3, 4), H()), label="B")
+    row(name, "shape", lambda fn=fn, A=A, B=B, H=H: fn(A(), B(), torch.rand(3, 3)), label="h'")
+    row(name, "ndim", lambda fn=fn, A=A, B=B, H=H: fn(A(), B(), torch.rand(2)), label="h'")
+    row(name, "empty", lambda fn=fn, A=A, B=B, H=H: fn(A(), B(), torch.rand(0, 2)), label="h'")
+    row(name, "nonfinite", lambda fn=fn, A=A, B=B, H=H: fn(with_value(A(), NAN), B(), H()), label="A")
+    row(name, "dtype", lambda fn=fn, A=A, B=B, H=H: fn(A().double(), B(), H()), TypeError, label="mixed")
+    row(name, "dtype", lambda fn=fn, A=A, B=B, H=H: fn(A().tolist(), B(), H()), TypeError, label="list")
+    row(name, "device", lambda fn=fn, A=A, B=B, H=H: fn(A(), B(), meta(H())), label="h'")
 
 # The harness helpers of flows/checks.py: the flow under test validates its own input.
 row("check_flow", "shape", lambda: check_flow(ElementwiseAffine(2), vec(3, 3)), who="ElementwiseAffine")
@@ -1193,7 +1334,8 @@ row("AmortizedSylvester", "count_value", lambda: fflows.AmortizedSylvester(3, 2,
 row("AmortizedSylvester", "count_value", lambda: fflows.AmortizedSylvester(3, 2, 4, reflections=0), label="reflections")
 row("AmortizedIAF", "count_value", lambda: fflows.AmortizedIAF(3, 2, 4, hidden=0), label="hidden")
 
-_f2 = lambda z: (z ** 2).sum(-1)
+def _f2(z):
+    return (z ** 2).sum(-1)
 for _name, _est in [("reparametrization_gradient", fest.reparametrization_gradient),
                     ("score_function_gradient", fest.score_function_gradient)]:
     row(_name, "dtype", lambda e=_est: e(_f2, vec(1, 2)[0], vec(1, 2)[0], num_samples=4, generator=None), TypeError,
@@ -1294,7 +1436,8 @@ row("LinearGaussian", "count_value", lambda: fmodels.LinearGaussian(_lgw, _lgb, 
 _gq = torch.zeros(3, 2, dtype=torch.float64)
 _gv = torch.ones(3, 2, dtype=torch.float64)
 _gc = torch.eye(2, dtype=torch.float64)
-row("gaussian_gap_moments", "shape", lambda: fmodels.gaussian_gap_moments(_gq, _gv, _gq, torch.eye(3, dtype=torch.float64)), label="p_cov")
+row("gaussian_gap_moments", "shape",
+    lambda: fmodels.gaussian_gap_moments(_gq, _gv, _gq, torch.eye(3, dtype=torch.float64)), label="p_cov")
 row("gaussian_gap_moments", "nonfinite", lambda: fmodels.gaussian_gap_moments(with_value(_gq, NAN), _gv, _gq, _gc))
 row("gaussian_gap_moments", "count_value", lambda: fmodels.gaussian_gap_moments(_gq, 0 * _gv, _gq, _gc), label="q_var")
 row("gaussian_gap_moments", "count_value", lambda: fmodels.gaussian_gap_moments(_gq, _gv / 10, _gq, _gc),
@@ -1417,7 +1560,8 @@ for name, fn in [("roulette_logdet", roulette_logdet), ("roulette_logdet_samples
     row(name, "count_value", lambda fn=fn: fn(_J(), exact_terms=-1, generator=g()), label="exact_terms")
     row(name, "count_type", lambda fn=fn: fn(_J(), exact_terms=1.5, generator=g()), TypeError, label="exact_terms")
 row("roulette_log_survival", "count_value", lambda: roulette_log_survival(torch.tensor([0, 1])), label="k")
-row("roulette_log_survival", "count_value", lambda: roulette_log_survival([1], truncation="uniform"), label="truncation")
+row("roulette_log_survival", "count_value", lambda: roulette_log_survival([1], truncation="uniform"),
+    label="truncation")
 row("roulette_log_survival", "count_value", lambda: roulette_log_survival([1], p=0.0), label="p")
 row("roulette_moments", "shape", lambda: roulette_moments(torch.zeros(2, 3, dtype=D)))
 row("roulette_moments", "ndim", lambda: roulette_moments(torch.zeros(3, dtype=D)))
@@ -1453,9 +1597,18 @@ row("iresnet_tail_bound", "count_type", lambda: iresnet_tail_bound(0.5, 2.0, 3),
 # Public names without rows: nothing they take can be bad input.
 
 # flowlab.measure.bands (C27/C29/C28 bands)
-from flowlab.measure import (bonferroni_z, pearson_quantiles, pearson_z, quadratic_form_cumulants,
-                             quadratic_form_z, rmse_loglog_slope, sample_mean_moments,
-                             sample_variance_moments, variance_band)
+from flowlab.measure import (  # noqa: E402 (beside the rows it explains)
+    bonferroni_z,
+    pearson_quantiles,
+    pearson_z,
+    quadratic_form_cumulants,
+    quadratic_form_z,
+    rmse_loglog_slope,
+    sample_mean_moments,
+    sample_variance_moments,
+    variance_band,
+)
+
 _M = lambda: torch.randn(3, 4, 4, generator=g(), dtype=torch.float64)  # noqa: E731
 _S = lambda n=10: torch.randn(n, 3, generator=g(1), dtype=torch.float64)  # noqa: E731
 for name, fn in [("quadratic_form_cumulants", lambda A: quadratic_form_cumulants(A, "gaussian")),
@@ -1477,7 +1630,8 @@ row(QZ, "shape", lambda: quadratic_form_z(_S(2), _M(), "gaussian"), label="two-d
 row(QZ, "ndim", lambda: quadratic_form_z(torch.tensor(1.0, dtype=torch.float64), _M(), "gaussian"))
 row(QZ, "empty", lambda: quadratic_form_z(torch.zeros(0, 3, dtype=torch.float64), _M(), "gaussian"))
 row(QZ, "nonfinite", lambda: quadratic_form_z(with_value(_S(), NAN), _M(), "gaussian"))
-row(QZ, "nonfinite", lambda: quadratic_form_z(_S(), _M(), "gaussian", center=torch.full((3,), NAN, dtype=torch.float64)),
+row(QZ, "nonfinite",
+    lambda: quadratic_form_z(_S(), _M(), "gaussian", center=torch.full((3,), NAN, dtype=torch.float64)),
     label="center")
 row(QZ, "shape", lambda: quadratic_form_z(_S(), _M(), "gaussian", variance=torch.ones(4, dtype=torch.float64)),
     label="variance")

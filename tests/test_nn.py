@@ -5,8 +5,7 @@ import torch
 from torch.func import jacrev
 
 from flowlab.flows import randomize_parameters
-from flowlab.nn import (MADE, MLP, ConvNet, MaskedLinear, TimeConcatConvNet, TimeConcatMLP,
-                        autoregressive_degrees)
+from flowlab.nn import MADE, MLP, ConvNet, MaskedLinear, TimeConcatConvNet, TimeConcatMLP, autoregressive_degrees
 
 ORDERS = ["natural", "reverse", [2, 0, 4, 1, 3]]
 
@@ -95,11 +94,11 @@ def test_made_with_a_context_keeps_its_order_and_sees_the_context(order):
     gen = torch.Generator().manual_seed(10)
     x = torch.randn(8, d, generator=gen, dtype=torch.float64)
     h = torch.randn(8, c, generator=gen, dtype=torch.float64)
-    jac = torch.stack([jacrev(lambda v: made(v[None], hi[None])[0])(xi) for xi, hi in zip(x, h)])
+    jac = torch.stack([jacrev(lambda v, hi=hi: made(v[None], hi[None])[0])(xi) for xi, hi in zip(x, h)])
     deg = made.degrees
     dep = jac.abs().amax(dim=(0, 2)) > 0
     assert not (dep & ~(deg[:, None] > deg[None, :])).any(), "the context broke the autoregressive order"
-    jac_h = torch.stack([jacrev(lambda v: made(xi[None], v[None])[0])(hi) for xi, hi in zip(x, h)])
+    jac_h = torch.stack([jacrev(lambda v, xi=xi: made(xi[None], v[None])[0])(hi) for xi, hi in zip(x, h)])
     # the context enters the hidden layers, so every output fed by them sees it; the first coordinate in
     # the order has no hidden input (nothing precedes it) and stays a constant, as in MADE itself
     sees = jac_h.abs().amax(dim=(0, 2, 3)) > 0

@@ -6,7 +6,7 @@ import torch
 
 from flowlab.coding import BitsBackCodec, LatentGrid, MessageError, standard_normal_prior
 
-from .conftest import D, LATENT, ToyModel
+from .conftest import LATENT, D, ToyModel
 
 
 def codec_for(model, batch=50, **kw):
@@ -30,7 +30,8 @@ def test_three_hundred_images_round_trip_bit_exactly(coded):
 
 def test_images_shaped_and_chunk_not_dividing(toy):
     x = toy.sample(37).reshape(37, 1, 8, 8)
-    codec = BitsBackCodec(lambda v: toy.posterior(v.reshape(len(v), -1)), lambda z: toy.likelihood(z).reshape(-1, 1, 8, 8),
+    codec = BitsBackCodec(lambda v: toy.posterior(v.reshape(len(v), -1)),
+                          lambda z: toy.likelihood(z).reshape(-1, 1, 8, 8),
                           standard_normal_prior(LATENT), latent_dim=LATENT, shape=(1, 8, 8), batch=16)
     assert torch.equal(codec.decode(codec.encode(x)[0]), x)
 

@@ -1,5 +1,4 @@
 """Binarization: stochastic draws have the grey level as their mean, thresholds are deterministic."""
-import math
 
 import pytest
 import torch

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from flowlab.data import (FREYFACES_SHA256, FREYFACES_TRAIN, FREYFACES_VALIDATION, freyfaces_path, load_freyfaces,
-                          load_images)
+from flowlab.data import (
+    FREYFACES_SHA256,
+    FREYFACES_TRAIN,
+    FREYFACES_VALIDATION,
+    freyfaces_path,
+    load_freyfaces,
+    load_images,
+)
 
 
 def test_the_shipped_file_loads_with_the_papers_split():

@@ -129,7 +129,7 @@ def test_read_idx_fuzz(tmp_path, compress):
         variants = truncations(data, rnd, 40) + bit_flips(data, rnd, 80, header=20 if compress else 4 + 4 * len(shape))
         for damaged in variants:
             path.write_bytes(damaged)
-            tally.run(path, lambda: read_idx(path), _array_check(shape))
+            tally.run(path, lambda path=path: read_idx(path), _array_check(shape))
     tally.assert_clean(200)
 
 

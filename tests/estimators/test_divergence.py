@@ -2,8 +2,13 @@
 import pytest
 import torch
 
-from flowlab.estimators import (divergence_bottleneck, divergence_exact, divergence_hutchinson, draw_probes,
-                                field_jacobian)
+from flowlab.estimators import (
+    divergence_bottleneck,
+    divergence_exact,
+    divergence_hutchinson,
+    draw_probes,
+    field_jacobian,
+)
 from flowlab.nn import TimeConcatMLP
 
 

@@ -10,10 +10,22 @@ import torch
 from scipy import stats
 from torch.func import jacrev, vmap
 
-from flowlab.estimators import (hutchinson_variance, sample_variance_se, iresnet_tail_bound, logdet_exact, power_traces,
-                                roulette_log_survival, roulette_logdet, roulette_logdet_samples, roulette_moments,
-                                roulette_variance_finite, sample_mean_z, series_tail, truncated_logdet,
-                                truncated_logdet_samples)
+from flowlab.estimators import (
+    hutchinson_variance,
+    iresnet_tail_bound,
+    logdet_exact,
+    power_traces,
+    roulette_log_survival,
+    roulette_logdet,
+    roulette_logdet_samples,
+    roulette_moments,
+    roulette_variance_finite,
+    sample_mean_z,
+    sample_variance_se,
+    series_tail,
+    truncated_logdet,
+    truncated_logdet_samples,
+)
 
 D = torch.float64
 SHAPE = torch.tensor([-1.0, 0.8, -0.55, 0.35, -0.2, 0.1], dtype=D)   # the notebook's spectrum (rho = 1 * lip)

@@ -3,9 +3,18 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from flowlab.estimators import (Operator, as_operator, draw_probes, exact_trace, hutch_plus_plus,
-                                hutchinson_bottleneck_samples, hutchinson_samples, hutchinson_trace,
-                                hutchinson_variance, integrated_jacobian)
+from flowlab.estimators import (
+    Operator,
+    as_operator,
+    draw_probes,
+    exact_trace,
+    hutch_plus_plus,
+    hutchinson_bottleneck_samples,
+    hutchinson_samples,
+    hutchinson_trace,
+    hutchinson_variance,
+    integrated_jacobian,
+)
 from flowlab.measure import bonferroni_z, quadratic_form_z
 
 D = torch.float64
@@ -107,10 +116,13 @@ def test_bottleneck_trick_unbiased_lower_variance():
     Dm, H = 12, 3
     Wh = torch.randn(H, Dm, generator=g, dtype=D)
     Wg = torch.randn(Dm, H, generator=g, dtype=D)
-    h = lambda x: torch.tanh(x @ Wh.T)
-    gfn = lambda u: torch.tanh(u) @ Wg.T
+    def h(x):
+        return torch.tanh(x @ Wh.T)
+    def gfn(u):
+        return torch.tanh(u) @ Wg.T
     x = torch.randn(Dm, generator=g, dtype=D)
-    f = lambda x: gfn(h(x))
+    def f(x):
+        return gfn(h(x))
     tr = exact_trace(f, x)
     n = 20000
     s = hutchinson_bottleneck_samples(gfn, h, x, probes=n, noise="gaussian", generator=g)
@@ -155,7 +167,8 @@ def test_integrated_jacobian_linear_field_and_fixed_probe_identity():
     assert torch.allclose(M, 0.5 * A.expand(4, 3, 3), atol=1e-12)
     # nonlinear field: the fixed-probe integral of eps^T J eps equals eps^T M eps on the same grid
     W = torch.randn(3, 3, generator=g, dtype=D)
-    field = lambda t, z: torch.tanh(z @ W.T) * (1 + t)
+    def field(t, z):
+        return torch.tanh(z @ W.T) * (1 + t)
     eps = torch.randn(4, 3, generator=g, dtype=D)
     from torchdiffeq import odeint
 

@@ -3,9 +3,21 @@ shared-parameter layers, orthonormal Q for O-/H-SNF, permutations for T-SNF, IAF
 import pytest
 import torch
 
-from flowlab.flows import (AMORTIZED_FLOWS, AmortizedIAF, AmortizedSylvester, PlanarFlow, SylvesterFlow,
-                           amortized_flow, householder_q, orthogonalize, planar_map, planar_u_hat,
-                           randomize_parameters, sylvester_map, triangle)
+from flowlab.flows import (
+    AMORTIZED_FLOWS,
+    AmortizedIAF,
+    AmortizedSylvester,
+    PlanarFlow,
+    SylvesterFlow,
+    amortized_flow,
+    householder_q,
+    orthogonalize,
+    planar_map,
+    planar_u_hat,
+    randomize_parameters,
+    sylvester_map,
+    triangle,
+)
 
 F64 = torch.float64
 OPTIONS = {"planar": {}, "iaf": {"hidden": 12}, "orthogonal": {"hidden": 3, "orthogonalize_steps": 200},
@@ -23,7 +35,7 @@ def _autograd_logdets(flow, z, raw):
     out = []
     for i in range(z.shape[0]):
         one = {k: v[i:i + 1] for k, v in raw.items()}
-        jac = torch.autograd.functional.jacobian(lambda v: flow.transform(v[None], one)[0][0], z[i])
+        jac = torch.autograd.functional.jacobian(lambda v, one=one: flow.transform(v[None], one)[0][0], z[i])
         out.append(torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 

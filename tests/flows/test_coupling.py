@@ -4,8 +4,18 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from flowlab.flows import (AdditiveCoupling, AffineCoupling, FlowModel, StandardNormal, alternating_mask,
-                           channel_mask, checkerboard_mask, half_mask, randomize_parameters, realnvp)
+from flowlab.flows import (
+    AdditiveCoupling,
+    AffineCoupling,
+    FlowModel,
+    StandardNormal,
+    alternating_mask,
+    channel_mask,
+    checkerboard_mask,
+    half_mask,
+    randomize_parameters,
+    realnvp,
+)
 from flowlab.flows.coupling import AdditiveMap, AffineMap, Coupling, IndexSplit, MaskSplit
 
 

@@ -31,14 +31,46 @@ from torch import nn
 
 import flowlab
 import flowlab.flows
-from flowlab.flows import (CNF, ActNorm, AdditiveCoupling, Affine, AffineCoupling, Compose, ElementwiseAffine,
-                           Flatten, Flow, IAF, Inverse, InvertibleConv1x1, LogitTransform, MAF, Permutation,
-                           PlanarFlow, RadialFlow, RandomPermutation, RationalQuadraticSpline, ReversePermutation,
-                           Split, Squeeze, SylvesterFlow, alternating_mask, channel_mask, check_flow,
-                           checkerboard_mask, glow_step, half_mask, iaf, initialize_actnorm, maf,
-                           multiscale_flow, multiscale_model, randomize_parameters, realnvp)
+from flowlab.flows import (
+    CNF,
+    IAF,
+    MAF,
+    ActNorm,
+    AdditiveCoupling,
+    Affine,
+    AffineCoupling,
+    Compose,
+    ElementwiseAffine,
+    Flatten,
+    Flow,
+    Inverse,
+    InvertibleConv1x1,
+    LogitTransform,
+    Permutation,
+    PlanarFlow,
+    RadialFlow,
+    RandomPermutation,
+    RationalQuadraticSpline,
+    ResidualFlow,
+    ReversePermutation,
+    Split,
+    Squeeze,
+    SylvesterFlow,
+    alternating_mask,
+    channel_mask,
+    check_flow,
+    checkerboard_mask,
+    glow_step,
+    half_mask,
+    iaf,
+    initialize_actnorm,
+    maf,
+    multiscale_flow,
+    multiscale_model,
+    randomize_parameters,
+    realnvp,
+)
 from flowlab.flows.coupling import AffineMap, Coupling
-from flowlab.flows import ResidualFlow
 from flowlab.nn import LipschitzMLP, TimeConcatMLP
 
 SEEDS = [0, 1, 2]

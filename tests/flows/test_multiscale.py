@@ -4,9 +4,22 @@ multi-scale flows: ``test_harness.py``.)"""
 import pytest
 import torch
 
-from flowlab.flows import (COUPLINGS, PERMUTATIONS, ActNorm, Compose, Flatten, InvertibleConv1x1, Split, Squeeze,
-                           glow_step, hidden_for_budget, initialize_actnorm, multiscale_flow, multiscale_model,
-                           randomize_parameters)
+from flowlab.flows import (
+    COUPLINGS,
+    PERMUTATIONS,
+    ActNorm,
+    Compose,
+    Flatten,
+    InvertibleConv1x1,
+    Split,
+    Squeeze,
+    glow_step,
+    hidden_for_budget,
+    initialize_actnorm,
+    multiscale_flow,
+    multiscale_model,
+    randomize_parameters,
+)
 from flowlab.measure import count_parameters
 
 

@@ -3,8 +3,7 @@ log-det vs autograd: ``test_harness.py``.)"""
 import pytest
 import torch
 
-from flowlab.flows import SylvesterFlow, dense_logdet, sylvester_logdet
-from flowlab.flows import autograd_logdet
+from flowlab.flows import SylvesterFlow, autograd_logdet, dense_logdet, sylvester_logdet
 
 
 def _random(flow, gen):

@@ -76,7 +76,8 @@ def test_pages_render_offline(site, browser):
     outside: list[str] = []
     screens = ROOT / "build" / "book-screens"
     screens.mkdir(parents=True, exist_ok=True)
-    notebooks = sorted(str(p.relative_to(html / "notebooks").with_suffix("")) for p in (html / "notebooks").rglob("*.html"))
+    pages = (html / "notebooks").rglob("*.html")
+    notebooks = sorted(str(p.relative_to(html / "notebooks").with_suffix("")) for p in pages)
     assert notebooks, "the book has no notebook pages"
     for name in ["intro", "claims", "notebooks", "lectures", "how_to_run"] + [f"notebooks/{n}" for n in notebooks]:
         page = open_page(browser, f"{base}/{name}.html", outside)

@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from tests.lab.conftest import write_notebook
-
 from flowlab.lab import calibrate, registry
+from tests.lab.conftest import write_notebook
 
 NOTEBOOK_CODE = [
     ("parameters", 'mode = "quick"\nseed = 0'),
@@ -36,6 +35,8 @@ def repo(tmp_path, monkeypatch):
     (root / "figures" / "01_demo.png").write_bytes(b"committed png")
     monkeypatch.setenv("FLOWLAB_ROOT", str(root))
     monkeypatch.setenv("CI", "1")
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # a developer's own thread setting would leak into the runs
+        monkeypatch.delenv(name, raising=False)
     return root
 
 

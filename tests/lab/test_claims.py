@@ -82,6 +82,24 @@ def test_problems_catch_an_order_verdict_that_differs_from_its_pin(monkeypatch):
     assert any("pinned" in f for f in problems("02_coupling_flows", data))
 
 
+def test_quick_results_carry_what_calibration_measured_and_stale_ones_are_caught(tmp_path, monkeypatch):
+    """A stat claim's results carry its nominal rate and its measured failures, an order claim's its
+    outcome counts per float path, exactly as the calibration record gives them; results without them
+    (written before calibration) are a problem in quick mode."""
+    from flowlab.lab import calibrate
+    monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
+    book = ClaimBook("04_autoregressive_flows", notebook_params())
+    stat = next(s for s in book.specs.values() if s.kind == "stat")
+    book.check(stat.id, "z", measured=0.0, expected=0.0, tolerance=1.0, why="test")
+    claim = next(c for c in json.loads(book.save().read_text())["claims"] if c["id"] == stat.id)
+    failed, runs = calibrate.failure_rate(calibrate.load("quick"), stat.id)
+    assert claim["false_alarm"] == stat.false_alarm
+    assert claim["failures_over_seeds"] == {"failed": failed, "seeds": runs}
+    stale = {k: v for k, v in claim.items() if k != "failures_over_seeds"}
+    found = problems("04_autoregressive_flows", {"provenance": {"mode": "quick"}, "claims": [stale]})
+    assert any(f.startswith(f"{stat.id} ") and "lacks failures_over_seeds" in f for f in found), found
+
+
 def test_claim_book_rejects_unknown_and_misused_claims(tmp_path, monkeypatch):
     book = _book(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="not registered for 01_change_of_variables"):
@@ -135,7 +153,7 @@ def test_a_seed_dependent_pin_accepts_any_outcome_and_shows_the_counts(monkeypat
     monkeypatch.setitem(registry.BY_ID, "C07", spec)
     for outcome in registry.OUTCOMES:
         data = {"provenance": {"mode": "quick"}, "claims": [
-            {"id": "C07", "kind": "order", "verdict": outcome,
+            {"id": "C07", "kind": "order", "verdict": outcome, "outcomes_over_seed_sets": {"native": {}},
              "checks": [{"passed": outcome == "reproduced", "outcome": outcome}]}]}
         assert problems("02_coupling_flows", data) == []
     assert str(pin) == "seed-dependent (inconclusive at this scale in 7, reproduced in 6 of 13 seed sets)"
@@ -166,7 +184,8 @@ def test_book_order_records_the_decision_and_its_deciding_numbers(tmp_path, monk
     assert entry["outcome"] == "inconclusive at this scale" and entry["measured"]["moons"]["claimed"] == "Δ < 0"
     assert book.verdict("C07") == "inconclusive at this scale"
     from flowlab.lab import report
-    assert report.key_result(book.records["C07"]).startswith("inconclusive at this scale: moons Δ -0.05, 90% interval [")
+    assert report.key_result(book.records["C07"]).startswith(
+        "inconclusive at this scale: moons Δ -0.05, 90% interval [")
     with pytest.raises(TypeError, match="OrderDecision"):
         book.order("C07", "x", True, expected="")
 

@@ -32,7 +32,7 @@ def test_non_integer_counts_are_type_errors(kwargs):
 def test_params_name_what_they_have_when_asked_for_a_missing_one():
     p = notebook_params(steps=10)
     with pytest.raises(AttributeError, match=r"no 'seeds'; they have mode, seed, device, steps"):
-        p.seeds
+        _ = p.seeds
 
 
 @pytest.mark.parametrize("name, meant", [("mdoe", "mode"), ("sead", "seed"), ("devcie", "device")])

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import write_notebook
-
 from flowlab.lab import provenance, reproduce, tables
+from tests.lab.conftest import write_notebook
 
 NOTEBOOK_CODE = [
     ("parameters", 'mode = "quick"\nseed = 0\nfail = 0'),
@@ -217,3 +216,32 @@ def test_the_stamp_is_the_same_wherever_the_tree_is(library, tmp_path_factory):
     assert reproduce.input_digest(copy / nb, copy, "quick", {}) == here  # seed=0 is the default
     assert reproduce.input_digest(copy / nb, copy, "quick", {"seed": 3}) != here
     assert reproduce.input_digest(copy / nb, copy, "full", {}) != here
+
+
+def test_the_stamp_covers_what_the_calibration_record_says_of_the_notebooks_claims(library):
+    """A notebook's results carry its claims' calibration counts, so a record that changes them makes it
+    stale; runs of another notebook's claims, or a record that says the same, leave it up to date."""
+    from flowlab.lab import calibrate
+
+    nb = library / "notebooks" / "05_universal_1d_flows.ipynb"
+    shutil.copy(library / "notebooks" / "01_demo.ipynb", nb)
+    record = library / "results" / "calibration" / "quick.json"
+    record.parent.mkdir(parents=True)
+
+    def run(notebook, claim, verdict, seed):
+        return {"notebook": notebook, "seed": seed, "float_path": "native", "status": "ok",
+                "claims": {claim: {"verdict": verdict}}}
+
+    def digest(*runs):
+        record.write_text(json.dumps({"mode": "quick", "runs": list(runs)}))
+        return reproduce.input_digest(nb, library, "quick", {})
+
+    none = digest()
+    ours = run("05_universal_1d_flows", "C16", "reproduced", 0)
+    assert digest(ours) != none
+    assert calibrate.measured_for(nb.stem, "quick", record)["C16"] == {
+        "outcomes_over_seed_sets": {"native": {"reproduced": 1}, "default": {}}}
+    assert digest(ours, run("03_glow_vs_realnvp", "C07", "reproduced", 0)) == digest(ours)  # another notebook's
+    assert digest(ours, run("05_universal_1d_flows", "C16", "reproduced", 1)) != digest(ours)
+    failed = dict(ours, status="failed")
+    assert digest(failed) == none  # a failed run counts for nothing

@@ -20,9 +20,19 @@ import pytest
 import torch
 from scipy import stats
 
-from flowlab.measure import (QuadraticFormCumulants, bonferroni_z, loglog_slope, pearson_quantiles,
-                             pearson_z, quadratic_form_cumulants, quadratic_form_z, rmse_loglog_slope,
-                             sample_mean_moments, sample_variance_moments, variance_band)
+from flowlab.measure import (
+    QuadraticFormCumulants,
+    bonferroni_z,
+    loglog_slope,
+    pearson_quantiles,
+    pearson_z,
+    quadratic_form_cumulants,
+    quadratic_form_z,
+    rmse_loglog_slope,
+    sample_mean_moments,
+    sample_variance_moments,
+    variance_band,
+)
 
 D = torch.float64
 LEVEL = 1e-3  # chance that a correct band fails one simulation test below
@@ -74,7 +84,8 @@ def test_rademacher_cumulants_match_all_sign_vectors(m):
         assert torch.allclose(have, want, rtol=1e-9, atol=1e-9 * float(want.abs()) + 1e-12), (m, have, want)
     # batched: one set of cumulants per matrix
     batch = torch.stack([A, 2 * A.T, A @ A])
-    for field, row in zip(quadratic_form_cumulants(batch, "rademacher"), zip(*[_enumerated_cumulants(b) for b in batch])):
+    enumerated = zip(*[_enumerated_cumulants(b) for b in batch])
+    for field, row in zip(quadratic_form_cumulants(batch, "rademacher"), enumerated):
         assert torch.allclose(field, torch.stack(row), rtol=1e-9)
 
 
@@ -83,7 +94,8 @@ def test_gaussian_cumulants_are_the_chi_square_mixture_and_match_the_variance_fo
 
     A = torch.randn(3, 7, 7, generator=_gen(0), dtype=D)
     S = _sym(A)
-    tr = lambda M: torch.diagonal(M, dim1=-2, dim2=-1).sum(-1)
+    def tr(M):
+        return torch.diagonal(M, dim1=-2, dim2=-1).sum(-1)
     c = quadratic_form_cumulants(A, "gaussian")
     assert torch.allclose(c.k1, tr(S))
     assert torch.allclose(c.k2, 2 * tr(S @ S))
@@ -143,7 +155,8 @@ def test_rmse_loglog_slope_matches_a_loop_over_bootstrap_resamples():
     x = [6, 12, 24, 48]
     e = np.random.default_rng(0).standard_t(5, size=(4, 50)) / np.sqrt(np.array(x))[:, None]
     slope, se = rmse_loglog_slope(x, e, n_boot=40, rng=np.random.default_rng(1))
-    rmse = lambda a: np.sqrt((a ** 2).mean(-1))
+    def rmse(a):
+        return np.sqrt((a ** 2).mean(-1))
     idx = np.random.default_rng(1).integers(0, 50, size=(40, 50))
     boots = [loglog_slope(x, rmse(e[:, i])) for i in idx]
     assert math.isclose(slope, loglog_slope(x, rmse(e)), rel_tol=1e-12)

@@ -102,7 +102,8 @@ def test_sampling_is_seeded_and_training_lowers_the_loss():
     x0 = torch.randn(256, 2, generator=g, dtype=torch.float64) * 0.3 + 1.0
     y = torch.randint(0, 3, (256,), generator=g)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    eval_g = lambda: model.loss(x0, y, torch.Generator().manual_seed(9)).item()
+    def eval_g():
+        return model.loss(x0, y, torch.Generator().manual_seed(9)).item()
     before = eval_g()
     for _ in range(150):
         opt.zero_grad()

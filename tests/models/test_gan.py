@@ -1,14 +1,20 @@
 """flowlab.models.gan: the losses and their logit gradients in closed form, and the density-ratio
 band of a well-specified discriminator at its nominal false-alarm rate."""
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from flowlab.measure.bands import bonferroni_z
-from flowlab.models import (Discriminator, Generator, discriminator_loss, fit_logistic, minimax_generator_loss,
-                            nonsaturating_generator_loss, quadratic_features)
+from flowlab.models import (
+    Discriminator,
+    Generator,
+    discriminator_loss,
+    fit_logistic,
+    minimax_generator_loss,
+    nonsaturating_generator_loss,
+    quadratic_features,
+)
 
 
 def test_losses_are_the_lecture_formulas():
@@ -96,7 +102,8 @@ SEPARABLE = r"linearly separable.*maximum-likelihood logistic fit does not exist
 def test_fit_logistic_separable_classes_give_its_own_error_not_a_singular_solve(pos, neg):
     """Newton's weights diverge on separable classes until the Hessian is exactly singular: the error
     says why (no maximum-likelihood fit) and what to do, not torch.linalg's singular-matrix message."""
-    bias = lambda x: torch.cat([torch.ones(len(x), 1, dtype=torch.float64), torch.tensor(x, dtype=torch.float64)], 1)
+    def bias(x):
+        return torch.cat([torch.ones(len(x), 1, dtype=torch.float64), torch.tensor(x, dtype=torch.float64)], 1)
     with pytest.raises(ValueError, match=SEPARABLE) as info:
         fit_logistic(bias(pos), bias(neg))
     assert info.value.args[0].startswith("fit_logistic")

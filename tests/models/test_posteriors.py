@@ -44,7 +44,8 @@ def test_log_q_is_the_base_density_minus_the_jacobian_log_det(kind):
                 assert torch.allclose(z[s, b], z0[s, b])
             else:
                 one = {k: v[b:b + 1] for k, v in raw.items() if k not in ("mean", "var_raw")}
-                jac = torch.autograd.functional.jacobian(lambda v: post.flow.transform(v[None], one)[0][0], z0[s, b])
+                jac = torch.autograd.functional.jacobian(
+                    lambda v, one=one: post.flow.transform(v[None], one)[0][0], z0[s, b])
             assert torch.allclose(log_q[s, b], base[s, b] - torch.linalg.slogdet(jac)[1], atol=1e-6)
 
 

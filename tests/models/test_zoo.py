@@ -24,7 +24,8 @@ def test_jacobian_structure(fn, expected):
 
 
 def test_a_cycle_is_not_triangular():
-    fn = lambda v: torch.stack([v[0] * v[1], v[1] + v[2] ** 2, v[2] * v[0], v[3]])   # 0 -> 1 -> 2 -> 0
+    def fn(v):
+        return torch.stack([v[0] * v[1], v[1] + v[2] ** 2, v[2] * v[0], v[3]])   # 0 -> 1 -> 2 -> 0
     assert jacobian_structure(fn, POINTS)["structure"] != "triangular (after a permutation)"
 
 

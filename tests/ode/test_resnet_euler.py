@@ -5,9 +5,9 @@ import pytest
 import torch
 from torchdiffeq import odeint
 
+from flowlab.measure import loglog_slope
 from flowlab.nn import TimeConcatMLP
 from flowlab.ode import EulerResNet, ResidualBlock, euler_amplification
-from flowlab.measure import loglog_slope
 
 
 def _field(dim=3, seed=0):

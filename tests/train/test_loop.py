@@ -10,7 +10,8 @@ def regression_problem(seed):
     x = torch.randn(256, 3, generator=g)
     y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.1 * torch.randn(256, generator=g)
     model = nn.Linear(3, 1)
-    loss = lambda batch: ((model(batch[0]).squeeze(1) - batch[1]) ** 2).mean()
+    def loss(batch):
+        return ((model(batch[0]).squeeze(1) - batch[1]) ** 2).mean()
     return model, loss, [(x, y)]
 
 

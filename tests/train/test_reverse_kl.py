@@ -8,8 +8,14 @@ import torch
 from flowlab.data import energy, log_normalizer
 from flowlab.flows import Compose, PlanarFlow
 from flowlab.nn import TimeConcatMLP
-from flowlab.train import (StackedTimeMLP, fit_reverse_kl, fit_reverse_kl_cnf_ensemble, fit_reverse_kl_ensemble,
-                           kl_to_target, reverse_kl_loss)
+from flowlab.train import (
+    StackedTimeMLP,
+    fit_reverse_kl,
+    fit_reverse_kl_cnf_ensemble,
+    fit_reverse_kl_ensemble,
+    kl_to_target,
+    reverse_kl_loss,
+)
 
 
 def test_kl_of_the_exact_answer_is_zero():

@@ -14,7 +14,8 @@ def test_fit_vae_lowers_the_bound_on_binarized_digits():
     vae = VAE(digits.shape, Bernoulli(), latent=4, hidden=32, layers=1, context=32)
     g = torch.Generator().manual_seed(0)
     x = binarize(digits.train[:300], digits.levels, torch.Generator().manual_seed(1))
-    bound = lambda: -vae.elbo(x, 20, generator=torch.Generator().manual_seed(2)).mean().item()
+    def bound():
+        return -vae.elbo(x, 20, generator=torch.Generator().manual_seed(2)).mean().item()
     vae.initialize_decoder(digits.train[:300], digits.levels)
     before = bound()                     # the pixel marginals alone
     fit_vae(vae, digits.train[:300], steps=300, generator=g, lr=3e-3, warmup_steps=60, binarize_levels=digits.levels)
@@ -39,6 +40,7 @@ def test_evaluate_vae_reports_matching_units():
     x = torch.randint(0, 256, (6, 1, 3, 2), generator=torch.Generator().manual_seed(3))
     vae = VAE((1, 3, 2), DiscretizedLogistic(256), latent=2, hidden=8, layers=1, context=8).initialize_decoder(x)
     r = evaluate_vae(vae, x, generator=torch.Generator().manual_seed(4), elbo_samples=50, importance_samples=500)
-    same = lambda nats, bpd: abs(bpd - nats / (6 * math.log(2))) < 1e-5 * bpd  # float32 evaluation
+    def same(nats, bpd):
+        return abs(bpd - nats / (6 * math.log(2))) < 1e-5 * bpd  # float32 evaluation
     assert same(r["neg_elbo"], r["neg_elbo_bpd"]) and same(r["nll"], r["nll_bpd"])
     assert r["nll"] < r["neg_elbo"]

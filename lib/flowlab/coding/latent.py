@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from flowlab.coding import _checks
 
 LN2 = math.log(2.0)
@@ -74,7 +75,8 @@ def _interval_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     flip = lo > 0
     a, b = np.where(flip, -hi, lo), np.where(flip, -lo, hi)
     # torch's ndtr loses relative accuracy below 1e-10; its erfc does not
-    ndtr = lambda u: 0.5 * torch.special.erfc(-torch.as_tensor(u, dtype=torch.float64) / math.sqrt(2)).numpy()
+    def ndtr(u):
+        return 0.5 * torch.special.erfc(-torch.as_tensor(u, dtype=torch.float64) / math.sqrt(2)).numpy()
     return ndtr(b) - ndtr(a)
 
 

@@ -4,7 +4,8 @@ Rezende & Mohamed (2015, Table 1) test energies, with :math:`w_1 = \sin(2\pi z_1
 :math:`w_2 = 3 e^{-((z_1 - 1)/0.6)^2/2}`, :math:`w_3 = 3\,\sigma((z_1 - 1)/0.3)`:
 
 .. math::
-    U_1 &= \tfrac12\big((\|z\| - 2)/0.4\big)^2 - \ln\big(e^{-\frac12((z_1 - 2)/0.6)^2} + e^{-\frac12((z_1 + 2)/0.6)^2}\big)\\
+    U_1 &= \tfrac12\big((\|z\| - 2)/0.4\big)^2
+           - \ln\big(e^{-\frac12((z_1 - 2)/0.6)^2} + e^{-\frac12((z_1 + 2)/0.6)^2}\big)\\
     U_2 &= \tfrac12\big((z_2 - w_1)/0.4\big)^2\\
     U_3 &= -\ln\big(e^{-\frac12((z_2 - w_1)/0.35)^2} + e^{-\frac12((z_2 - w_1 + w_2)/0.35)^2}\big)\\
     U_4 &= -\ln\big(e^{-\frac12((z_2 - w_1)/0.4)^2} + e^{-\frac12((z_2 - w_1 + w_3)/0.35)^2}\big)
@@ -24,8 +25,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import (check_callable, check_choice, check_count, check_dtype, check_positive,
-                                      check_shape)
+from flowlab.measure.validate import check_callable, check_choice, check_count, check_dtype, check_positive, check_shape
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -99,7 +99,8 @@ def grid(lim: float = BOX, n: int = 200, dtype=torch.float64) -> tuple[Tensor, T
 
 
 def log_normalizer(u: Callable[[Tensor], Tensor], lim: float = 7.0, n: int = 1401) -> float:
-    r""":math:`\log Z = \log \int e^{-U}` by a Riemann sum on a fine grid (equal to the trapezoid rule, the integrand being ~0 at the edges).
+    r""":math:`\log Z = \log \int e^{-U}` by a Riemann sum on a fine grid (equal to the trapezoid rule,
+    the integrand being ~0 at the edges).
 
     The integrands are smooth and decay fast inside ``[-lim, lim]^2``, where such sums converge
     very fast; compare two ``n`` to see the error.

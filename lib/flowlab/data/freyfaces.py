@@ -60,7 +60,8 @@ def load_freyfaces(root: str | Path | None = None) -> ImageData:
     images = _read_checked(freyfaces_path(root))
     order = np.random.RandomState(FREYFACES_SPLIT_SEED).permutation(len(images))
     n_train = FREYFACES_TRAIN + FREYFACES_VALIDATION
-    as_tensor = lambda idx: torch.from_numpy(images[idx].astype(np.int64)[:, None])
+    def as_tensor(idx):
+        return torch.from_numpy(images[idx].astype(np.int64)[:, None])
     train, test = order[:n_train], order[n_train:n_train + FREYFACES_TEST]
     return ImageData("freyfaces", as_tensor(train), torch.zeros(len(train), dtype=torch.long),
                      as_tensor(test), torch.zeros(len(test), dtype=torch.long), 256)

@@ -55,7 +55,8 @@ def data_root(root: str | Path | None = None, who: str = "data_root") -> Path:
 def _split(images: np.ndarray, labels: np.ndarray, n_test: int, name: str, levels: int) -> ImageData:
     order = np.random.RandomState(SPLIT_SEED).permutation(len(images))
     test, train = order[:n_test], order[n_test:]
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).long()
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).long()
     return ImageData(name, t(images[train]), t(labels[train]), t(images[test]), t(labels[test]), levels)
 
 
@@ -147,8 +148,10 @@ def load_mnist(root: str | Path | None = None) -> ImageData:
         n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
         if n_img != n_lab:
             raise ValueError(f"corrupt MNIST {split} split in {folder}: {n_img} images but {n_lab} labels "
-                             f"({paths[split + '_images']}, {paths[split + '_labels']}); re-download them ({HOW_TO_GET})")
-    t = lambda a: torch.from_numpy(a.astype(np.int64))
+                             f"({paths[split + '_images']}, {paths[split + '_labels']}); "
+                             f"re-download them ({HOW_TO_GET})")
+    def t(a):
+        return torch.from_numpy(a.astype(np.int64))
     return ImageData("mnist", t(arrays["train_images"][:, None]), t(arrays["train_labels"]),
                      t(arrays["test_images"][:, None]), t(arrays["test_labels"]), 256)
 
@@ -180,7 +183,8 @@ def load_cifar10(root: str | Path | None = None) -> ImageData:
         parts.append(read_cifar_batch(path))
     train_x = np.concatenate([p[0] for p in parts[:-1]])
     train_y = np.concatenate([p[1] for p in parts[:-1]])
-    t = lambda a: torch.from_numpy(a.astype(np.int64))
+    def t(a):
+        return torch.from_numpy(a.astype(np.int64))
     return ImageData("cifar10", t(train_x), t(train_y), t(parts[-1][0]), t(parts[-1][1]), 256)
 
 

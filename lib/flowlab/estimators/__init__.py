@@ -1,5 +1,6 @@
 """Estimators: traces of Jacobians (exact, Hutchinson, Hutch++, bottleneck), their variances, and
 the divergences a CNF integrates."""
+from flowlab.estimators.gradients import GradientSamples, reparametrization_gradient, score_function_gradient
 from flowlab.estimators.logdet_series import (
     TRUNCATIONS,
     RouletteMoments,
@@ -16,7 +17,6 @@ from flowlab.estimators.logdet_series import (
     truncated_logdet,
     truncated_logdet_samples,
 )
-from flowlab.estimators.gradients import GradientSamples, reparametrization_gradient, score_function_gradient
 from flowlab.estimators.trace import (
     NOISES,
     Operator,

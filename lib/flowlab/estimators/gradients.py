@@ -1,14 +1,17 @@
-r"""Gradient estimators for :math:`\nabla_\phi\, \mathbb E_{q_\phi}[f(z)]`, :math:`q_\phi = \mathcal N(\mu, \mathrm{diag}\,\sigma^2)`,
-:math:`\phi = (\mu, \log\sigma)`: the two of lecture 001 ("What about Reparametrization?").
+r"""Gradient estimators for :math:`\nabla_\phi\, \mathbb E_{q_\phi}[f(z)]`,
+:math:`q_\phi = \mathcal N(\mu, \mathrm{diag}\,\sigma^2)`, :math:`\phi = (\mu, \log\sigma)`: the two of lecture 001
+("What about Reparametrization?").
 
 Both return one gradient estimate per draw, ``[num_samples, d]`` for each of :math:`\mu` and
 :math:`\log\sigma` (:class:`GradientSamples`): their mean is the estimate, their spread its variance.
 
 - **Reparametrization** (pathwise): :math:`z = \mu + \sigma \odot \varepsilon`,
   :math:`\varepsilon \sim \mathcal N(0, I)`, so
-  :math:`\nabla_\mu f(z) = \nabla f(z)` and :math:`\nabla_{\log\sigma} f(z) = \nabla f(z) \odot \sigma \odot \varepsilon`.
+  :math:`\nabla_\mu f(z) = \nabla f(z)` and
+  :math:`\nabla_{\log\sigma} f(z) = \nabla f(z) \odot \sigma \odot \varepsilon`.
   It needs :math:`f` differentiable and uses its gradient.
-- **REINFORCE** (score function, likelihood ratio): :math:`\nabla_\phi \mathbb E_q[f] = \mathbb E_q[(f(z) - c)\,\nabla_\phi \log q_\phi(z)]`
+- **REINFORCE** (score function, likelihood ratio):
+  :math:`\nabla_\phi \mathbb E_q[f] = \mathbb E_q[(f(z) - c)\,\nabla_\phi \log q_\phi(z)]`
   with :math:`\nabla_\mu \log q = \varepsilon / \sigma` and :math:`\nabla_{\log\sigma} \log q = \varepsilon^2 - 1`,
   for any constant baseline :math:`c` (default 0; :math:`\mathbb E[\nabla \log q] = 0` keeps it unbiased).
   It needs only values of :math:`f`, and its variance grows with the size of :math:`f` and the dimension.
@@ -73,7 +76,8 @@ def reparametrization_gradient(f: Callable[[Tensor], Tensor], mean: Tensor, log_
 def score_function_gradient(f: Callable[[Tensor], Tensor], mean: Tensor, log_std: Tensor, *,
                             num_samples: int, generator: torch.Generator,
                             baseline: float = 0.0) -> GradientSamples:
-    """REINFORCE estimates :math:`(f(z_s) - c)\\,\\varepsilon_s/\\sigma` and :math:`(f(z_s) - c)(\\varepsilon_s^2 - 1)`."""
+    """REINFORCE estimates :math:`(f(z_s) - c)\\,\\varepsilon_s/\\sigma` and
+    :math:`(f(z_s) - c)(\\varepsilon_s^2 - 1)`."""
     who = "score_function_gradient"
     _check(f, mean, log_std, num_samples, generator, who)
     c = check_number(baseline, "baseline", who)

@@ -51,8 +51,14 @@ import torch
 from torch import Tensor
 
 from flowlab.estimators.trace import NOISES, as_operator, draw_probes, hutchinson_variance
-from flowlab.measure.validate import (check_choice, check_count, check_generator, check_number,
-                                      check_positive, check_tensor)
+from flowlab.measure.validate import (
+    check_choice,
+    check_count,
+    check_generator,
+    check_number,
+    check_positive,
+    check_tensor,
+)
 
 TRUNCATIONS = ("geometric", "poisson")
 

@@ -39,8 +39,15 @@ import torch
 from torch import Tensor
 from torch.func import jacrev, vjp, vmap
 
-from flowlab.measure.validate import (check_callable, check_choice, check_count, check_dtype,
-                                      check_event_shape, check_generator, check_tensor)
+from flowlab.measure.validate import (
+    check_callable,
+    check_choice,
+    check_count,
+    check_dtype,
+    check_event_shape,
+    check_generator,
+    check_tensor,
+)
 
 NOISES = ("gaussian", "rademacher")
 

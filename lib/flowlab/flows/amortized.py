@@ -3,7 +3,8 @@ r"""Amortized flows: :math:`K` maps whose parameters are computed, per sample, f
 A VAE posterior with flows (Rezende & Mohamed 2015; van den Berg et al. 2018) is
 
 .. math:: z_0 \sim \mathcal N(\mu(x), \mathrm{diag}\,\sigma^2(x)), \qquad z_K = g_K \circ \dots \circ g_1(z_0),
-          \qquad \log q(z_K | x) = \log q_0(z_0 | x) - \sum_k \log\left|\det \frac{\partial g_k}{\partial z_{k-1}}\right|,
+          \qquad \log q(z_K | x) = \log q_0(z_0 | x)
+          - \sum_k \log\left|\det \frac{\partial g_k}{\partial z_{k-1}}\right|,
 
 where the parameters of every :math:`g_k` depend on :math:`x`: the encoder outputs them ("amortized").
 An amortized flow holds only the *heads*, linear maps from the encoder's features :math:`h(x)` to the

@@ -40,8 +40,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.estimators.trace import (NOISES, divergence_bottleneck, divergence_exact,
-                                      divergence_hutchinson, draw_probes)
+from flowlab.estimators.trace import NOISES, divergence_bottleneck, divergence_exact, divergence_hutchinson, draw_probes
 from flowlab.flows.base import Flow
 from flowlab.measure.counting import CallCounter
 from flowlab.measure.validate import check_choice, check_event_shape, check_generator, check_positive

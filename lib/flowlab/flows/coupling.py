@@ -21,7 +21,6 @@ split -> conditioner -> elementwise map -> merge; what varies is one small part 
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn

@@ -111,13 +111,13 @@ class InvertibleConv1x1(Flow):
         if not self.lu:
             self.weight = nn.Parameter(w)
             return
-        p, l, u = torch.linalg.lu(w)
+        p, tril, u = torch.linalg.lu(w)
         diag = torch.diagonal(u)
         self.register_buffer("perm", p)
         self.register_buffer("sign", torch.sign(diag))
         self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
         self.register_buffer("eye", torch.eye(channels))
-        self.lower = nn.Parameter(l * self.lower_mask)
+        self.lower = nn.Parameter(tril * self.lower_mask)
         self.upper = nn.Parameter(torch.triu(u, 1))
         self.log_diag = nn.Parameter(diag.abs().log())
 

@@ -9,11 +9,18 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch import Tensor, distributions as D, nn
+from torch import Tensor, nn
+from torch import distributions as D
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import (check_count, check_event_shape, check_generator, check_shape,
-                                      check_tensor, first_parameter)
+from flowlab.measure.validate import (
+    check_count,
+    check_event_shape,
+    check_generator,
+    check_shape,
+    check_tensor,
+    first_parameter,
+)
 
 
 class StandardNormal(nn.Module):

@@ -37,8 +37,14 @@ from flowlab.flows.masks import channel_mask
 from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
-from flowlab.measure.validate import (check_choice, check_count, check_event_shape, check_generator,
-                                      check_module, check_tensor)
+from flowlab.measure.validate import (
+    check_choice,
+    check_count,
+    check_event_shape,
+    check_generator,
+    check_module,
+    check_tensor,
+)
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")
@@ -171,8 +177,8 @@ def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
     check_choice(coupling, COUPLINGS, "coupling", "multiscale_flow")
     check_generator(generator, "multiscale_flow")
     if h % 2 ** levels or w % 2 ** levels:
-        raise ValueError(f"multiscale_flow: {levels} levels squeeze {levels} times, so height and width must be divisible "
-                         f"by {2 ** levels}; got (C, H, W) = {(c, h, w)}")
+        raise ValueError(f"multiscale_flow: {levels} levels squeeze {levels} times, so height and width must be "
+                         f"divisible by {2 ** levels}; got (C, H, W) = {(c, h, w)}")
 
     def level(shape, remaining) -> tuple[Flow, int]:
         squeeze = Squeeze(shape)

@@ -26,15 +26,13 @@ computed without gradients: it is the sampling path).
 """
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
 
-from flowlab.estimators.logdet_series import (TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet)
+from flowlab.estimators.logdet_series import TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet
 from flowlab.estimators.trace import NOISES
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import (check_choice, check_count, check_generator, check_module,
-                                      check_positive)
+from flowlab.measure.validate import check_choice, check_count, check_generator, check_module, check_positive
 from flowlab.nn import LipschitzMLP, frozen_power_iteration
 
 LOGDETS = ("exact", "series", "roulette")

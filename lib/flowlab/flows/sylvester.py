@@ -202,7 +202,8 @@ class SylvesterFlow(Flow):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"SylvesterFlow needs a positive integer {name}, got {value!r}")
         if hidden > features:
-            raise ValueError(f"SylvesterFlow needs hidden <= features (d <= m), got hidden={hidden}, features={features}")
+            raise ValueError(f"SylvesterFlow needs hidden <= features (d <= m), "
+                             f"got hidden={hidden}, features={features}")
         self.features, self.hidden = features, hidden
         self.householder = nn.Parameter(torch.randn(reflections, features))
         self.r_upper = nn.Parameter(torch.randn(hidden, hidden) * init_scale / hidden ** 0.5)
@@ -216,7 +217,8 @@ class SylvesterFlow(Flow):
         return _householder_q(self.householder, self.hidden)
 
     def triangles(self) -> tuple[Tensor, Tensor]:
-        """:math:`R, \\tilde R`: strictly upper parts free, diagonals :math:`\\tanh` (so :math:`R_{ii}\\tilde R_{ii} > -1`)."""
+        """:math:`R, \\tilde R`: strictly upper parts free, diagonals :math:`\\tanh`
+        (so :math:`R_{ii}\\tilde R_{ii} > -1`)."""
         return _triangle(self.r_upper, self.r_diag_raw), _triangle(self.r_tilde_upper, self.r_tilde_diag_raw)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:

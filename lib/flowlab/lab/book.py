@@ -89,8 +89,8 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
     if missing:
         lines += ["## Not reproduced: failed, contradicted, or inconclusive at this scale", ""]
         for nb, c in missing:
-            lines.append(f"- {_link(nb, c['id'], anchors)} *{verdict_text(results[nb], c)}*: {_cell(report.why_not(c))} — "
-                         f"at {_cell(c.get('scale', ''))}")
+            lines.append(f"- {_link(nb, c['id'], anchors)} *{verdict_text(results[nb], c)}*: "
+                         f"{_cell(report.why_not(c))} — at {_cell(c.get('scale', ''))}")
         lines.append("")
     lines += ["## Every claim", ""] + claims_table(results, anchors, "notebooks/", with_source=True)
     return "\n".join(lines)

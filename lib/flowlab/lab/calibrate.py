@@ -128,6 +128,26 @@ def failure_rate(records, claim_id: str) -> tuple[int, int]:
     return sum(v != "reproduced" for v in verdicts), len(verdicts)
 
 
+def measured(records, claim_id: str) -> dict:
+    """What calibration measured of one claim, as its notebook's results record it: a stat claim's
+    ``failures_over_seeds`` (failed runs of all finished ones), an order claim's outcome counts per float
+    path; ``{}`` for other kinds. The driver stamps each notebook by exactly this, so a recalibration
+    that changes it re-runs the notebook and one that does not leaves it up to date."""
+    kind = registry.get(claim_id).kind
+    if kind == "stat":
+        failed, runs = failure_rate(records, claim_id)
+        return {"failures_over_seeds": {"failed": failed, "seeds": runs}}
+    if kind == "order":
+        return {"outcomes_over_seed_sets": {path: outcome_counts(records, claim_id, path) for path in FLOAT_PATHS}}
+    return {}
+
+
+def measured_for(notebook: str, mode: str = "quick", path: Path | None = None) -> dict[str, dict]:
+    """:func:`measured` of every claim of ``notebook`` in ``mode``'s record (what its run reads)."""
+    records = load(mode, path)
+    return {spec.id: measured(records, spec.id) for spec in registry.claims_for(notebook)}
+
+
 def _short(outcome: str) -> str:
     return outcome.replace(" at this scale", "")
 
@@ -152,7 +172,8 @@ def report(records) -> list[str]:
         if pin == NOT_ENOUGH:
             shown = f"{NOT_ENOUGH} ({total} of {MIN_RUNS})"
         else:
-            shown = str(pin) if isinstance(pin, registry.SeedDependent) else f"pinnable: {pin!r} ({counts[pin]}/{total})"
+            shown = (str(pin) if isinstance(pin, registry.SeedDependent)
+                     else f"pinnable: {pin!r} ({counts[pin]}/{total})")
         lines.append(f"{cid} order  {'; '.join(parts)}  -> {shown}")
     return lines + [f"failed run: {r['notebook']} seed {r['seed']} {r['float_path']}: {r['error']}"
                     for r in (records["runs"] if isinstance(records, dict) else records) if r.get("status") != "ok"]
@@ -266,10 +287,12 @@ def calibrate(notebooks: list[Path], seeds: list[int], *, mode: str = "quick", f
             for future in as_completed(futures):
                 rec = future.result()
                 bar.update()
-                orders = " ".join(f"{c} {_short(v['verdict'])}" for c, v in rec["claims"].items() if v["kind"] == "order")
+                orders = " ".join(f"{c} {_short(v['verdict'])}" for c, v in rec["claims"].items()
+                                  if v["kind"] == "order")
                 tail = {"ok": orders or "(no order claims)", "failed": f"FAILED: {rec['error']}"}.get(
                     rec["status"], "interrupted, not recorded")
-                tqdm.write(f"{rec['notebook']}  seed {rec['seed']}  {rec['float_path']}  {rec['seconds']:.1f} s  {tail}")
+                tqdm.write(f"{rec['notebook']}  seed {rec['seed']}  {rec['float_path']}  "
+                           f"{rec['seconds']:.1f} s  {tail}")
                 if rec["status"] in ("ok", "failed"):
                     seen[(rec["notebook"], rec["seed"], rec["float_path"])] = rec
                     book["runs"] = sorted(seen.values(), key=lambda r: (r["notebook"], r["float_path"], r["seed"]))
@@ -285,14 +308,17 @@ def calibrate(notebooks: list[Path], seeds: list[int], *, mode: str = "quick", f
 def main(argv: list[str] | None = None, *, notebook_dir: Path | None = None, out_root: Path | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flowlab.lab.calibrate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nb", default=None, help="two-digit notebook numbers, '03,06' (default: those with an order claim)")
+    parser.add_argument("--nb", default=None,
+                        help="two-digit notebook numbers, '03,06' (default: those with an order claim)")
     parser.add_argument("--seeds", default="0-9", help="'0-9', '0,3,5' or '10-12' (default 0-9)")
-    parser.add_argument("--float-path", default="native", help="native or default (ATEN_CPU_CAPABILITY=default), or both")
+    parser.add_argument("--float-path", default="native",
+                        help="native or default (ATEN_CPU_CAPABILITY=default), or both")
     parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1; >1: one thread each)")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
-    parser.add_argument("--record", type=Path, default=None, help="record file (default results/calibration/<mode>.json)")
+    parser.add_argument("--record", type=Path, default=None,
+                        help="record file (default results/calibration/<mode>.json)")
     parser.add_argument("--report", action="store_true", help="print the counts and implied pins; run nothing")
     args = parser.parse_args(argv)
     if args.mode not in MODES:
@@ -305,7 +331,8 @@ def main(argv: list[str] | None = None, *, notebook_dir: Path | None = None, out
     seeds, float_paths = parse_seeds(args.seeds), parse_float_paths(args.float_path)
     notebooks = select_notebooks(args.nb, Path(notebook_dir) if notebook_dir else repo_root() / "notebooks")
     new = calibrate(notebooks, seeds, mode=args.mode, float_paths=float_paths, jobs=args.jobs,
-                    cell_timeout=args.cell_timeout, retry_failed=args.retry_failed, out_root=out_root, record=args.record)
+                    cell_timeout=args.cell_timeout, retry_failed=args.retry_failed, out_root=out_root,
+                    record=args.record)
     return 1 if any(r["status"] != "ok" for r in new) else 0
 
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import registry, report
-from flowlab.lab.provenance import code_identity, provenance
 from flowlab.lab.outputs import results_dir
+from flowlab.lab.provenance import code_identity, provenance
 from flowlab.measure.orders import REPRODUCED, RULE, OrderDecision
 
 
@@ -63,6 +63,7 @@ class ClaimBook:
         self.specs = {s.id: s for s in specs}
         self.records: dict[str, dict] = {}
         self.scales: dict[str, str] = {}
+        self._measured: dict[str, dict] | None = None
 
     def _record(self, claim_id: str) -> dict:
         if claim_id not in self.specs:
@@ -100,10 +101,16 @@ class ClaimBook:
         """A failed stat check at a reader's seed: how often a correct method fails it (nominal, measured)."""
         if self.specs[claim_id].kind != "stat":
             return
-        from flowlab.lab import calibrate  # the calibration record: read only when something failed
+        seeds = self._calibration()[claim_id]["failures_over_seeds"]
+        print("    " + registry.failure_note(claim_id, seeds["failed"], seeds["seeds"]))
 
-        failed, runs = calibrate.failure_rate(calibrate.load(self.params.mode), claim_id)
-        print("    " + registry.failure_note(claim_id, failed, runs))
+    def _calibration(self) -> dict[str, dict]:
+        """What calibration measured of this notebook's claims (read once; the driver's stamp covers it)."""
+        if self._measured is None:
+            from flowlab.lab import calibrate
+
+            self._measured = calibrate.measured_for(self.notebook, self.params.mode)
+        return self._measured
 
     def check_rows(self, claim_id: str, what: str, *, rows: dict[str, dict], checked: Sequence[str],
                    expected: float, tolerance: float, why: str) -> None:
@@ -117,7 +124,8 @@ class ClaimBook:
         if rec["kind"] not in ("exact", "stat"):
             raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
         if not isinstance(rows, dict) or not rows or not all(isinstance(r, dict) for r in rows.values()):
-            raise ValueError(f"check_rows expects rows as a non-empty dict of row name -> dict of columns, got {rows!r}")
+            raise ValueError("check_rows expects rows as a non-empty dict of row name -> dict of columns, "
+                             f"got {rows!r}")
         missing = [(name, c) for name, r in rows.items() for c in checked if c not in r]
         if not checked or missing:
             raise ValueError(f"check_rows: every row needs the checked columns {list(checked)}; missing {missing}")
@@ -205,18 +213,14 @@ class ClaimBook:
     def _over_seeds(self, claim_id: str) -> dict:
         """What calibration over seeds measured of the claim (``results/calibration/<mode>.json``): a stat
         claim's nominal false-alarm rate and its failures; an order claim's outcome counts and pin."""
-        from flowlab.lab import calibrate
-
-        spec, records = self.specs[claim_id], calibrate.load(self.params.mode)
+        spec = self.specs[claim_id]
+        extra = dict(self._calibration()[claim_id])
         if spec.kind == "stat":
-            failed, runs = calibrate.failure_rate(records, claim_id)
-            return {"false_alarm": spec.false_alarm, "failures_over_seeds": {"failed": failed, "seeds": runs}}
+            extra["false_alarm"] = spec.false_alarm
         if spec.kind == "order":
             pin = registry.pin(claim_id, self.params.mode)
-            return {"outcomes_over_seed_sets": {path: calibrate.outcome_counts(records, claim_id, path)
-                                                for path in calibrate.FLOAT_PATHS},
-                    "pinned": str(pin) if pin is not None else None}
-        return {}
+            extra["pinned"] = str(pin) if pin is not None else None
+        return extra
 
     def report(self) -> None:
         """The closing table: claim, what the lecture says, verdict (and which part failed), our

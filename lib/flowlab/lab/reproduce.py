@@ -35,9 +35,8 @@ import time
 from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
-from flowlab.lab import registry
-from flowlab.lab.params import (INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean,
-                                is_default)
+from flowlab.lab import calibrate, registry
+from flowlab.lab.params import INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean, is_default
 from flowlab.lab.provenance import imported_modules, modules_digest
 from flowlab.lab.tables import problems, write_tables
 
@@ -112,15 +111,17 @@ def non_default(nb_path: Path, params: dict) -> dict:
 def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
     """What a notebook's run depends on, and nothing else: its code cells, the sources of the library
     modules they import (transitively; the driver modules aside), the mode, the parameters that differ
-    from their defaults, and the results of the notebooks it declares in ``registry.DEPENDS_ON``.
+    from their defaults, the results of the notebooks it declares in ``registry.DEPENDS_ON``, and what
+    the calibration record says of its claims (which its results carry).
     Only names, relative contents and sorted keys go in: no paths, times or commits."""
     sub = "" if mode == "quick" else mode
     code = code_sources(nb_path)
     deps = {dep: _file_sha(root / "results" / sub / f"{dep}.json")
             for dep in registry.DEPENDS_ON.get(nb_path.stem, ())}
-    payload = json.dumps({"stamp": 2, "code": code, "modules": modules_digest(root, imported_modules(root, code)),
-                          "mode": mode, "params": non_default(nb_path, params), "depends_on": deps},
-                         sort_keys=True)
+    measured = calibrate.measured_for(nb_path.stem, mode, root / "results" / "calibration" / f"{mode}.json")
+    payload = json.dumps({"stamp": 3, "code": code, "modules": modules_digest(root, imported_modules(root, code)),
+                          "mode": mode, "params": non_default(nb_path, params), "depends_on": deps,
+                          "calibration": measured}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -178,7 +179,8 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
         if staged_nb.exists():
             shutil.copyfile(staged_nb, failed)
         # papermill counts the injected-parameters cell; report the cell as the reader sees it.
-        return False, f"cell {err.exec_count} raised {err.ename}: {err.evalue} (executed copy: {failed.relative_to(root)})"
+        return False, (f"cell {err.exec_count} raised {err.ename}: {err.evalue} "
+                       f"(executed copy: {failed.relative_to(root)})")
     except Exception as err:  # kernel died, timeout, unreadable notebook
         return False, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
     finally:
@@ -221,7 +223,8 @@ def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
     data = json.loads(results_file.read_text())
     claims = data["claims"]
     done = sum(c["verdict"] == "reproduced" for c in claims)
-    bad = [f"{c['id']} {c['verdict']}" for c in claims if c["kind"] in ("exact", "stat") and c["verdict"] != "reproduced"]
+    bad = [f"{c['id']} {c['verdict']}" for c in claims
+           if c["kind"] in ("exact", "stat") and c["verdict"] != "reproduced"]
     return done, len(claims), bad
 
 

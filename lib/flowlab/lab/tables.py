@@ -7,10 +7,11 @@ with the verdict pinned for the mode (or any honest verdict while none is pinned
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from flowlab.files import write_bytes_atomic
-from flowlab.lab import calibrate, registry, report
+from flowlab.lab import registry, report
 from flowlab.measure.orders import RULE
 
 README_START = "<!-- claims-table:start -->"
@@ -37,6 +38,11 @@ def problems(notebook: str, data: dict) -> list[str]:
             found.append(f"{spec.id} ({notebook}) was never recorded")
             continue
         verdict = claim["verdict"]
+        carried = {"stat": ("false_alarm", "failures_over_seeds"), "order": ("outcomes_over_seed_sets",)}
+        lacking = [key for key in carried.get(spec.kind, ()) if key not in claim]
+        if mode == "quick" and lacking:  # quick mode is the calibrated one: its results carry the rates
+            found.append(f"{spec.id} ({notebook}) lacks {', '.join(lacking)}: results written before calibration; "
+                         "re-run the notebook")
         if verdict != registry.verdict(spec.kind, claim["checks"]):
             found.append(f"{spec.id} ({notebook}) records verdict {verdict!r}, but its checks give "
                          f"{registry.verdict(spec.kind, claim['checks'])!r}")
@@ -76,28 +82,31 @@ def _all_claims(results: dict[str, dict]) -> list[tuple[str, dict]]:
 
 def verdict_text(data: dict, c: dict) -> str:
     """A recorded claim's verdict as the tables print it (see :func:`flowlab.lab.registry.shown_verdict`),
-    with what calibration over seeds says of it: an order claim's outcome counts, a stat claim's rates."""
+    with what calibration over seeds measured of it, as its results record it: an order claim's outcome
+    counts, a stat claim's nominal and measured rates."""
     mode = data.get("provenance", {}).get("mode", "quick")
     shown = registry.shown_verdict(c["id"], c["verdict"], mode)
-    extra = stability_text(c["id"], c["kind"], mode)
+    extra = stability_text(c, mode)
     return f"{shown} ({extra})" if extra else shown
 
 
-def stability_text(claim_id: str, kind: str, mode: str) -> str:
+def stability_text(c: dict, mode: str) -> str:
     """``reproduced in 13 of 13 seed sets`` for an order claim, ``nominal false-alarm rate 1%;
-    measured: failed in 2 of 76 seeded runs`` for a stat claim, from ``results/calibration/<mode>.json``."""
-    records = calibrate.load(mode)
-    if kind == "stat":
-        failed, runs = calibrate.failure_rate(records, claim_id)
-        return registry.rate_text(claim_id, failed, runs)
-    if kind != "order" or isinstance(registry.pin(claim_id, mode), registry.SeedDependent):
+    measured: failed in 2 of 76 seeded runs`` for a stat claim, from the claim's recorded
+    ``outcomes_over_seed_sets`` or ``failures_over_seeds`` (results written before calibration have neither)."""
+    if c["kind"] == "stat":
+        seeds = c.get("failures_over_seeds") or {}
+        return registry.rate_text(c["id"], seeds.get("failed"), seeds.get("seeds"))
+    if c["kind"] != "order" or isinstance(registry.pin(c["id"], mode), registry.SeedDependent):
         return ""  # a seed-dependent pin carries its counts in the verdict itself
-    counts = calibrate.outcome_counts(records, claim_id)
+    counts = Counter()
+    for by_path in (c.get("outcomes_over_seed_sets") or {}).values():
+        counts.update(by_path)
     runs = sum(counts.values())
     if not runs:
         return "not calibrated over seeds"
-    top = max(counts, key=counts.get)
-    return f"{top} in {counts[top]} of {runs} seed sets"
+    top, n = counts.most_common(1)[0]
+    return f"{top} in {n} of {runs} seed sets"
 
 
 def tally(results: dict[str, dict]) -> str:

@@ -107,9 +107,12 @@ def _cumulants(A, noise: str, who: str) -> QuadraticFormCumulants:
     B2 = B @ B
     B3 = B2 @ B
     B4 = B2 @ B2
-    diag = lambda M: torch.diagonal(M, dim1=-2, dim2=-1)
-    tr = lambda M: diag(M).sum(-1)
-    total = lambda M: M.sum((-1, -2))
+    def diag(M):
+        return torch.diagonal(M, dim1=-2, dim2=-1)
+    def tr(M):
+        return diag(M).sum(-1)
+    def total(M):
+        return M.sum((-1, -2))
     r = diag(B2)                                   # r_i = sum_j B_ij^2
     H = B * B
     rr = r.unsqueeze(-1) * r.unsqueeze(-2)

@@ -51,6 +51,6 @@ def direction_costs(make_flow: Callable[[int], nn.Module], dims: Sequence[int], 
         for r in range(repeats):
             for j, d in enumerate(dims):
                 for k in directions:
-                    timing = time_call(lambda: calls[d, k](inputs[d]), repeats=inner, warmup=0, clock="cpu")
+                    timing = time_call(lambda d=d, k=k: calls[d, k](inputs[d]), repeats=inner, warmup=0, clock="cpu")
                     out["cpu_seconds"][k][r][j] = timing.min
     return out

@@ -53,7 +53,8 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, in
         try:
             torch.device(device)
         except (TypeError, RuntimeError):
-            raise ValueError(f"time_call: device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+            raise ValueError("time_call: device must be a torch device such as 'cpu' or 'cuda', "
+                             f"got {device!r}") from None
     for _ in range(warmup):
         fn()
     times = []

@@ -178,7 +178,8 @@ def check_invertible(logabsdet: Tensor, who: str, what: str = "weight matrix", m
     if singular or not bool(torch.isfinite(logabsdet).all()):
         raise ValueError(f"{who}: the {what} is singular or not finite (log|det| = "
                          f"{logabsdet.detach().flatten()[0].item()}); the layer is only a bijection for an "
-                         "invertible matrix: re-initialise it (or lower the learning rate if training made it singular)")
+                         "invertible matrix: re-initialise it "
+                         "(or lower the learning rate if training made it singular)")
     return logabsdet
 
 

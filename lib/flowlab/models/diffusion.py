@@ -18,11 +18,12 @@ DDPM and NCSN objectives differ only by their weighting over :math:`t`.
 the label replaced by the empty label :math:`\varnothing` with probability ``label_dropout``.
 
 **Ancestral sampling** (:meth:`DDPM.sample`): :math:`x_T \sim \mathcal N(0, I)`, then
-:math:`x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\hat\epsilon\big) + \sigma_t z`
-with :math:`\sigma_t^2 = \beta_t` and no noise at the last step.
+:math:`x_{t-1} = \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1 - \bar\alpha_t}}\hat\epsilon\big)
++ \sigma_t z` with :math:`\sigma_t^2 = \beta_t` and no noise at the last step.
 
 **Classifier-free guidance**, the lecture's convention (lecture 002 "Classifier-free-corrected
-noise prediction"): :math:`\hat\epsilon = \gamma\,\epsilon_\theta(x_t, y) + (1 - \gamma)\,\epsilon_\theta(x_t, \varnothing)`.
+noise prediction"):
+:math:`\hat\epsilon = \gamma\,\epsilon_\theta(x_t, y) + (1 - \gamma)\,\epsilon_\theta(x_t, \varnothing)`.
 Written with the guidance weight :math:`w = \gamma - 1` of Ho & Salimans (2021) this is
 :math:`(1 + w)\,\epsilon_c - w\,\epsilon_u`. So :math:`\gamma = 0` samples the unconditional model,
 :math:`\gamma = 1` (:math:`w = 0`) the conditional one, and :math:`\gamma > 1` follows the score of
@@ -30,12 +31,18 @@ Written with the guidance weight :math:`w = \gamma - 1` of Ho & Salimans (2021) 
 """
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import (check_count, check_generator, check_module, check_number, check_positive,
-                                      check_shape, check_tensor)
+from flowlab.measure.validate import (
+    check_count,
+    check_generator,
+    check_module,
+    check_number,
+    check_positive,
+    check_shape,
+    check_tensor,
+)
 
 
 class NoiseSchedule(nn.Module):
@@ -68,7 +75,8 @@ class NoiseSchedule(nn.Module):
         check_tensor(x0, "NoiseSchedule.q_sample (its x0)")
         check_tensor(eps, "NoiseSchedule.q_sample (its eps)", like=x0)
         if eps.shape != x0.shape:
-            raise ValueError(f"NoiseSchedule.q_sample: eps must have x0's shape {list(x0.shape)}, got {list(eps.shape)}")
+            raise ValueError(f"NoiseSchedule.q_sample: eps must have x0's shape {list(x0.shape)}, "
+                             f"got {list(eps.shape)}")
         ab = self.alpha_bars[self._t(t, "NoiseSchedule.q_sample") - 1].to(x0.dtype)
         ab = ab.reshape(-1, *[1] * (x0.dim() - 1)) if ab.dim() else ab
         return ab.sqrt() * x0 + (1 - ab).sqrt() * eps

@@ -35,7 +35,6 @@ from flowlab.measure.validate import check_count, check_generator, check_shape, 
 from flowlab.nn import MLP
 
 
-
 class Generator(nn.Module):
     """:math:`G: z \\mapsto x`, an MLP from ``latent_dim`` noise to ``features`` dimensions."""
 
@@ -136,7 +135,7 @@ def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: int = 100, tol
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()
     theta = torch.zeros(phi.shape[1], dtype=torch.float64)
     try:
-        for it in range(1, iterations + 1):
+        for it in range(1, iterations + 1):  # noqa: B007 (it is returned: the iterations used)
             p = torch.sigmoid(phi @ theta)
             hess = (phi * (p * (1 - p))[:, None]).T @ phi
             step = torch.linalg.solve(hess, phi.T @ (y - p))

@@ -12,7 +12,8 @@ Each likelihood turns the decoder's output for one image into the log-*mass* of 
   :math:`s_i` integrated over each pixel's bin (Kingma et al. 2016; Salimans et al. 2017), pixels
   centred to :math:`c = 2x/(K-1) - 1` with bins of half-width :math:`1/(K-1)`:
 
-  .. math:: P(x_i) = \sigma\Big(\frac{c + \frac{1}{K-1} - \mu}{s}\Big) - \sigma\Big(\frac{c - \frac{1}{K-1} - \mu}{s}\Big),
+  .. math:: P(x_i) = \sigma\Big(\frac{c + \frac{1}{K-1} - \mu}{s}\Big)
+            - \sigma\Big(\frac{c - \frac{1}{K-1} - \mu}{s}\Big),
 
   the edge bins taking the whole tail. With :math:`a > b` the two arguments,
   :math:`\log(\sigma(a) - \sigma(b)) = \log(-\mathrm{expm1}(b - a)) - \mathrm{softplus}(-a) - \mathrm{softplus}(b)`,

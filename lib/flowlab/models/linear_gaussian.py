@@ -25,7 +25,8 @@ finite when :math:`I + 2A \succ 0` (:math:`2\Lambda \succ \mathrm{diag}(1/v)`). 
 (independent draws) has, by the delta method, mean :math:`\log p(x) - \chi^2/(2K) + O(K^{-2})` and
 variance :math:`\chi^2/K + O(K^{-2})` (needing a finite :math:`\mathbb E[r^4]`: :math:`I + 4A \succ 0`). So
 
-.. math:: z = \frac{\log\hat p_K - \hat{\mathcal L}_N - \mathrm{KL} + \chi^2/(2K)}{\sqrt{\chi^2/K + \mathrm{Var}[\log w]/N}}
+.. math:: z = \frac{\log\hat p_K - \hat{\mathcal L}_N - \mathrm{KL} + \chi^2/(2K)}
+                   {\sqrt{\chi^2/K + \mathrm{Var}[\log w]/N}}
 
 is approximately standard normal when the lecture's identity holds (:func:`elbo_gap_z`; its
 false-alarm rate is checked by simulation in the tests).

@@ -4,7 +4,8 @@ From the encoder's features :math:`h(x)`, linear heads give the mean :math:`\mu`
 :math:`\sigma^2 = \mathrm{softplus}(\cdot) + \sigma^2_{\min}` and the flow's raw parameters
 (:mod:`flowlab.flows.amortized`). A draw is reparametrized,
 
-.. math:: z_0 = \mu + \sigma \odot \varepsilon,\ \varepsilon \sim \mathcal N(0, I), \qquad z_K = g_K \circ \dots \circ g_1(z_0),
+.. math:: z_0 = \mu + \sigma \odot \varepsilon,\ \varepsilon \sim \mathcal N(0, I),
+          \qquad z_K = g_K \circ \dots \circ g_1(z_0),
 
 .. math:: \log q(z_K | x) = \log \mathcal N(z_0; \mu, \mathrm{diag}\,\sigma^2)
           - \sum_k \log\left|\det \frac{\partial g_k}{\partial z_{k-1}}\right|,

@@ -32,8 +32,15 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import (check_choice, check_count, check_event_shape, check_generator,
-                                      check_number, check_pixels, check_tensor)
+from flowlab.measure.validate import (
+    check_choice,
+    check_count,
+    check_event_shape,
+    check_generator,
+    check_number,
+    check_pixels,
+    check_tensor,
+)
 from flowlab.models.likelihoods import PixelLikelihood
 from flowlab.models.posteriors import FlowPosterior
 from flowlab.nn import ACTIVATIONS, MLP
@@ -75,7 +82,8 @@ class VAE(nn.Module):
         super().__init__()
         self.event_shape = check_event_shape(event_shape, "VAE")
         if not isinstance(likelihood, PixelLikelihood):
-            raise TypeError(f"VAE: likelihood must be a flowlab.models PixelLikelihood, got {type(likelihood).__name__}")
+            raise TypeError("VAE: likelihood must be a flowlab.models PixelLikelihood, "
+                            f"got {type(likelihood).__name__}")
         for name, value in (("latent", latent), ("hidden", hidden), ("layers", layers), ("context", context)):
             check_count(value, name, "VAE")
         act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "VAE")]

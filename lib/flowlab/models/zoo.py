@@ -27,8 +27,20 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.functional import jacobian
 
-from flowlab.flows import (CNF, Compose, FlowModel, PlanarFlow, ResidualFlow, StandardNormal, glow_step, iaf,
-                           initialize_actnorm, maf, randomize_parameters, realnvp)
+from flowlab.flows import (
+    CNF,
+    Compose,
+    FlowModel,
+    PlanarFlow,
+    ResidualFlow,
+    StandardNormal,
+    glow_step,
+    iaf,
+    initialize_actnorm,
+    maf,
+    randomize_parameters,
+    realnvp,
+)
 from flowlab.measure import CallCounter, time_call
 from flowlab.measure.validate import check_callable, check_count, check_generator
 from flowlab.models.diffusion import DDPM, linear_schedule
@@ -176,7 +188,8 @@ def sampling_costs(family: Family, dims, *, batch: int = 64, repeats: int = 3,
             with CallCounter(family.networks(model)) as counter:
                 family.sample(model, batch, g)
             passes.append(counter.count)
-            timing = time_call(lambda: family.sample(model, batch, g), repeats=repeats, warmup=1, clock="cpu")
+            timing = time_call(lambda model=model: family.sample(model, batch, g),
+                               repeats=repeats, warmup=1, clock="cpu")
             seconds.append(timing.min / batch)
     return {"dims": dims, "passes": passes, "seconds_per_sample": seconds}
 
@@ -239,8 +252,9 @@ def _flow_likelihood(family: Family, model, x: Tensor, repeats: int, z_band: flo
     se = draws.std(0) / math.sqrt(repeats)
     zs = (draws.mean(0) - reference) / se
     unbiased = bool(zs.abs().max() <= z_band)
-    return {"kind": "unbiased estimate" if unbiased else "biased estimate", "max |z| of the mean": float(zs.abs().max()),
-            "band": z_band, "sd of one evaluation": float(draws.std(0).mean()), "dimension": d}
+    return {"kind": "unbiased estimate" if unbiased else "biased estimate",
+            "max |z| of the mean": float(zs.abs().max()), "band": z_band,
+            "sd of one evaluation": float(draws.std(0).mean()), "dimension": d}
 
 
 def _vae_likelihood(vae: VAE, samples: int, generator: torch.Generator) -> dict:

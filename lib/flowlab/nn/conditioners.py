@@ -2,11 +2,9 @@
 layer starts at zero so that a fresh coupling is the identity."""
 from __future__ import annotations
 
-
 from torch import nn
 
-from flowlab.measure.validate import (check_count)
-
+from flowlab.measure.validate import check_count
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
 

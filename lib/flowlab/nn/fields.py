@@ -8,9 +8,9 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import (check_choice, check_count, check_event_shape)
-
+from flowlab.measure.validate import check_choice, check_count, check_event_shape
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
+
 
 class ConcatLinear(nn.Module):
     """A linear layer that sees time: :math:`W[h; t] + b` (FFJORD's ``concat`` layer)."""

@@ -12,8 +12,8 @@
    resident set size: Linux resets the high-water mark ``VmHWM`` when ``5`` is written to
    ``/proc/self/clear_refs`` (freed heap pages are first handed back to the system with glibc's
    ``malloc_trim``, so that they do not hide the next peak); where that is impossible the lifetime
-   peak (``ru_maxrss``) is used and the delta is only a lower bound. Allocator caching and other threads make this noisy: show it,
-   assert on the bytes of saved tensors.
+   peak (``ru_maxrss``) is used and the delta is only a lower bound. Allocator caching and other threads
+   make this noisy: show it, assert on the bytes of saved tensors.
 """
 from __future__ import annotations
 

@@ -24,8 +24,15 @@ from flowlab.data.energies import ENERGIES, energy
 from flowlab.flows.base import Flow, Inverse
 from flowlab.flows.continuous import CNF
 from flowlab.flows.model import StandardNormal
-from flowlab.measure.validate import (check_callable, check_choice, check_count, check_generator, check_number,
-                                      check_positive, check_shape)
+from flowlab.measure.validate import (
+    check_callable,
+    check_choice,
+    check_count,
+    check_generator,
+    check_number,
+    check_positive,
+    check_shape,
+)
 from flowlab.nn import TimeConcatMLP
 from flowlab.train.loop import History, fit, seed_everything
 
@@ -33,7 +40,8 @@ from flowlab.train.loop import History, fit, seed_everything
 def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None = None,
                          features: int = 2) -> tuple[Tensor, Tensor]:
     r"""Draw :math:`z = g(\varepsilon)`, :math:`\varepsilon \sim \mathcal N(0, I)`, through ``flow.inverse``
-    and return :math:`(z, \log q(z))` with :math:`\log q = \log \mathcal N(\varepsilon) - \log|\det \partial g/\partial\varepsilon|`.
+    and return :math:`(z, \log q(z))` with
+    :math:`\log q = \log \mathcal N(\varepsilon) - \log|\det \partial g/\partial\varepsilon|`.
 
     Differentiable in the flow's parameters (the reparametrization trick).
     """
@@ -179,10 +187,10 @@ class StackedTimeMLP(nn.Module):
         if not members or len(shapes) != 1 or len(members[0].layers) != 2:
             raise ValueError("StackedTimeMLP needs one or more TimeConcatMLP members with one hidden layer, all alike")
         first, last = zip(*[(m.layers[0].linear, m.layers[1].linear) for m in members])
-        self.w1 = nn.Parameter(torch.stack([l.weight.detach() for l in first]))   # [S, H, 3]
-        self.b1 = nn.Parameter(torch.stack([l.bias.detach() for l in first]))     # [S, H]
-        self.w2 = nn.Parameter(torch.stack([l.weight.detach() for l in last]))    # [S, 2, H + 1]
-        self.b2 = nn.Parameter(torch.stack([l.bias.detach() for l in last]))      # [S, 2]
+        self.w1 = nn.Parameter(torch.stack([lin.weight.detach() for lin in first]))   # [S, H, 3]
+        self.b1 = nn.Parameter(torch.stack([lin.bias.detach() for lin in first]))     # [S, H]
+        self.w2 = nn.Parameter(torch.stack([lin.weight.detach() for lin in last]))    # [S, 2, H + 1]
+        self.b2 = nn.Parameter(torch.stack([lin.bias.detach() for lin in last]))      # [S, 2]
         self._template = copy.deepcopy(members[0])
         self.size = len(members)
 

@@ -12,8 +12,14 @@ import torch
 from torch import Tensor
 
 from flowlab.data.binary import binarize
-from flowlab.measure.validate import (check_count, check_generator, check_module, check_pixels, check_positive,
-                                      check_tensor)
+from flowlab.measure.validate import (
+    check_count,
+    check_generator,
+    check_module,
+    check_pixels,
+    check_positive,
+    check_tensor,
+)
 from flowlab.train.loop import History, fit
 from flowlab.train.objectives import elbo_loss
 
