@@ -14,6 +14,9 @@ With Rademacher probes and a field whose Jacobian is diagonal the estimate is ex
 so the Hutchinson code path (a probe per solve, the bottleneck variant) is harnessed on such a field;
 unbiasedness with Gaussian probes and general fields is tested in ``tests/estimators``.
 
+Beside the harness, as zuko's tests do, every entry is checked for gradients that reach each trainable
+parameter and for a state dict that, saved and loaded, reproduces the layer exactly.
+
 ``test_every_flow_layer_is_in_the_harness`` imports every module of flowlab and fails naming any
 concrete ``Flow`` subclass that no entry builds.
 """
@@ -83,6 +86,7 @@ class Case:
     atol: float = 1e-8
     jacobian: str = "jacrev"
     volume_preserving: bool = False  # log|det J| = 0 everywhere (asserted); otherwise it must be non-zero
+    unused: tuple[str, ...] = ()  # parameters that by construction never affect the output (asserted: zero grads)
 
 
 def vectors(g, n, d, scale=1.0):
@@ -146,6 +150,15 @@ class DiagonalField(nn.Module):
 
     def forward(self, t, z):
         return self.decode(t, self.encode(t, z))
+
+
+def residual_block(g):
+    """An i-ResNet block, log-det exact; power iteration run to convergence on the moved weights, then frozen."""
+    block = moved(flowlab.flows.ResidualFlow(4, hidden=16, layers=2, coeff=0.9, n_power_iterations=5), g, 0.5)
+    x = vectors(g, 6, 4, 1.5)
+    for _ in range(10):
+        block(x)
+    return block.eval(), x
 
 
 TIGHT = dict(rtol=1e-10, atol=1e-10)
@@ -244,7 +257,9 @@ CASES: dict[str, Case] = {
     "IAF permuted order": Case(lambda g: (moved(IAF(5, hidden=16, order=[2, 0, 4, 1, 3]), g), vectors(g, 6, 5, 1.5))),
     "maf stack": Case(lambda g: (moved(maf(4, num_layers=3, hidden=12), g), vectors(g, 5, 4))),
     "iaf stack": Case(lambda g: (moved(iaf(4, num_layers=3, hidden=12), g), vectors(g, 5, 4))),
-    "maf one dimension": Case(lambda g: (moved(maf(1, num_layers=2, hidden=4), g), vectors(g, 5, 1))),
+    # (with one dimension nothing precedes the only coordinate: MADE masks every input weight)
+    "maf one dimension": Case(lambda g: (moved(maf(1, num_layers=2, hidden=4), g), vectors(g, 5, 1)),
+                              unused=("layers.0.made.net.0.weight", "layers.1.made.net.0.weight")),
     # elementwise splines, residual flows
     "RationalQuadraticSpline": Case(lambda g: (moved(RationalQuadraticSpline(3, bins=6, bound=2.5), g, 1.0),
                                                vectors(g, 20, 3, 2.0))),
@@ -252,6 +267,7 @@ CASES: dict[str, Case] = {
     "RadialFlow": Case(lambda g: (radial(g, 4), vectors(g, 32, 4, 2.0)), atol=1e-9),
     "SylvesterFlow": Case(lambda g: (moved(SylvesterFlow(5, 3), g, 1.0), vectors(g, 24, 5, 2.0)), atol=1e-9),
     "ResidualFlow": Case(lambda g: (residual(g, 3), vectors(g, 8, 3, 2.0))),
+    "ResidualFlow built-in network": Case(residual_block),
     "ResidualFlow Euler step": Case(lambda g: (residual(g, 2, step=1.05), vectors(g, 8, 2, 2.0))),
     # preprocessing
     "LogitTransform image": Case(lambda g: (LogitTransform(0.05), torch.rand(5, 2, 2, 2, generator=g, dtype=F64))),
@@ -268,20 +284,6 @@ CASES: dict[str, Case] = {
 }
 
 
-
-def residual_block(g):
-    """An i-ResNet block, log-det exact; power iteration run to convergence on the moved weights, then frozen."""
-    block = moved(flowlab.flows.ResidualFlow(4, hidden=16, layers=2, coeff=0.9, n_power_iterations=5), g, 0.5)
-    x = vectors(g, 6, 4, 1.5)
-    for _ in range(10):
-        block(x)
-    return block.eval(), x
-
-
-if hasattr(flowlab.flows, "ResidualFlow"):  # added while residual flows are being written alongside
-    CASES["ResidualFlow"] = Case(residual_block)
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", list(CASES))
 def test_flow_passes_harness(name, seed):
@@ -296,6 +298,85 @@ def test_flow_passes_harness(name, seed):
         z = flow(x)[0]
     if z.shape == x.shape:
         assert (z - x).abs().max() > 1e-3, f"{name} is the identity on these inputs"
+
+
+def _density_loss(flow, x):
+    """The negative log-likelihood under a standard normal base, the quantity training differentiates."""
+    z, logdet = flow(x)
+    return 0.5 * z.flatten(1).square().sum(1).mean() - logdet.mean()
+
+
+def gradient_problems(flow, x, unused=()) -> list[str]:
+    """What is wrong with the gradients the training loss sends to ``flow``'s trainable parameters:
+    none, zero or non-finite for a parameter not in ``unused``; a gradient for one that is."""
+    params = {n: q for n, q in flow.named_parameters() if q.requires_grad}
+    _density_loss(flow, x).backward()
+    found = [f"{n} is listed as unused but is no parameter" for n in unused if n not in params]
+    for n, q in params.items():
+        if n in unused:
+            found += [f"{n} is listed as unused but gets a gradient"] if q.grad is not None and q.grad.any() else []
+        elif q.grad is None or not q.grad.any():
+            found.append(f"{n} gets no gradient")
+        elif not torch.isfinite(q.grad).all():
+            found.append(f"{n} gets a non-finite gradient")
+    return found
+
+
+def reload_problems(flow, other, x, tmp_path) -> list[str]:
+    """Save ``flow``'s state dict, load it (``weights_only=True``) into ``other`` (same layer, other
+    parameters): anything the reloaded layer computes differently."""
+    torch.save(flow.state_dict(), tmp_path / "flow.pt")
+    other.load_state_dict(torch.load(tmp_path / "flow.pt", weights_only=True))
+    other.train(flow.training)
+    with torch.no_grad():
+        (z, ld), (z2, ld2) = flow(x), other(x)
+    return [f"{what} differs after reloading" for what, a, b in (("output", z, z2), ("log-det", ld, ld2))
+            if not torch.equal(a, b)]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradients_reach_every_parameter(name):
+    """As zuko's tests do: the loss a flow is trained on reaches every trainable parameter with a finite,
+    non-zero gradient (a parameter the forward pass forgets, or one cut off by a detach(), fails here)."""
+    flow, x = CASES[name].make(torch.Generator().manual_seed(3))
+    if not any(q.requires_grad for q in flow.parameters()):
+        pytest.skip(f"{name} has no trainable parameters")
+    assert gradient_problems(flow, x, CASES[name].unused) == [], name
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_save_and_load_give_the_same_log_density(name, tmp_path):
+    """A state dict saved and loaded into a layer built from other random parameters gives the same
+    outputs and log-dets: every piece of state (permutations, ActNorm's initialisation, power-iteration
+    vectors) lives in the state dict."""
+    flow, x = CASES[name].make(torch.Generator().manual_seed(4))
+    other, _ = CASES[name].make(torch.Generator().manual_seed(5))
+    assert reload_problems(flow, other, x, tmp_path) == [], name
+
+
+class _ForgetfulScale(Flow):
+    """A broken layer for the checks above: ``unused`` is never read, and its shift lives in a plain
+    attribute outside the state dict (``log_scale`` works, through the output)."""
+
+    def __init__(self, shift=0.0):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.full((2,), 0.3, dtype=F64))
+        self.unused = nn.Parameter(torch.zeros(2, dtype=F64))
+        self.shift = shift
+
+    def forward(self, x):
+        return x * self.log_scale.exp() + self.shift, self.log_scale.detach().sum().expand(len(x))
+
+    def inverse(self, z):
+        return (z - self.shift) * (-self.log_scale).exp(), -self.log_scale.detach().sum().expand(len(z))
+
+
+def test_the_gradient_and_reload_checks_catch_a_broken_layer(tmp_path):
+    x = torch.randn(4, 2, dtype=F64)
+    found = gradient_problems(_ForgetfulScale(), x, unused=("log_scale",))
+    assert found == ["log_scale is listed as unused but gets a gradient", "unused gets no gradient"], found
+    reloaded = reload_problems(_ForgetfulScale(1.0), _ForgetfulScale(2.0), x, tmp_path)
+    assert reloaded == ["output differs after reloading"], reloaded
 
 
 def _import_every_module():
