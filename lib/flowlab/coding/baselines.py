@@ -13,7 +13,7 @@ import lzma
 
 import numpy as np
 
-from flowlab.coding import _checks
+from flowlab.validate import check_symbols
 
 COMPRESSORS = {
     "gzip": lambda b: gzip.compress(b, compresslevel=9, mtime=0),
@@ -24,12 +24,12 @@ COMPRESSORS = {
 
 def pack_bits(x) -> bytes:
     """Binary items ``x`` [N, ...] (values 0/1) as one byte string, eight pixels a byte."""
-    a = _checks.symbols(x, 2, "pack_bits", "x")
+    a = check_symbols(x, 2, "pack_bits", "x")
     return np.packbits(a.reshape(-1).astype(np.uint8)).tobytes()
 
 
 def compressor_bits_per_dim(x) -> dict[str, float]:
     """Bits/dim of gzip, bz2 and lzma (strongest settings) on the packed bits of binary items ``x``."""
-    a = _checks.symbols(x, 2, "compressor_bits_per_dim", "x")
+    a = check_symbols(x, 2, "compressor_bits_per_dim", "x")
     packed = pack_bits(a)
     return {name: 8 * len(compress(packed)) / a.size for name, compress in COMPRESSORS.items()}

@@ -31,9 +31,9 @@ import constriction
 import numpy as np
 import torch
 
-from flowlab.coding import _checks
 from flowlab.coding import message as msg
 from flowlab.coding.latent import LatentGrid, gaussian_entropy_bits
+from flowlab.validate import check_array, check_callable, check_count, check_symbols
 
 PRECISION = 24  # constriction's default ANS coder: 24-bit probabilities, so one symbol costs <= 24 bits
 _MIN_P = 2.0 ** -PRECISION
@@ -41,7 +41,7 @@ _MIN_P = 2.0 ** -PRECISION
 
 def standard_normal_prior(latent_dim: int) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
     """The prior :math:`\\mathcal N(0, I)` as the callable ``prior(n) -> (mean, std)`` of shape [n, d]."""
-    d = _checks.count(latent_dim, "latent_dim", "standard_normal_prior")
+    d = check_count(latent_dim, "latent_dim", "standard_normal_prior")
     return lambda n: (torch.zeros(n, d, dtype=torch.float64), torch.ones(n, d, dtype=torch.float64))
 
 
@@ -103,20 +103,20 @@ class BitsBackCodec:
                  shape, levels: int = 2, grid: LatentGrid | None = None, batch: int = 64,
                  initial_words: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float32):
         who = "BitsBackCodec"
-        self.posterior = _checks.callable_(posterior, "posterior", who)
-        self.likelihood = _checks.callable_(likelihood, "likelihood", who)
-        self.prior = _checks.callable_(prior, "prior", who)
-        self.latent_dim = _checks.count(latent_dim, "latent_dim", who)
+        self.posterior = check_callable(posterior, "posterior", who)
+        self.likelihood = check_callable(likelihood, "likelihood", who)
+        self.prior = check_callable(prior, "prior", who)
+        self.latent_dim = check_count(latent_dim, "latent_dim", who)
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        self.shape = tuple(_checks.count(s, "shape entry", who) for s in shape)
-        self.levels = _checks.count(levels, "levels", who, minimum=2)
+        self.shape = tuple(check_count(s, "shape entry", who) for s in shape)
+        self.levels = check_count(levels, "levels", who, minimum=2)
         self.grid = grid if grid is not None else LatentGrid()
         if not isinstance(self.grid, LatentGrid):
             raise TypeError(f"{who}: grid must be a LatentGrid, got {type(self.grid).__name__}")
-        self.batch = _checks.count(batch, "batch", who)
+        self.batch = check_count(batch, "batch", who)
         need = math.ceil(self.batch * self.latent_dim * PRECISION / 32) + 2
-        self.initial_words = need if initial_words is None else _checks.count(initial_words, "initial_words", who)
-        self.seed = _checks.count(seed, "seed", who, minimum=0)
+        self.initial_words = need if initial_words is None else check_count(initial_words, "initial_words", who)
+        self.seed = check_count(seed, "seed", who, minimum=0)
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"{who}: dtype must be a floating torch.dtype, got {dtype!r}")
         self.dtype = dtype
@@ -130,7 +130,7 @@ class BitsBackCodec:
     def _gaussian(self, out, n: int, who: str) -> tuple[np.ndarray, np.ndarray]:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f"BitsBackCodec: {who} must return (mean, std), got {type(out).__name__}")
-        mean, std = (_checks.as_array(a, n_, f"BitsBackCodec ({who})") for a, n_ in zip(out, ("mean", "std")))
+        mean, std = (check_array(a, n_, f"BitsBackCodec ({who})") for a, n_ in zip(out, ("mean", "std")))
         want = (n, self.latent_dim)
         if mean.shape != want or std.shape != want:
             raise ValueError(f"BitsBackCodec: {who} must return mean and std of shape {list(want)}, "
@@ -147,7 +147,7 @@ class BitsBackCodec:
 
     def _probs(self, k: np.ndarray) -> np.ndarray:
         z = torch.as_tensor(self.grid.centers(k)).to(self.dtype)
-        p = _checks.as_array(self.likelihood(z), "probs", "BitsBackCodec (likelihood)")
+        p = check_array(self.likelihood(z), "probs", "BitsBackCodec (likelihood)")
         want = (len(k), *self.shape) + (() if self.levels == 2 else (self.levels,))
         if p.shape != want:
             raise ValueError(f"BitsBackCodec: likelihood must return probabilities of shape {list(want)}, "
@@ -190,7 +190,7 @@ class BitsBackCodec:
         return [slice(i, min(i + self.batch, n)) for i in range(0, n, self.batch)]
 
     def _check_data(self, x) -> np.ndarray:
-        a = _checks.symbols(x, self.levels, "BitsBackCodec.encode", "x")
+        a = check_symbols(x, self.levels, "BitsBackCodec.encode", "x")
         if a.ndim != len(self.shape) + 1 or tuple(a.shape[1:]) != self.shape:
             raise ValueError(f"BitsBackCodec.encode expects x of shape [N, {', '.join(map(str, self.shape))}], "
                              f"got {list(a.shape)}")
@@ -209,7 +209,7 @@ class BitsBackCodec:
         """Naive latent coding: draw z ~ q(z|x) with ``generator`` (not from the stack), push x with
         p(x|z) and z with p(z). No bits come back; decode it with :meth:`decode` as well."""
         rng = generator if isinstance(generator, np.random.Generator) else \
-            np.random.default_rng(_checks.count(generator, "generator (a seed)", "encode_naive", minimum=0))
+            np.random.default_rng(check_count(generator, "generator (a seed)", "encode_naive", minimum=0))
         return self._encode(x, naive=rng)
 
     def _encode(self, x, naive: np.random.Generator | None) -> tuple[bytes, CodingReport]:

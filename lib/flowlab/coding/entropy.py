@@ -15,12 +15,12 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from flowlab.coding import _checks
+from flowlab.validate import check_count, check_probabilities, check_symbols
 
 
 def entropy_bits(probs) -> float:
     """Shannon entropy in bits of one probability vector (zero entries contribute nothing)."""
-    p = _checks.probabilities(probs, "entropy_bits")
+    p = check_probabilities(probs, "entropy_bits")
     if p.ndim != 1:
         raise ValueError(f"entropy_bits expects one probability vector, got shape {list(p.shape)}")
     nz = p[p > 0]
@@ -29,10 +29,10 @@ def entropy_bits(probs) -> float:
 
 def information_bits(symbols, probs) -> float:
     """The information content :math:`-\\sum_i \\log_2 p(s_i)` of a sequence under i.i.d. ``probs``."""
-    p = _checks.probabilities(probs, "information_bits")
+    p = check_probabilities(probs, "information_bits")
     if p.ndim != 1:
         raise ValueError(f"information_bits expects one probability vector, got shape {list(p.shape)}")
-    s = _checks.symbols(symbols, len(p), "information_bits").ravel()
+    s = check_symbols(symbols, len(p), "information_bits").ravel()
     if (p[s] == 0).any():
         raise ValueError("information_bits: a symbol of probability 0 has infinite information content")
     return float(-np.log2(p[s]).sum())
@@ -44,10 +44,10 @@ def _model(p: np.ndarray):
 
 def encode_iid(symbols, probs) -> np.ndarray:
     """ANS-code a sequence of i.i.d. symbols with the categorical ``probs``; return the uint32 words."""
-    p = _checks.probabilities(probs, "encode_iid")
+    p = check_probabilities(probs, "encode_iid")
     if p.ndim != 1:
         raise ValueError(f"encode_iid expects one probability vector, got shape {list(p.shape)}")
-    s = _checks.symbols(symbols, len(p), "encode_iid").ravel()
+    s = check_symbols(symbols, len(p), "encode_iid").ravel()
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(s, _model(p))
     return coder.get_compressed()
@@ -55,8 +55,8 @@ def encode_iid(symbols, probs) -> np.ndarray:
 
 def decode_iid(words, probs, n: int) -> np.ndarray:
     """Decode ``n`` symbols from the words of :func:`encode_iid` (same ``probs``)."""
-    p = _checks.probabilities(probs, "decode_iid")
-    n = _checks.count(n, "n", "decode_iid")
+    p = check_probabilities(probs, "decode_iid")
+    n = check_count(n, "n", "decode_iid")
     w = np.asarray(words)
     if w.dtype != np.uint32 or w.ndim != 1:
         raise TypeError(f"decode_iid expects the uint32 word array of encode_iid, got {w.dtype} {list(w.shape)}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from flowlab.coding import _checks
+from flowlab.validate import check_array, check_count, check_positive
 
 LN2 = math.log(2.0)
 
@@ -41,8 +41,8 @@ class LatentGrid:
     bound: float = 6.0
 
     def __post_init__(self):
-        _checks.positive(self.width, "width", "LatentGrid")
-        _checks.positive(self.bound, "bound", "LatentGrid")
+        check_positive(self.width, "width", "LatentGrid")
+        check_positive(self.bound, "bound", "LatentGrid")
         if self.width >= self.bound:
             raise ValueError(f"LatentGrid: width {self.width} must be smaller than bound {self.bound}")
         if self.bound / self.width > 2 ** 13:
@@ -82,7 +82,7 @@ def _interval_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def gaussian_entropy_bits(std) -> np.ndarray:
     """Differential entropy in bits of :math:`\\mathcal N(\\mu, \\mathrm{diag}\\,\\sigma^2)`, per row."""
-    s = _checks.as_array(std, "std", "gaussian_entropy_bits")
+    s = check_array(std, "std", "gaussian_entropy_bits")
     if (s <= 0).any():
         raise ValueError("gaussian_entropy_bits: std must be positive")
     s = np.atleast_2d(s)
@@ -103,13 +103,13 @@ def aggregate_posterior_kl(mean, std, *, samples: int = 4096, generator: torch.G
     diagonal Gaussians :math:`\\mathcal N(\\mu_n, \\sigma_n^2)` given as ``mean``, ``std`` of shape
     [N, d] (the posteriors of the coded images)."""
     who = "aggregate_posterior_kl"
-    mu = torch.as_tensor(_checks.as_array(mean, "mean", who))
-    sd = torch.as_tensor(_checks.as_array(std, "std", who))
+    mu = torch.as_tensor(check_array(mean, "mean", who))
+    sd = torch.as_tensor(check_array(std, "std", who))
     if mu.dim() != 2 or sd.shape != mu.shape:
         raise ValueError(f"{who}: mean and std must both have shape [N, d], got {list(mu.shape)}, {list(sd.shape)}")
     if (sd <= 0).any():
         raise ValueError(f"{who}: std must be positive")
-    samples = _checks.count(samples, "samples", who, minimum=2)
+    samples = check_count(samples, "samples", who, minimum=2)
     n, d = mu.shape
     comp = torch.randint(n, (samples,), generator=generator)
     z = mu[comp] + sd[comp] * torch.randn(samples, d, generator=generator, dtype=mu.dtype)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_count, check_generator, check_number, check_pixels
+from flowlab.validate import check_count, check_generator, check_number, check_pixels
 
 
 def binarize(images: Tensor, levels: int, generator: torch.Generator | None = None, *,

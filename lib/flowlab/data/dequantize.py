@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_generator, check_pixels
+from flowlab.validate import check_generator, check_pixels
 
 
 def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None) -> Tensor:

@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_callable, check_choice, check_count, check_dtype, check_positive, check_shape
+from flowlab.validate import check_callable, check_choice, check_count, check_dtype, check_positive, check_shape
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)

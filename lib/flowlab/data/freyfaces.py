@@ -21,7 +21,7 @@ import torch
 
 from flowlab.data.images import ImageData
 from flowlab.files import repo_root
-from flowlab.measure.validate import check_path
+from flowlab.validate import check_path
 
 FREYFACES_FILE = "freyfaces.npz"
 FREYFACES_SHA256 = "3c70375e0a9c4751ad49ad5f1f692bd094c46f133cf4aa8ea77d1cb14e1efcd1"

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from flowlab.files import repo_root
-from flowlab.measure.validate import check_choice, check_path
+from flowlab.validate import check_choice, check_path
 
 SPLIT_SEED = 20180709  # fixes the train/test split of the built-in sets; never changes
 

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_choice, check_count, check_generator
+from flowlab.validate import check_choice, check_count, check_generator
 
 
 def _eight_gaussians(n: int, g: torch.Generator) -> Tensor:

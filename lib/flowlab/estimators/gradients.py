@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_callable, check_count, check_generator, check_number, check_tensor
+from flowlab.validate import check_callable, check_count, check_generator, check_number, check_tensor
 
 __all__ = ["GradientSamples", "reparametrization_gradient", "score_function_gradient"]
 

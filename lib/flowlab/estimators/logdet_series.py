@@ -51,7 +51,7 @@ import torch
 from torch import Tensor
 
 from flowlab.estimators.trace import NOISES, as_operator, draw_probes, hutchinson_variance
-from flowlab.measure.validate import (
+from flowlab.validate import (
     check_choice,
     check_count,
     check_generator,

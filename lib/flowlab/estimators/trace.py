@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 from torch.func import jacrev, vjp, vmap
 
-from flowlab.measure.validate import (
+from flowlab.validate import (
     check_callable,
     check_choice,
     check_count,

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from flowlab.flows.autoregressive import IAF
 from flowlab.flows.planar import _planar_map, _u_hat
 from flowlab.flows.sylvester import _householder_q, _orthogonalize, _sylvester_map, _triangle
-from flowlab.measure.validate import check_choice, check_count, check_shape, check_tensor
+from flowlab.validate import check_choice, check_count, check_shape, check_tensor
 
 AMORTIZED_FLOWS = ("planar", "iaf", "orthogonal", "householder", "triangular")
 

@@ -35,8 +35,8 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
-from flowlab.measure.validate import check_count, check_positive, check_shape
 from flowlab.nn import MADE
+from flowlab.validate import check_count, check_positive, check_shape
 
 __all__ = ["MAF", "IAF", "maf", "iaf"]
 

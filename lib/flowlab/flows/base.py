@@ -17,7 +17,7 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_shape, check_tensor, first_parameter
+from flowlab.validate import check_shape, check_tensor, first_parameter
 
 
 class Flow(nn.Module):

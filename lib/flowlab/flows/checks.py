@@ -22,7 +22,7 @@ from torch.autograd.functional import jacobian as autograd_jacobian
 from torch.func import jacrev
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_choice
+from flowlab.validate import check_choice
 
 JACOBIANS = ("jacrev", "autograd")
 

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from flowlab.estimators.trace import NOISES, divergence_bottleneck, divergence_exact, divergence_hutchinson, draw_probes
 from flowlab.flows.base import Flow
 from flowlab.measure.counting import CallCounter
-from flowlab.measure.validate import check_choice, check_event_shape, check_generator, check_positive
+from flowlab.validate import check_choice, check_event_shape, check_generator, check_positive
 
 TRACES = ("exact", "hutchinson")
 SETTINGS = ("trace", "noise", "bottleneck", "method", "rtol", "atol", "options", "adjoint", "T")

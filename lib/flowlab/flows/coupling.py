@@ -27,8 +27,8 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
 from flowlab.flows.masks import alternating_mask, half_mask
-from flowlab.measure.validate import check_choice, check_count, check_event_shape, check_module, check_positive
 from flowlab.nn import MLP, ConvNet
+from flowlab.validate import check_choice, check_count, check_event_shape, check_module, check_positive
 
 __all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
            "AdditiveMap", "AffineMap", "realnvp"]

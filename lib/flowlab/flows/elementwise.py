@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_count, check_invertible, check_tensor
+from flowlab.validate import check_count, check_invertible, check_tensor
 
 
 class Affine(Flow):

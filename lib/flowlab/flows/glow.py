@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_invertible
+from flowlab.validate import check_invertible
 
 
 def _check_channels(channels: int, who: str) -> int:

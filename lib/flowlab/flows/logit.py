@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_tensor
+from flowlab.validate import check_tensor
 
 
 class LogitTransform(Flow):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_count
+from flowlab.validate import check_count
 
 __all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch import distributions as D
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import (
+from flowlab.validate import (
     check_count,
     check_event_shape,
     check_generator,

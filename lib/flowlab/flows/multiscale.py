@@ -37,7 +37,7 @@ from flowlab.flows.masks import channel_mask
 from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
-from flowlab.measure.validate import (
+from flowlab.validate import (
     check_choice,
     check_count,
     check_event_shape,

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_generator, check_tensor
+from flowlab.validate import check_generator, check_tensor
 
 __all__ = ["Permutation", "ReversePermutation", "RandomPermutation"]
 

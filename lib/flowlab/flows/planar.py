@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_tensor
+from flowlab.validate import check_tensor
 
 
 def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:

@@ -32,8 +32,8 @@ from torch import Tensor, nn
 from flowlab.estimators.logdet_series import TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet
 from flowlab.estimators.trace import NOISES
 from flowlab.flows.base import Flow
-from flowlab.measure.validate import check_choice, check_count, check_generator, check_module, check_positive
 from flowlab.nn import LipschitzMLP, frozen_power_iteration
+from flowlab.validate import check_choice, check_count, check_generator, check_module, check_positive
 
 LOGDETS = ("exact", "series", "roulette")
 SETTINGS = ("logdet", "terms", "probes", "noise", "truncation", "p", "lam", "exact_terms", "tol", "max_iter")

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
-from flowlab.measure.validate import check_count, check_positive, check_tensor
+from flowlab.validate import check_count, check_positive, check_tensor
 
 
 def _check_factors(a: Tensor, b: Tensor, hprime: Tensor, who: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowlab.measure.validate import check_count
+from flowlab.validate import check_count
 
 MODES = ("quick", "full")
 COMMON = ("mode", "seed", "device")

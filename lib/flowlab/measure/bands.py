@@ -58,7 +58,7 @@ import torch
 from scipy import special, stats
 from torch import Tensor
 
-from flowlab.measure.validate import check_choice, check_count, check_number, check_positive, check_tensor
+from flowlab.validate import check_choice, check_count, check_number, check_positive, check_tensor
 
 __all__ = ["QuadraticFormCumulants", "bonferroni_z", "pearson_quantiles", "pearson_z",
            "quadratic_form_cumulants", "quadratic_form_z", "rmse_loglog_slope", "sample_mean_moments",

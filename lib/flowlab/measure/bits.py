@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_callable, check_count, check_number, check_tensor
+from flowlab.validate import check_callable, check_count, check_number, check_tensor
 
 
 def _check_log_prob(value, name: str, who: str) -> None:

@@ -13,7 +13,7 @@ from torch import nn
 
 from flowlab.measure.counting import CallCounter
 from flowlab.measure.timing import time_call
-from flowlab.measure.validate import check_callable, check_count, check_generator
+from flowlab.validate import check_callable, check_count, check_generator
 
 
 def direction_costs(make_flow: Callable[[int], nn.Module], dims: Sequence[int], *,

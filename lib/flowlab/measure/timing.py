@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from flowlab.measure.validate import check_choice, check_count
+from flowlab.validate import check_choice, check_count
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 

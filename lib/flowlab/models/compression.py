@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from flowlab.coding import BitsBackCodec, LatentGrid, standard_normal_prior
-from flowlab.measure.validate import check_count
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
+from flowlab.validate import check_count
 
 
 def vae_codec(vae: VAE, *, batch: int = 64, grid: LatentGrid | None = None, seed: int = 0) -> BitsBackCodec:

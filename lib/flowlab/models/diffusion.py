@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import (
+from flowlab.validate import (
     check_count,
     check_generator,
     check_module,

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_count, check_generator, check_shape, check_tensor
 from flowlab.nn import MLP
+from flowlab.validate import check_count, check_generator, check_shape, check_tensor
 
 
 class Generator(nn.Module):

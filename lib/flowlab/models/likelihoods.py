@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.measure.bits import bits_per_dim
-from flowlab.measure.validate import check_choice, check_count, check_pixels, check_tensor
+from flowlab.validate import check_choice, check_count, check_pixels, check_tensor
 
 LIKELIHOODS = ("bernoulli", "categorical", "logistic")
 

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.measure.validate import check_count, check_positive, check_shape, check_tensor
+from flowlab.validate import check_count, check_positive, check_shape, check_tensor
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.amortized import AMORTIZED_FLOWS, amortized_flow
-from flowlab.measure.validate import check_choice, check_count, check_generator, check_shape
+from flowlab.validate import check_choice, check_count, check_generator, check_shape
 
 POSTERIORS = ("gaussian",) + AMORTIZED_FLOWS
 

@@ -32,7 +32,10 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import (
+from flowlab.models.likelihoods import PixelLikelihood
+from flowlab.models.posteriors import FlowPosterior
+from flowlab.nn import ACTIVATIONS, MLP
+from flowlab.validate import (
     check_choice,
     check_count,
     check_event_shape,
@@ -41,9 +44,6 @@ from flowlab.measure.validate import (
     check_pixels,
     check_tensor,
 )
-from flowlab.models.likelihoods import PixelLikelihood
-from flowlab.models.posteriors import FlowPosterior
-from flowlab.nn import ACTIVATIONS, MLP
 
 
 class LogWeights(NamedTuple):

@@ -42,12 +42,12 @@ from flowlab.flows import (
     realnvp,
 )
 from flowlab.measure import CallCounter, time_call
-from flowlab.measure.validate import check_callable, check_count, check_generator
 from flowlab.models.diffusion import DDPM, linear_schedule
 from flowlab.models.gan import Generator
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
 from flowlab.nn import TimeConcatMLP, TimeLabelMLP
+from flowlab.validate import check_callable, check_count, check_generator
 
 
 @dataclass(frozen=True)

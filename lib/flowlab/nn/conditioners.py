@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from flowlab.measure.validate import check_count
+from flowlab.validate import check_count
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
 

@@ -8,8 +8,8 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_choice, check_count, check_event_shape
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
+from flowlab.validate import check_choice, check_count, check_event_shape
 
 
 class ConcatLinear(nn.Module):

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_count, check_generator, check_module, check_positive
+from flowlab.validate import check_count, check_generator, check_module, check_positive
 
 
 class SpectralNormLinear(nn.Module):

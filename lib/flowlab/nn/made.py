@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_count, check_tensor
+from flowlab.validate import check_count, check_tensor
 
 
 class MaskedLinear(nn.Linear):

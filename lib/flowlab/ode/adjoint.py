@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
-from flowlab.measure.validate import check_tensor
+from flowlab.validate import check_tensor
 
 WHO = "odeint_alg1"
 

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from flowlab.measure.validate import check_number, check_tensor
+from flowlab.validate import check_number, check_tensor
 
 
 class ScalarGrowthField(nn.Module):

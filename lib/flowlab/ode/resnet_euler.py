@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_callable, check_count, check_number, check_positive, check_tensor
+from flowlab.validate import check_callable, check_count, check_number, check_positive, check_tensor
 
 
 class ResidualBlock(nn.Module):

@@ -10,8 +10,8 @@ from flowlab.data.dequantize import dequantize
 from flowlab.flows.model import FlowModel
 from flowlab.flows.multiscale import initialize_actnorm
 from flowlab.measure.bits import bits_per_dim, mean_bits_per_dim
-from flowlab.measure.validate import check_count, check_generator, check_pixels
 from flowlab.train.loop import fit
+from flowlab.validate import check_count, check_generator, check_pixels
 
 
 def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *, steps: int,

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from flowlab.files import write_bytes_atomic
-from flowlab.measure.validate import check_callable, check_count, check_module, check_positive
+from flowlab.validate import check_callable, check_count, check_module, check_positive
 
 
 def progress_quiet() -> bool:

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from flowlab.measure.validate import check_count, check_generator
+from flowlab.validate import check_count, check_generator
 
 
 def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,

@@ -24,7 +24,9 @@ from flowlab.data.energies import ENERGIES, energy
 from flowlab.flows.base import Flow, Inverse
 from flowlab.flows.continuous import CNF
 from flowlab.flows.model import StandardNormal
-from flowlab.measure.validate import (
+from flowlab.nn import TimeConcatMLP
+from flowlab.train.loop import History, fit, seed_everything
+from flowlab.validate import (
     check_callable,
     check_choice,
     check_count,
@@ -33,8 +35,6 @@ from flowlab.measure.validate import (
     check_positive,
     check_shape,
 )
-from flowlab.nn import TimeConcatMLP
-from flowlab.train.loop import History, fit, seed_everything
 
 
 def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None = None,

@@ -12,7 +12,9 @@ import torch
 from torch import Tensor
 
 from flowlab.data.binary import binarize
-from flowlab.measure.validate import (
+from flowlab.train.loop import History, fit
+from flowlab.train.objectives import elbo_loss
+from flowlab.validate import (
     check_count,
     check_generator,
     check_module,
@@ -20,8 +22,6 @@ from flowlab.measure.validate import (
     check_positive,
     check_tensor,
 )
-from flowlab.train.loop import History, fit
-from flowlab.train.objectives import elbo_loss
 
 
 def _check_vae(vae, who: str) -> None:

@@ -1,4 +1,4 @@
-"""The one place inputs are checked: counts, sizes, tensors, shapes, dtypes and finiteness.
+"""The one place inputs are checked: counts, sizes, tensors, arrays, shapes, dtypes and finiteness.
 
 Every public function and layer of flowlab validates its arguments through these helpers, so every
 bad input gets the same kind of message: who complained, what was wrong, what is expected.
@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -204,6 +205,53 @@ def check_pixels(x, levels: int, who: str) -> Tensor:
         raise ValueError(f"{who}: pixel values must lie in [0, {levels - 1}], "
                          f"got [{x.min().item()}, {x.max().item()}]")
     return x
+
+
+def check_array(x, name: str, who: str) -> np.ndarray:
+    """A finite float64 array from a tensor, array or sequence."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().double().numpy()
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{who}: {name} must be an array of numbers, got {type(x).__name__}")
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: {name} must be an array of numbers, got {type(x).__name__}") from None
+    if a.size == 0:
+        raise ValueError(f"{who}: {name} is empty; pass at least one value")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{who}: {name} has non-finite values (NaN or inf)")
+    return a
+
+
+def check_probabilities(p, who: str, name: str = "probs") -> np.ndarray:
+    """A probability vector (or a batch of them, last axis): non-negative, summing to 1."""
+    a = check_array(p, name, who)
+    if (a < 0).any():
+        raise ValueError(f"{who}: {name} must be non-negative, got min {a.min()}")
+    sums = a.sum(axis=-1)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        raise ValueError(f"{who}: {name} must sum to 1 along the last axis, got sums in "
+                         f"[{sums.min():.6g}, {sums.max():.6g}]")
+    return a
+
+
+def check_symbols(x, alphabet: int, who: str, name: str = "symbols") -> np.ndarray:
+    """Integer symbols in 0 .. alphabet - 1 (integer dtype, or integer-valued floats)."""
+    if isinstance(x, Tensor):
+        if x.dtype == torch.bool or x.is_complex():
+            raise TypeError(f"{who}: {name} must be integers 0 .. {alphabet - 1}, got dtype {x.dtype}")
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x)
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise TypeError(f"{who}: {name} must be integers 0 .. {alphabet - 1}, got dtype {a.dtype}")
+    if a.size == 0:
+        raise ValueError(f"{who}: {name} is empty; pass at least one symbol")
+    if np.issubdtype(a.dtype, np.floating) and not (np.isfinite(a).all() and np.array_equal(a, np.round(a))):
+        raise ValueError(f"{who}: {name} must be integer-valued, got fractional or non-finite values")
+    if a.min() < 0 or a.max() > alphabet - 1:
+        raise ValueError(f"{who}: {name} must lie in 0 .. {alphabet - 1}, got [{a.min()}, {a.max()}]")
+    return a.astype(np.int32)
 
 
 def first_parameter(module) -> Tensor | None:

@@ -3,7 +3,7 @@ integers (ValueError); tensors must be finite, non-empty, of the layer's dtype; 
 import pytest
 import torch
 
-from flowlab.measure.validate import check_choice, check_count, check_positive, check_shape, check_tensor
+from flowlab.validate import check_choice, check_count, check_positive, check_shape, check_tensor
 
 
 def test_check_count():
