@@ -3,7 +3,7 @@ library package and the folders the pipeline writes, and it makes no claim the r
 import re
 from pathlib import Path
 
-from flowlab.lab import registry, tables
+from flowlab.lab import manifest, registry, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -35,7 +35,7 @@ def test_layout_names_every_package_and_output_folder():
 
 
 def test_full_mode_pins_are_described_as_they_are():
-    pinned_full = [c.id for c in registry.CLAIMS if "full" in c.pinned]
+    pinned_full = [c.id for c in manifest.CLAIMS if "full" in c.pinned]
     assert "none is pinned for `full`" not in README
     for cid in pinned_full:
         assert cid in README.split("## Status", 1)[1].split("## ", 1)[0], f"{cid}'s full-mode pin is not in the Status"

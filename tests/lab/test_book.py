@@ -22,7 +22,7 @@ def test_every_notebook_is_in_the_toc_and_the_claims_page_links_every_claim(site
     claims = (site / "claims.md").read_text()
     for nb in sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"file: notebooks/{nb}\n" in toc
-    for spec in book.registry.CLAIMS:
+    for spec in book.manifest.CLAIMS:
         assert f">{spec.id}</a>" in claims
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from flowlab.lab import calibrate, registry
+from flowlab.lab import calibrate, specs
 from tests.lab.conftest import write_notebook
 
 NOTEBOOK_CODE = [
@@ -85,8 +85,8 @@ def test_counts_and_the_pins_they_imply():
     assert calibrate.implied_pin(calibrate.outcome_counts(nine, "C19")) == "reproduced"
     eight = calibrate.outcome_counts(runs(reproduced=8, **{"inconclusive at this scale": 2}), "C19")
     pin = calibrate.implied_pin(eight)
-    assert isinstance(pin, registry.SeedDependent) and pin.runs == 10
-    assert pin == registry.seed_dependent(reproduced=8, inconclusive=2), "must equal the registry's own pin"
+    assert isinstance(pin, specs.SeedDependent) and pin.runs == 10
+    assert pin == specs.seed_dependent(reproduced=8, inconclusive=2), "must equal the registry's own pin"
     assert calibrate.implied_pin({"reproduced": 5}) == calibrate.NOT_ENOUGH
     assert calibrate.failure_rate(nine, "C18") == (1, 10)
     failed = {"status": "failed", "notebook": "x", "seed": 99, "float_path": "native", "error": "boom", "claims": {}}

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flowlab.lab import ClaimBook, notebook_params, registry
+from flowlab.lab import ClaimBook, manifest, notebook_params, registry, specs
 from flowlab.lab.tables import problems
 from flowlab.measure import decide, lower
+from flowlab.measure.orders import OUTCOMES
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("FLOWLAB_CHECK_RESULTS", ROOT / "results"))
@@ -47,11 +48,11 @@ def test_every_notebook_has_registered_claims():
 
 
 def test_registry_is_well_formed():
-    for spec in registry.CLAIMS:
-        assert spec.kind in registry.KINDS
+    for spec in manifest.CLAIMS:
+        assert spec.kind in specs.KINDS
         assert spec.statement and spec.source
         assert set(spec.pinned) <= {"quick", "full"}
-        assert all(v in (*registry.OUTCOMES, registry.LEGACY_NOT_REPRODUCED) or isinstance(v, registry.SeedDependent)
+        assert all(v in (*OUTCOMES, specs.LEGACY_NOT_REPRODUCED) or isinstance(v, specs.SeedDependent)
                    for v in spec.pinned.values())
         assert (spec.false_alarm is None) == (spec.kind != "stat"), spec.id
         assert not spec.pinned or spec.kind == "order"
@@ -74,7 +75,7 @@ def test_problems_catch_a_failed_exact_claim(tmp_path, monkeypatch):
 
 
 def test_problems_catch_an_order_verdict_that_differs_from_its_pin(monkeypatch):
-    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": "reproduced"})
+    spec = specs.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": "reproduced"})
     monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
     data = {"provenance": {"mode": "quick"}, "claims": [
         {"id": "C07", "kind": "order", "verdict": "inconclusive at this scale",
@@ -147,11 +148,11 @@ def test_provenance_records_the_code_as_it_was_when_the_book_opened(tmp_path, mo
 
 
 def test_a_seed_dependent_pin_accepts_any_outcome_and_shows_the_counts(monkeypatch):
-    pin = registry.seed_dependent(reproduced=6, inconclusive=7)
-    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
+    pin = specs.seed_dependent(reproduced=6, inconclusive=7)
+    spec = specs.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
     monkeypatch.setattr(registry, "claims_for", lambda nb: [spec])
-    monkeypatch.setitem(registry.BY_ID, "C07", spec)
-    for outcome in registry.OUTCOMES:
+    monkeypatch.setitem(manifest.BY_ID, "C07", spec)
+    for outcome in OUTCOMES:
         data = {"provenance": {"mode": "quick"}, "claims": [
             {"id": "C07", "kind": "order", "verdict": outcome, "outcomes_over_seed_sets": {"native": {}},
              "checks": [{"passed": outcome == "reproduced", "outcome": outcome}]}]}
@@ -160,7 +161,7 @@ def test_a_seed_dependent_pin_accepts_any_outcome_and_shows_the_counts(monkeypat
     assert registry.shown_verdict("C07", "reproduced", "quick") == f"reproduced; {pin}"
     assert registry.shown_verdict("C07", "reproduced", "full") == "reproduced"
     with pytest.raises(AssertionError):
-        registry.seed_dependent(reproduced=9, inconclusive=1)  # 9 of 10 agree: that is a pin, not seed-dependent
+        specs.seed_dependent(reproduced=9, inconclusive=1)  # 9 of 10 agree: that is a pin, not seed-dependent
 
 
 def test_order_verdicts_combine_the_checks_outcomes():
@@ -170,7 +171,7 @@ def test_order_verdicts_combine_the_checks_outcomes():
     assert registry.verdict("order", checks("reproduced", "inconclusive at this scale")) == "inconclusive at this scale"
     assert registry.verdict("order", checks("inconclusive at this scale", "contradicted")) == "contradicted"
     # results recorded before the three-outcome rule keep their old verdicts
-    assert registry.verdict("order", [{"passed": False}]) == registry.LEGACY_NOT_REPRODUCED
+    assert registry.verdict("order", [{"passed": False}]) == specs.LEGACY_NOT_REPRODUCED
 
 
 def test_book_order_records_the_decision_and_its_deciding_numbers(tmp_path, monkeypatch, capsys):
@@ -191,9 +192,9 @@ def test_book_order_records_the_decision_and_its_deciding_numbers(tmp_path, monk
 
 
 def test_summary_prints_a_seed_dependent_claims_counts_not_this_runs_outcome(tmp_path, monkeypatch, capsys):
-    pin = registry.seed_dependent(reproduced=5, contradicted=1, inconclusive=4)
-    spec = registry.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
-    monkeypatch.setitem(registry.BY_ID, "C07", spec)
+    pin = specs.seed_dependent(reproduced=5, contradicted=1, inconclusive=4)
+    spec = specs.ClaimSpec("C07", "02_coupling_flows", "order", "s", "src", {"quick": pin})
+    monkeypatch.setitem(manifest.BY_ID, "C07", spec)
     monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
     outs = []
     for runs in ([1.0, 1.1, 0.9], [5.0, 5.1, 4.9]):
@@ -208,7 +209,7 @@ def test_summary_prints_a_seed_dependent_claims_counts_not_this_runs_outcome(tmp
 
 
 
-ORDER_CLAIMS = [c for c in registry.CLAIMS if c.kind == "order"]
+ORDER_CLAIMS = [c for c in manifest.CLAIMS if c.kind == "order"]
 
 
 @pytest.mark.parametrize("spec", ORDER_CLAIMS, ids=[c.id for c in ORDER_CLAIMS])
@@ -224,7 +225,7 @@ def test_quick_pins_are_what_the_calibration_measured(spec):
     assert spec.pinned.get("quick") == calibrate.implied_pin(counts), (spec.id, counts)
 
 
-STAT_CLAIMS = [c for c in registry.CLAIMS if c.kind == "stat"]
+STAT_CLAIMS = [c for c in manifest.CLAIMS if c.kind == "stat"]
 
 
 @pytest.mark.parametrize("spec", STAT_CLAIMS, ids=[c.id for c in STAT_CLAIMS])

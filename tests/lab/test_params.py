@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from flowlab.lab import notebook_params
+from flowlab.lab import manifest, notebook_params
+from flowlab.lab.specs import Param
 
 
 def test_defaults_and_pick():
@@ -45,13 +46,37 @@ def test_counts_that_only_look_like_common_parameters_are_accepted():
     assert notebook_params(seeds=3, steps=2, samples=4).seeds == 3  # a plural is a count of its own
 
 
-def test_known_names_refuse_every_other_name():
-    assert notebook_params(known=["mode", "seed", "device", "steps"], steps=3).steps == 3
+def test_declared_names_refuse_every_other_name_and_fill_the_modes_default():
+    declared = {"steps": Param(500, 5000, "training steps"), "dataset": Param("digits", "mnist5k", "images",
+                                                                                choices=("digits", "mnist5k"))}
+    p = notebook_params(declared=declared, steps=3)
+    assert (p.steps, p.dataset) == (3, "digits")
+    assert notebook_params(mode="full", declared=declared).steps == 5000
+    assert notebook_params(declared=declared).steps == 500
     with pytest.raises(ValueError, match=r"no parameter 'stpes' \(did you mean 'steps'\?\); "
-                                         r"known parameters: mode, seed, device, steps"):
-        notebook_params(known=["mode", "seed", "device", "steps"], stpes=3)
-    with pytest.raises(ValueError, match=r"no parameter 'samples'; known parameters: mode, seed, device$"):
-        notebook_params(known=["mode", "seed", "device"], samples=3)
+                                         r"known parameters: mode, seed, device, steps, dataset"):
+        notebook_params(declared=declared, stpes=3)
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar'; expected one of \('digits', 'mnist5k'\)"):
+        notebook_params(declared=declared, dataset="cifar")
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        notebook_params(declared=declared, steps=2.5)
+
+
+def test_setup_refuses_a_name_the_manifest_does_not_declare_and_fills_its_defaults():
+    from flowlab.lab import setup
+
+    with pytest.raises(ValueError, match=r"01_change_of_variables has no parameter 'sead' \(did you mean 'seed'\?\); "
+                                         r"known parameters: mode, seed, device, samples"):
+        setup("01_change_of_variables", sead=5)
+    with pytest.raises(ValueError, match=r"no parameter 'steps'; known parameters: mode, seed, device, samples"):
+        setup("01_change_of_variables", steps=5)
+    with pytest.raises(ValueError, match=r"in flowlab.lab.manifest.*\(did you mean '01_change_of_variables'"):
+        setup("01_change_of_variable")
+    p, _, _ = setup("01_change_of_variables", seed=2, device="cpu", samples=7)
+    assert (p.seed, p.samples) == (2, 7)
+    expected = manifest.BY_NAME["01_change_of_variables"].params["samples"]
+    assert setup("01_change_of_variables", device="cpu").p.samples == expected.quick
+    assert setup("01_change_of_variables", mode="full", device="cpu").p.samples == expected.full
 
 
 PARAMETERS_CELL = ('from typing import Optional\n\nmode: str = "quick"  # quick or full\nseed: int = 0\n'
@@ -73,18 +98,6 @@ def notebook_repo(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_setup_refuses_a_name_the_notebook_does_not_declare(notebook_repo):
-    from flowlab.lab import setup
-
-    with pytest.raises(ValueError, match=r"01_change_of_variables has no parameter 'sead' \(did you mean 'seed'\?\); "
-                                         r"known parameters: mode, seed, device, samples"):
-        setup("01_change_of_variables", sead=5)
-    with pytest.raises(ValueError, match=r"no parameter 'steps'; known parameters: mode, seed, device, samples"):
-        setup("01_change_of_variables", steps=5)
-    p, _, _ = setup("01_change_of_variables", seed=2, device="cpu", samples=7)
-    assert (p.seed, p.samples) == (2, 7)
-
-
 def test_declared_defaults_are_read_from_the_parameters_cell(notebook_repo):
     from flowlab.lab.params import declared_defaults, is_default
 
@@ -94,20 +107,12 @@ def test_declared_defaults_are_read_from_the_parameters_cell(notebook_repo):
     assert not is_default(0.0, defaults["seed"]) and is_default(None, defaults["samples"])
 
 
-def test_every_committed_notebook_passes_setup_only_names_it_declares():
-    import ast
-    import json
-    from pathlib import Path
+def test_a_default_run_writes_the_references_and_a_given_value_does_not(monkeypatch, tmp_path):
+    """The mode's defaults filled in by setup() are still the reference run; a value given is not."""
+    from flowlab.lab import setup
+    from flowlab.lab.outputs import results_dir
 
-    from flowlab.lab.params import declared_parameters
-
-    notebooks = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert notebooks
-    for path in notebooks:
-        known = declared_parameters(path)
-        calls = [node for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code"
-                 for node in ast.walk(ast.parse("".join(cell["source"])))
-                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup"]
-        assert len(calls) == 1, f"{path.name}: expected one setup(...) call"
-        passed = {k.arg for k in calls[0].keywords}
-        assert passed <= set(known), f"{path.name} passes {passed - set(known)} that it does not declare"
+    monkeypatch.delenv("FLOWLAB_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    assert results_dir(setup("01_change_of_variables", device="cpu").p) == tmp_path / "results"
+    assert results_dir(setup("01_change_of_variables", device="cpu", samples=10).p) != tmp_path / "results"

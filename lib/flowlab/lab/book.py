@@ -24,15 +24,9 @@ import sys
 from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic
-from flowlab.lab import registry, report
+from flowlab.lab import manifest, registry, report
 from flowlab.lab.tables import KIND_LEGEND, load_results, run_times, tally, verdict_text
 
-TOPICS = (
-    ("Change of variables and discrete flows", ("01", "02", "03", "04", "05", "06")),
-    ("Variational inference and residual flows", ("07", "08")),
-    ("Continuous-time flows", ("09", "10", "11", "12", "13")),
-    ("Beyond flows: coding, GANs, diffusion, the zoo", ("14", "15", "16", "17")),
-)
 CLAIM_QUOTE = re.compile(r"\*\*(C\d\d)\*\*")
 
 
@@ -128,13 +122,13 @@ def _link(nb: str, claim_id: str, anchors: dict[str, set[str]], folder: str = "n
 
 
 def notebooks_page(titles: dict[str, str], figures: Path, site: Path) -> str:
-    """The notebooks grouped by topic, each with a thumbnail of its first figure."""
+    """The notebooks grouped by their manifest section, each with a thumbnail of its first figure."""
     lines = ["# The notebooks", ""]
-    for topic, numbers in TOPICS:
-        present = [nb for nb in titles if nb[:2] in numbers]
+    for section, notebooks in manifest.SECTIONS:
+        present = [nb for nb in notebooks if nb in titles]
         if not present:
             continue
-        lines += [f"## {topic}", "", '<div class="notebook-grid">']
+        lines += [f"## {section}", "", '<div class="notebook-grid">']
         for nb in present:
             thumbs = sorted(figures.glob(f"{nb[:2]}_*.png"))
             img = ""
@@ -150,13 +144,14 @@ def notebooks_page(titles: dict[str, str], figures: Path, site: Path) -> str:
 
 
 def toc(titles: dict[str, str], full: tuple[str, ...] = ()) -> str:
-    """The table of contents; a notebook with a full-mode reference run has it right after it."""
+    """The table of contents, by the manifest's sections; a notebook with a full-mode reference run has it
+    right after it."""
     out = ["format: jb-book", "root: intro", "parts:", "  - caption: Start here", "    chapters:"]
     out += [f"      - file: {page}" for page in ("how_to_run", "claims", "notebooks", "lectures")]
-    for topic, numbers in TOPICS:
-        present = [nb for nb in titles if nb[:2] in numbers]
+    for section, notebooks in manifest.SECTIONS:
+        present = [nb for nb in notebooks if nb in titles]
         if present:
-            out += [f"  - caption: \"{topic}\"", "    chapters:"]
+            out += [f"  - caption: \"{section}\"", "    chapters:"]
             for nb in present:
                 out.append(f"      - file: notebooks/{nb}")
                 if nb in full:

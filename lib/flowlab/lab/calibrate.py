@@ -34,9 +34,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from flowlab.files import repo_root, write_json_atomic
-from flowlab.lab import registry
+from flowlab.lab import manifest, registry, specs
 from flowlab.lab.params import INJECTED_TAG as PAPERMILL_CELL_TAG
 from flowlab.lab.params import MODES, declared_parameters
+from flowlab.measure.orders import OUTCOMES
 
 FLOAT_PATHS = {"native": None, "default": "default"}  # float path -> ATEN_CPU_CAPABILITY (None: unset)
 MIN_RUNS = 10  # seed sets needed, over all float paths, before any pin is implied
@@ -74,7 +75,7 @@ def parse_float_paths(spec: str) -> list[str]:
 def select_notebooks(nb: str | None, notebook_dir: Path) -> list[Path]:
     """The notebooks named by two-digit numbers (``03,06``), or by default those with an order claim."""
     available = {p.stem[:2]: p for p in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))}
-    ordered = {c.notebook for c in registry.CLAIMS if c.kind == "order"}
+    ordered = {c.notebook for c in manifest.CLAIMS if c.kind == "order"}
     chosen = [] if nb else [p for p in available.values() if p.stem in ordered]
     for w in (w.strip() for w in (nb or "").split(",") if nb):
         if not re.fullmatch(r"\d\d", w):
@@ -109,17 +110,17 @@ def outcome_counts(records, claim_id: str, float_path: str | None = None) -> dic
 
 
 def implied_pin(counts: dict[str, int]):
-    """The pin these counts imply: the outcome (a str) that at least ``registry.AGREEMENT`` of at least
-    ``MIN_RUNS`` runs gave; else a ``registry.SeedDependent`` with the counts (equal to the registry's
+    """The pin these counts imply: the outcome (a str) that at least ``specs.AGREEMENT`` of at least
+    ``MIN_RUNS`` runs gave; else a ``specs.SeedDependent`` with the counts (equal to the registry's
     ``seed_dependent(...)`` of the same counts); with fewer than ``MIN_RUNS`` runs, :data:`NOT_ENOUGH`."""
     total = sum(counts.values())
     if total < MIN_RUNS:
         return NOT_ENOUGH
     top, n = max(counts.items(), key=lambda kv: kv[1])
-    if n >= registry.AGREEMENT * total:
+    if n >= specs.AGREEMENT * total:
         return top
-    full = {**{o: 0 for o in registry.OUTCOMES}, **counts}
-    return registry.SeedDependent(tuple(sorted(full.items(), key=lambda kv: -kv[1])))
+    full = {**{o: 0 for o in OUTCOMES}, **counts}
+    return specs.SeedDependent(tuple(sorted(full.items(), key=lambda kv: -kv[1])))
 
 
 def failure_rate(records, claim_id: str) -> tuple[int, int]:
@@ -155,7 +156,7 @@ def _short(outcome: str) -> str:
 def report(records) -> list[str]:
     """The report's lines: per claim, counts by float path and the implied pin (or failures)."""
     runs = _runs(records)
-    order = {c.id: i for i, c in enumerate(registry.CLAIMS)}
+    order = {c.id: i for i, c in enumerate(manifest.CLAIMS)}
     ids = sorted({i for r in runs for i in r["claims"]}, key=lambda i: (order.get(i, len(order)), i))
     lines = []
     for cid in ids:
@@ -172,7 +173,7 @@ def report(records) -> list[str]:
         if pin == NOT_ENOUGH:
             shown = f"{NOT_ENOUGH} ({total} of {MIN_RUNS})"
         else:
-            shown = (str(pin) if isinstance(pin, registry.SeedDependent)
+            shown = (str(pin) if isinstance(pin, specs.SeedDependent)
                      else f"pinnable: {pin!r} ({counts[pin]}/{total})")
         lines.append(f"{cid} order  {'; '.join(parts)}  -> {shown}")
     return lines + [f"failed run: {r['notebook']} seed {r['seed']} {r['float_path']}: {r['error']}"

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from flowlab.files import repo_root, write_json_atomic
-from flowlab.lab import registry, report
+from flowlab.lab import manifest, registry, report, specs
 from flowlab.lab.outputs import results_dir
 from flowlab.lab.provenance import code_identity, provenance
 from flowlab.measure.orders import REPRODUCED, RULE, OrderDecision
@@ -242,7 +242,7 @@ class ClaimBook:
         stable = []
         for claim_id, spec in self.specs.items():
             pinned = registry.pin(claim_id, mode)
-            if isinstance(pinned, registry.SeedDependent):
+            if isinstance(pinned, specs.SeedDependent):
                 print(f"  {claim_id}  {spec.kind:<7} {pinned}")
                 continue
             stable.append(claim_id)
@@ -253,11 +253,11 @@ class ClaimBook:
 
     def results_of(self, notebook: str) -> "NotebookResults":
         """The saved results of ``notebook``, which this notebook must declare in
-        ``registry.DEPENDS_ON`` (so the driver runs it first and re-runs this one when it changes)."""
-        declared = registry.DEPENDS_ON.get(self.notebook, ())
+        ``manifest.DEPENDS_ON`` (so the driver runs it first and re-runs this one when it changes)."""
+        declared = manifest.DEPENDS_ON.get(self.notebook, ())
         if notebook not in declared:
             raise ValueError(f"{self.notebook} reads results of {notebook!r} without declaring it; add it to "
-                             f"flowlab.lab.registry.DEPENDS_ON[{self.notebook!r}] (declared: {declared})")
+                             f"flowlab.lab.manifest.DEPENDS_ON[{self.notebook!r}] (declared: {declared})")
         return NotebookResults.load(notebook, self.params.mode)
 
     def save(self):

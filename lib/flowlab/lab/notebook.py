@@ -4,21 +4,20 @@ Every notebook's first code cell reads::
 
     p, book, gen = setup("03_glow_vs_realnvp", mode=mode, seed=seed, device=device, steps=steps)
 
-which validates the parameters (a name the notebook's ``parameters`` cell does not declare, or a bad
-value, stops the run with what is expected), sets the one figure style (:mod:`flowlab.lab.style`),
-opens the :class:`~flowlab.lab.claims.ClaimBook` of the notebook's registered claims, and seeds
-Python, NumPy and torch from ``seed``, returning a ``torch.Generator`` for every explicit draw.
+which validates the parameters against the notebook's manifest entry (a name it does not declare, or a
+bad value, stops the run with what is expected; ``None`` is the mode's default), sets the one figure
+style (:mod:`flowlab.lab.style`), opens the :class:`~flowlab.lab.claims.ClaimBook` of the notebook's
+claims, and seeds Python, NumPy and torch from ``seed``, returning a ``torch.Generator`` for every explicit draw.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
 
-from flowlab.files import repo_root
+from flowlab.lab import manifest
 from flowlab.lab.claims import ClaimBook
-from flowlab.lab.params import Params, check_names, declared_parameters, notebook_params
+from flowlab.lab.params import COMMON, Params, check_names, did_you_mean, notebook_params
 from flowlab.lab.style import use_style
 from flowlab.train.loop import seed_everything
 
@@ -29,25 +28,13 @@ class Notebook(NamedTuple):
     gen: torch.Generator
 
 
-def notebook_file(notebook: str) -> Path:
-    return repo_root() / "notebooks" / f"{notebook}.ipynb"
-
-
-def known_parameters(notebook: str) -> list[str] | None:
-    """The names ``notebook``'s parameters cell declares, or None when its file is not at hand (a
-    copy opened outside the repository): then only the generic checks of ``notebook_params`` apply."""
-    path = notebook_file(notebook)
-    return declared_parameters(path) if path.is_file() else None
-
-
-def setup(notebook: str, *, mode: str = "quick", seed: int = 0, device: str = "auto", **counts) -> Notebook:
+def setup(notebook: str, *, mode: str = "quick", seed: int = 0, device: str = "auto", **params) -> Notebook:
     """Parameters, claim book and seeded generator of ``notebook`` (its name without ``.ipynb``)."""
-    if not isinstance(notebook, str) or not notebook:
-        raise ValueError(f"setup needs the notebook's name, like '01_change_of_variables', got {notebook!r}")
-    known = known_parameters(notebook)
-    if known is not None:
-        check_names(counts, known, notebook,
-                    f" (from the parameters cell of notebooks/{notebook}.ipynb as last saved)")
-    p = notebook_params(mode=mode, seed=seed, device=device, known=known, **counts)
+    if notebook not in manifest.BY_NAME:
+        raise ValueError(f"setup needs the name of a notebook in flowlab.lab.manifest, like "
+                         f"'01_change_of_variables'{did_you_mean(str(notebook), manifest.BY_NAME)}, got {notebook!r}")
+    declared = manifest.BY_NAME[notebook].params
+    check_names(params, [*COMMON, *declared], notebook, " (from its entry in flowlab.lab.manifest)")
+    p = notebook_params(mode=mode, seed=seed, device=device, declared=declared, **params)
     use_style()
     return Notebook(p, ClaimBook(notebook, p), seed_everything(p.seed))

@@ -27,8 +27,7 @@ def _where(params_or_mode) -> tuple[str, bool]:
     """(mode, interactive with non-default parameters?) of a Params or a bare mode string."""
     if isinstance(params_or_mode, str):
         return params_or_mode, False
-    extra = getattr(params_or_mode, "extra", {}) or {}
-    nondefault = params_or_mode.seed != 0 or any(v is not None for v in extra.values())
+    nondefault = params_or_mode.seed != 0 or bool(params_or_mode.given)
     return params_or_mode.mode, nondefault
 
 

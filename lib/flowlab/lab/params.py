@@ -1,20 +1,22 @@
 """Validation of the parameters a notebook takes (papermill overrides them).
 
 Every notebook's ``parameters`` cell declares its parameters (``steps: Optional[int] = None``), and its
-first code cell passes them to :func:`flowlab.lab.setup`, which checks the names against that cell and
-the values with :func:`notebook_params`: a misspelt name or a bad value stops the run at once with a
-message saying what is expected, instead of running silently with the default.
+first code cell passes them to :func:`flowlab.lab.setup`, which checks them with :func:`notebook_params`
+against the notebook's manifest entry (:mod:`flowlab.lab.manifest`), where each has its quick- and
+full-mode default: a misspelt name or a bad value stops the run at once with a message saying what is
+expected, instead of running silently with the default; a ``None`` becomes the mode's default.
 """
 from __future__ import annotations
 
 import ast
 import difflib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flowlab.validate import check_count
+from flowlab.lab.specs import Param
+from flowlab.validate import check_choice, check_count
 
 MODES = ("quick", "full")
 COMMON = ("mode", "seed", "device")
@@ -28,7 +30,8 @@ class Params:
     mode: str
     seed: int
     device: str
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # every parameter's value, a None given filled with the mode's default
+    given: frozenset = frozenset()  # the parameters given a value (not None): such a run is not the reference
 
     @property
     def quick(self) -> bool:
@@ -131,16 +134,26 @@ def _device(device: str) -> str:
     raise ValueError(f"unknown device {device!r}; expected 'auto', 'cpu' or 'cuda[:N]'")
 
 
-def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
-                    known: Collection[str] | None = None, **counts) -> Params:
-    """Check the common parameters and any positive counts (steps, seeds, samples...).
+def _value(name: str, value, param: Param | None, mode: str):
+    """A parameter's value: the mode's default for ``None``, else a checked count or choice."""
+    if value is None:
+        return None if param is None else param.default(mode)
+    if param is not None and param.choices:
+        return check_choice(value, param.choices, name, "notebook parameters")
+    return check_count(value, name, "notebook parameters (None for the mode's default)")
 
-    ``known`` (the names a notebook declares) refuses any other name; without it any count is
-    accepted, except a near-miss of ``mode``, ``seed`` or ``device``, which is surely a typo."""
-    if known is not None:
-        check_names(counts, [*COMMON, *(k for k in known if k not in COMMON)], "notebook_params")
+
+def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
+                    declared: Mapping[str, Param] | None = None, **values) -> Params:
+    """Check the common parameters and the notebook's own (counts, or a name among its choices).
+
+    ``declared`` (a manifest entry's ``params``) refuses any other name and fills a ``None`` with the
+    mode's default; without it any positive count is accepted, except a near-miss of ``mode``, ``seed``
+    or ``device``, which is surely a typo."""
+    if declared is not None:
+        check_names(values, [*COMMON, *declared], "notebook_params")
     else:
-        for name in counts:
+        for name in values:
             meant = _near_miss(name)
             if meant:
                 raise ValueError(f"notebook_params has no parameter {name!r} (did you mean {meant!r}?); it "
@@ -148,7 +161,7 @@ def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
     check_count(seed, "seed", "notebook parameters", minimum=0)
-    for name, value in counts.items():
-        if value is not None:
-            check_count(value, name, "notebook parameters (None for the mode's default)")
-    return Params(mode=mode, seed=seed, device=_device(device), extra=dict(counts))
+    declared = declared or {}
+    resolved = {name: _value(name, values.get(name), declared.get(name), mode) for name in [*declared, *values]}
+    given = frozenset(name for name, value in values.items() if value is not None)
+    return Params(mode=mode, seed=seed, device=_device(device), extra=resolved, given=given)

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
-from flowlab.lab import calibrate, registry
+from flowlab.lab import calibrate, manifest
 from flowlab.lab.params import INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean, is_default
 from flowlab.lab.provenance import imported_modules, modules_digest
 from flowlab.lab.tables import problems, write_tables
@@ -57,7 +57,7 @@ def select(paths: list[Path], nb: str | None) -> list[Path]:
     if not nb:
         return paths
     names = ", ".join(p.stem for p in paths) or "none"
-    example = paths[0].stem if paths else "03_glow_vs_realnvp"
+    example = paths[0].stem if paths else manifest.NOTEBOOKS[0].name
     expected = f"expected a two-digit number such as 03, or a full name such as {example}, comma separated"
     wanted = [w.strip() for w in nb.split(",") if w.strip()]
     if not wanted:
@@ -111,13 +111,13 @@ def non_default(nb_path: Path, params: dict) -> dict:
 def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
     """What a notebook's run depends on, and nothing else: its code cells, the sources of the library
     modules they import (transitively; the driver modules aside), the mode, the parameters that differ
-    from their defaults, the results of the notebooks it declares in ``registry.DEPENDS_ON``, and what
+    from their defaults, the results of the notebooks it declares in ``manifest.DEPENDS_ON``, and what
     the calibration record says of its claims (which its results carry).
     Only names, relative contents and sorted keys go in: no paths, times or commits."""
     sub = "" if mode == "quick" else mode
     code = code_sources(nb_path)
     deps = {dep: _file_sha(root / "results" / sub / f"{dep}.json")
-            for dep in registry.DEPENDS_ON.get(nb_path.stem, ())}
+            for dep in manifest.DEPENDS_ON.get(nb_path.stem, ())}
     measured = calibrate.measured_for(nb_path.stem, mode, root / "results" / "calibration" / f"{mode}.json")
     payload = json.dumps({"stamp": 3, "code": code, "modules": modules_digest(root, imported_modules(root, code)),
                           "mode": mode, "params": non_default(nb_path, params), "depends_on": deps,

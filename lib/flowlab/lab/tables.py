@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 from flowlab.files import write_bytes_atomic
-from flowlab.lab import registry, report
-from flowlab.measure.orders import RULE
+from flowlab.lab import manifest, registry, report, specs
+from flowlab.measure.orders import OUTCOMES, RULE
 
 README_START = "<!-- claims-table:start -->"
 README_END = "<!-- claims-table:end -->"
@@ -54,7 +54,7 @@ def problems(notebook: str, data: dict) -> list[str]:
             pinned = spec.pinned.get(mode)
             if isinstance(pinned, str) and verdict != pinned:
                 found.append(f"{spec.id} ({notebook}, order) is '{verdict}' but '{pinned}' is pinned for {mode} mode")
-            elif verdict not in (*registry.OUTCOMES, registry.LEGACY_NOT_REPRODUCED):
+            elif verdict not in (*OUTCOMES, specs.LEGACY_NOT_REPRODUCED):
                 found.append(f"{spec.id} ({notebook}, order) has verdict {verdict!r}")
     unknown = sorted(set(recorded) - {s.id for s in registry.claims_for(notebook)})
     found.extend(f"{cid} recorded by {notebook} but registered elsewhere" for cid in unknown)
@@ -97,7 +97,7 @@ def stability_text(c: dict, mode: str) -> str:
     if c["kind"] == "stat":
         seeds = c.get("failures_over_seeds") or {}
         return registry.rate_text(c["id"], seeds.get("failed"), seeds.get("seeds"))
-    if c["kind"] != "order" or isinstance(registry.pin(c["id"], mode), registry.SeedDependent):
+    if c["kind"] != "order" or isinstance(registry.pin(c["id"], mode), specs.SeedDependent):
         return ""  # a seed-dependent pin carries its counts in the verdict itself
     counts = Counter()
     for by_path in (c.get("outcomes_over_seed_sets") or {}).values():
@@ -167,16 +167,17 @@ def run_times(folder: Path) -> str:
 
 
 def status_table(root: Path) -> str:
-    """The README's status table: every notebook, its claims, and its last run time in each mode
-    (``results/runs.json``, ``results/full/runs.json``), so the README cannot fall behind the notebooks."""
+    """The README's status table: every notebook of the manifest, its claims, and its last run time in each
+    mode (``results/runs.json``, ``results/full/runs.json``), so the README cannot fall behind the notebooks."""
     def times(folder: Path) -> dict:
         path = folder / "runs.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
     quick, full = times(root / "results"), times(root / "results" / "full")
     lines = ["| notebook | claims | quick mode (2 cores) | full-mode reference run |", "|---|---|---|---|"]
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        ids = [c.id for c in registry.claims_for(path.stem)]
+    for nb in manifest.NOTEBOOKS:
+        path = root / "notebooks" / f"{nb.name}.ipynb"
+        ids = [c.id for c in nb.claims]
         numbers = [int(i[1:]) for i in ids]
         contiguous = len(ids) > 2 and numbers == list(range(numbers[0], numbers[0] + len(ids)))
         claims = f"{ids[0]}-{ids[-1]}" if contiguous else ", ".join(ids)
