@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from flowlab.lab import ClaimBook, manifest, notebook_params, registry, specs
+from flowlab.lab import manifest, registry, specs
+from flowlab.lab.claims import ClaimBook
+from flowlab.lab.params import notebook_params
 from flowlab.lab.tables import problems
 from flowlab.measure import decide, lower
 from flowlab.measure.orders import OUTCOMES

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from flowlab.lab import manifest, notebook_params
+from flowlab.lab import manifest
+from flowlab.lab.params import notebook_params
 from flowlab.lab.specs import Param
 
 

@@ -15,7 +15,7 @@ from tests.lab.conftest import write_notebook
 NOTEBOOK_CODE = [
     ("parameters", 'mode = "quick"\nseed = 0\nfail = 0'),
     (None, "import json, os\n"
-           "from flowlab.files import write_json_atomic\nfrom flowlab.lab import figures_dir, results_dir\n"
+           "from flowlab.files import write_json_atomic\nfrom flowlab.lab.outputs import figures_dir, results_dir\n"
            "(figures_dir(mode) / f'01_demo_{fail}.png').write_bytes(b'png')\n"
            "assert fail in (0, 1), 'fail must be 0 or 1'"),
     (None, "if fail:\n    raise ValueError('boom on purpose')"),

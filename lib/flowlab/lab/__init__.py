@@ -1,9 +1,8 @@
-"""The notebook pipeline: claims registry, ClaimBook, notebook setup and parameters, outputs,
-report tables, and the papermill driver (``python -m flowlab.lab.reproduce``)."""
-from flowlab.lab.claims import ClaimBook, NotebookResults
-from flowlab.lab.notebook import Notebook, setup
-from flowlab.lab.outputs import figures_dir, results_dir, save_figure
-from flowlab.lab.params import MODES, Params, notebook_params
+"""The notebook pipeline. A notebook needs two names: :func:`setup` (parameters, claim book, seeded
+generator) and :func:`save_figure`. The rest is the pipeline's own, in its modules: the manifest
+(``manifest``), the claims registry and book (``registry``, ``claims``), parameters and outputs,
+report tables, the papermill driver (``python -m flowlab.lab.reproduce``) and the calibration."""
+from flowlab.lab.notebook import setup
+from flowlab.lab.outputs import save_figure
 
-__all__ = ["ClaimBook", "MODES", "Notebook", "NotebookResults", "Params", "figures_dir", "notebook_params",
-           "results_dir", "save_figure", "setup"]
+__all__ = ["save_figure", "setup"]
