@@ -36,9 +36,9 @@ def _train_step(model_log_prob, params, x):
 def run(quick: bool) -> list[dict]:
     import zuko
 
-    from flowlab.estimators import divergence_exact, divergence_hutchinson, draw_probes
+    from flowlab.estimators.trace import divergence_exact, divergence_hutchinson, draw_probes
     from flowlab.flows import CNF, FlowModel, StandardNormal
-    from flowlab.measure import CallCounter
+    from flowlab.measure.counting import CallCounter
     from flowlab.nn import TimeConcatMLP
 
     width, batch, repeats = (64, 256, 5) if quick else (128, 1024, 15)

@@ -63,7 +63,8 @@ def _pair(name, ours_log_prob, ours_params, peer, peer_log_prob, peer_params, x,
 def _image_models(kind, channels, size, steps, hidden):
     import normflows as nf
 
-    from flowlab.flows import Compose, FlowModel, StandardNormal, glow_step
+    from flowlab.flows import Compose, FlowModel, StandardNormal
+    from flowlab.flows.multiscale import glow_step
 
     permutation = "conv" if kind == "glow" else "reverse"
     ours = FlowModel(Compose([glow_step(channels, hidden, permutation, "affine", lu=True)
@@ -110,7 +111,7 @@ def run(quick: bool) -> list[dict]:
                       list(peer.parameters()), x, repeats, **extra)
 
     try:
-        from flowlab.flows import maf
+        from flowlab.flows.autoregressive import maf
     except ImportError:  # written by another part of the project; skip if absent
         return rows
     import zuko

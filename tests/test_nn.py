@@ -5,7 +5,10 @@ import torch
 from torch.func import jacrev
 
 from flowlab.flows import randomize_parameters
-from flowlab.nn import MADE, MLP, ConvNet, MaskedLinear, TimeConcatConvNet, TimeConcatMLP, autoregressive_degrees
+from flowlab.nn import MADE, TimeConcatConvNet, TimeConcatMLP, TimeLabelMLP
+from flowlab.nn.conditioners import MLP, ConvNet
+from flowlab.nn.fields import StackedTimeMLP
+from flowlab.nn.made import autoregressive_degrees
 
 ORDERS = ["natural", "reverse", [2, 0, 4, 1, 3]]
 
@@ -67,12 +70,10 @@ def test_errors():
         MADE(10, hidden=4)
     with pytest.raises(ValueError, match="permutation"):
         MADE(3, hidden=4, order=[0, 0, 1])
-    with pytest.raises(ValueError, match="order must be"):
+    with pytest.raises(ValueError, match="MADE: unknown order 'random'"):
         MADE(3, hidden=4, order="random")
-    with pytest.raises(ValueError, match=r"mask must have shape \[3, 2\]"):
-        MaskedLinear(2, 3, torch.ones(2, 3))
-    with pytest.raises(TypeError, match="hidden must be an integer"):
-        MLP(2, 2, hidden=2.5)
+    with pytest.raises(TypeError, match="TimeLabelMLP: hidden must be an integer"):  # MLP trusts its builders
+        TimeLabelMLP(2, hidden=2.5)
     with pytest.raises(ValueError, match="layers must be a positive integer"):
         MADE(3, layers=0)
     with pytest.raises(ValueError, match=r"expects z of shape \[batch, 3\]"):
@@ -81,7 +82,7 @@ def test_errors():
         TimeConcatConvNet((1, 2, 2), (4,))(torch.tensor(0.0), torch.randn(2, 1, 3, 3))
     with pytest.raises(ValueError, match="image shape"):
         TimeConcatConvNet((8, 8), (4,))
-    with pytest.raises(ValueError, match="at least one hidden width"):
+    with pytest.raises(ValueError, match="hidden.*is empty"):
         TimeConcatMLP(2, ())
     with pytest.raises(ValueError, match="unknown activation"):
         TimeConcatMLP(2, (4,), "sigmoid")
@@ -103,7 +104,19 @@ def test_made_with_a_context_keeps_its_order_and_sees_the_context(order):
     # the order has no hidden input (nothing precedes it) and stays a constant, as in MADE itself
     sees = jac_h.abs().amax(dim=(0, 2, 3)) > 0
     assert torch.equal(sees, deg > 1), "outputs after the first in the order must depend on the context"
-    with pytest.raises(ValueError, match="called without a context"):
+    with pytest.raises(ValueError, match="pass a context iff"):
         made(x)
-    with pytest.raises(ValueError, match="called with a context"):
+    with pytest.raises(ValueError, match="pass a context iff"):
         MADE(d, hidden=8)(x.float(), h.float())
+
+
+def test_stacked_field_equals_its_members():
+    """StackedTimeMLP (the CNF ensembles' field) is its members side by side, and gives them back."""
+    torch.manual_seed(0)
+    members = [TimeConcatMLP(2, (5,), "tanh") for _ in range(3)]
+    stacked = StackedTimeMLP(members)
+    z = torch.randn(7, 6)
+    out = stacked(torch.tensor(0.3), z)
+    for i, m in enumerate(members):
+        assert torch.allclose(out[:, 2 * i:2 * i + 2], m(torch.tensor(0.3), z[:, 2 * i:2 * i + 2]), atol=1e-6)
+        assert torch.allclose(stacked.member(i)(0.3, z[:, :2]), m(0.3, z[:, :2]), atol=1e-6)

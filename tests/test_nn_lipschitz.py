@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from flowlab.nn import LipschitzMLP, LipSwish, SpectralNormLinear, frozen_power_iteration
+from flowlab.nn import LipschitzMLP, SpectralNormLinear
+from flowlab.nn.lipschitz import LipSwish, frozen_power_iteration
 
 D = torch.float64
 

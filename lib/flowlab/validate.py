@@ -262,3 +262,53 @@ def first_parameter(module) -> Tensor | None:
         if b.is_floating_point():
             return b
     return None
+
+
+def check_counts(who: str, *, minimum: int = 1, **counts) -> tuple[int, ...]:
+    """:func:`check_count` of each keyword argument (its name is the count's name), in order: one call
+    for a constructor's sizes, ``check_counts("MLP", in_features=a, hidden=h)``; returns them as ``int``."""
+    return tuple(check_count(value, name, who, minimum=minimum) for name, value in counts.items())
+
+
+def check_sequence(values, name: str, who: str, *, nonempty: bool = True) -> tuple:
+    """``values`` (a list, tuple, range, generator...; not a string or a single number) as a tuple,
+    with at least one item unless ``nonempty=False``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{who}: {name} must be a sequence, got {type(values).__name__} {values!r}")
+    values = tuple(values)
+    if nonempty and not values:
+        raise ValueError(f"{who}: {name} is empty; pass at least one")
+    return values
+
+
+def check_square(A, who: str, *, batched: bool = False) -> Tensor:
+    """``check_tensor`` plus: a non-empty square matrix ``[m, m]`` (a batch ``[..., m, m]`` when ``batched``)."""
+    check_tensor(A, who, nonempty=False)
+    if A.dim() < 2 or (A.dim() > 2 and not batched) or A.shape[-1] != A.shape[-2] or A.numel() == 0:
+        want = "[..., m, m]" if batched else "[m, m]"
+        raise ValueError(f"{who} expects a non-empty square matrix {want}, got shape {list(A.shape)}")
+    return A
+
+
+def check_samples(x, who: str, minimum: int) -> Tensor:
+    """``check_tensor`` plus: i.i.d. draws along the first dimension, ``[n, *batch]`` with ``n >= minimum``."""
+    check_tensor(x, who, nonempty=False)
+    if x.dim() < 1 or x.shape[0] < minimum:
+        raise ValueError(f"{who} needs at least {minimum} samples along the first dimension, got shape {list(x.shape)}")
+    return x
+
+
+def check_fraction(value, name: str, who: str, *, high: float = 1.0, zero: bool = False) -> float:
+    """A real number in ``(0, high)``, or ``[0, high)`` with ``zero``: a probability, a rate, a Lipschitz bound."""
+    x = check_number(value, name, who)
+    if not ((x >= 0 if zero else x > 0) and x < high):
+        raise ValueError(f"{who}: {name} must lie in {'[' if zero else '('}0, {high:g}), got {value!r}")
+    return x
+
+
+def check_instance(value, cls: type | tuple[type, ...], who: str, what: str):
+    """``value`` when it is an instance of ``cls``; a ``TypeError`` saying ``what`` it must be otherwise
+    (``check_instance(vae, VAE, "vae_codec", "vae must be a flowlab.models VAE")``)."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{who}: {what}, got {type(value).__name__}")
+    return value

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from flowlab.coding import BitsBackCodec, LatentGrid, MessageError, standard_normal_prior
+from flowlab.coding import MessageError
+from flowlab.coding.bitsback import BitsBackCodec, standard_normal_prior
+from flowlab.coding.latent import LatentGrid
 
 from .conftest import LATENT, D, ToyModel
 
@@ -98,19 +100,20 @@ def test_initial_bits_cover_the_first_pop_and_come_back(coded):
 
 
 def test_bad_inputs(toy):
-    with pytest.raises(TypeError, match="posterior must be callable"):
-        BitsBackCodec(None, toy.likelihood, standard_normal_prior(LATENT), latent_dim=LATENT, shape=(D,))
+    """What a reader hands a codec (vae_codec builds its callables): the grid, the seed, items, messages."""
     codec = codec_for(toy)
     with pytest.raises(ValueError, match="shape"):
         codec.encode(torch.zeros(3, D + 1, dtype=torch.long))
     with pytest.raises(ValueError, match="lie in 0 .. 1"):
         codec.encode(torch.full((3, D), 2))
-    with pytest.raises(ValueError, match="latent_dim"):
-        BitsBackCodec(toy.posterior, toy.likelihood, standard_normal_prior(LATENT), latent_dim=0, shape=(D,))
-    bad = BitsBackCodec(lambda x: (torch.zeros(len(x), LATENT), -torch.ones(len(x), LATENT)), toy.likelihood,
-                        standard_normal_prior(LATENT), latent_dim=LATENT, shape=(D,))
-    with pytest.raises(ValueError, match="non-positive std"):
-        bad.encode(toy.sample(4))
+    with pytest.raises(TypeError, match="grid must be a LatentGrid"):
+        codec_for(toy, grid=0.01)
+    with pytest.raises(ValueError, match="seed"):
+        codec_for(toy, seed=-1)
+    diverged = BitsBackCodec(lambda x: (torch.full((len(x), LATENT), float("nan")), torch.ones(len(x), LATENT)),
+                             toy.likelihood, standard_normal_prior(LATENT), latent_dim=LATENT, shape=(D,))
+    with pytest.raises(ValueError, match="posterior.*non-finite"):
+        diverged.encode(toy.sample(4))
     with pytest.raises(ValueError, match="width"):
         LatentGrid(width=2.0, bound=1.0)
     with pytest.raises(ValueError, match="too many"):

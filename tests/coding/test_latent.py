@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from flowlab.coding import LatentGrid, aggregate_posterior_kl, gaussian_entropy_bits
+from flowlab.coding import aggregate_posterior_kl
+from flowlab.coding.latent import LatentGrid, gaussian_entropy_bits
 
 
 def test_bin_masses_sum_to_one_and_approach_the_density():

@@ -35,7 +35,3 @@ def test_every_truncation_is_caught():
     with pytest.raises(MessageError, match="truncated or padded"):
         unpack(m + b"\0\0\0\0")
 
-
-def test_not_bytes():
-    with pytest.raises(TypeError, match="message bytes"):
-        unpack("FLBB")

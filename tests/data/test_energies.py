@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from flowlab.data import ENERGIES, energy, grid, log_normalizer
+from flowlab.data import ENERGIES, grid, log_normalizer
+from flowlab.data.energies import energy
 
 
 def test_log_normalizer_of_a_gaussian_energy():
@@ -26,7 +27,25 @@ def test_grid_covers_the_box():
 
 
 def test_unknown_energy_raises():
+    """Energies are asked for by name at the ensemble fitters, which check the names."""
+    from flowlab.train import fit_reverse_kl_ensemble
+
     with pytest.raises(ValueError, match="unknown energy 'U5'"):
-        energy("U5")
+        fit_reverse_kl_ensemble(lambda: None, ["U1", "U5"], [0], steps=1, batch=2, lr=0.1)
+    assert energy("U2") is ENERGIES["U2"]
     with pytest.raises(ValueError, match=r"u1 expects input of shape \[batch, 2\]"):
         ENERGIES["U1"](torch.zeros(3, 3))
+
+
+def test_grid_nodes_cells_and_bounds():
+    g1, g2, pts = grid((-2.5, 3.0), 12)
+    axis = torch.linspace(-2.5, 3.0, 12, dtype=torch.float64)
+    assert torch.equal(g1[0], axis) and torch.equal(g2[:, 0], axis)  # [y, x]: x along a row
+    assert torch.equal(pts[:12, 0], axis) and bool((pts[:12, 1] == -2.5).all())  # x varies fastest
+    _, _, centres = grid((0.0, 1.0), 10, cells=True)
+    h = 0.1
+    assert torch.allclose(centres[:10, 0], (torch.arange(10, dtype=torch.float64) + 0.5) * h, atol=0, rtol=0)
+    # the midpoint rule on the cells integrates x + y over the unit square exactly
+    assert abs(float(centres.sum(1).sum() * h * h) - 1.0) < 1e-12
+    with pytest.raises(ValueError, match=r"grid needs lim = \(lo, hi\) with lo < hi"):
+        grid((1.0, 0.0))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowlab.data import load_cifar10, load_mnist, read_cifar_batch, read_idx
+from flowlab.data.images import load_cifar10, load_mnist, read_cifar_batch, read_idx
 
 SEED = 20260101
 CLEAR = (ValueError, FileNotFoundError)

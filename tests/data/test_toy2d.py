@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from flowlab.data import TOY_DENSITIES, sample_toy
+from flowlab.data import sample_toy
+from flowlab.data.toy2d import TOY_DENSITIES
 
 
 @pytest.mark.parametrize("name", sorted(TOY_DENSITIES))

@@ -4,17 +4,14 @@ import torch
 from torch.func import jacrev, vmap
 
 from flowlab.estimators import (
-    Operator,
     as_operator,
-    draw_probes,
     exact_trace,
     hutch_plus_plus,
-    hutchinson_bottleneck_samples,
     hutchinson_samples,
-    hutchinson_trace,
     hutchinson_variance,
     integrated_jacobian,
 )
+from flowlab.estimators.trace import Operator, divergence_bottleneck, draw_probes, hutchinson_trace
 from flowlab.measure import bonferroni_z, quadratic_form_z
 
 D = torch.float64
@@ -125,7 +122,9 @@ def test_bottleneck_trick_unbiased_lower_variance():
         return gfn(h(x))
     tr = exact_trace(f, x)
     n = 20000
-    s = hutchinson_bottleneck_samples(gfn, h, x, probes=n, noise="gaussian", generator=g)
+    # the CNF's bottleneck divergence, one probe per row of n copies of x: n draws of eps^T J_h J_g eps
+    probes = draw_probes((n, H), "gaussian", g, dtype=D)
+    _, s = divergence_bottleneck(h, gfn, x.expand(n, Dm), probes)
     full = hutchinson_samples(f, x, probes=n, noise="gaussian", generator=g)
     small = jacrev(h)(x) @ jacrev(gfn)(h(x))
     assert abs(s.mean() - tr) < 4 * s.std() / n ** 0.5
@@ -139,18 +138,18 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="square"):
         exact_trace(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="noise"):
-        hutchinson_trace(A, probes=2, noise="uniform", generator=_gen())
+        hutchinson_samples(A, probes=2, noise="uniform", generator=_gen())
     with pytest.raises(TypeError, match="Generator"):
-        hutchinson_trace(A, probes=2, generator=None)
+        hutchinson_samples(A, probes=2, generator=None)
     with pytest.raises(ValueError, match="probes"):
-        hutchinson_trace(A, probes=0, generator=_gen())
+        hutchinson_samples(A, probes=0, generator=_gen())
     with pytest.raises(ValueError, match="either the point x"):
         exact_trace(lambda v: v)
     with pytest.raises(ValueError, match="same shape"):
         exact_trace(lambda x: x[:2], torch.zeros(3, dtype=D))
     with pytest.raises(ValueError, match="multiple of 3"):
         hutch_plus_plus(A, matvecs=4, generator=_gen())
-    with pytest.raises(ValueError, match="exceeds the dimension"):
+    with pytest.raises(ValueError, match="<= dimension 3"):
         hutch_plus_plus(A, matvecs=12, generator=_gen())
     with pytest.raises(ValueError, match="method"):
         exact_trace(A, method="qr")
@@ -181,5 +180,21 @@ def test_integrated_jacobian_linear_field_and_fixed_probe_identity():
     ell = odeint(rhs, (x, torch.zeros(4, dtype=D)), torch.tensor([0.0, 1.0], dtype=D), **opts)[1][-1]
     M = integrated_jacobian(field, x, 0.0, 1.0, **opts)
     assert torch.allclose(ell, torch.einsum("bi,bij,bj->b", eps, M, eps), atol=1e-12)
-    with pytest.raises(ValueError, match=r"\[B, D\]"):
+    with pytest.raises(ValueError, match=r"integrated_jacobian expects input of shape \[batch, \*\]"):
         integrated_jacobian(field, x[0])
+
+
+def test_bottleneck_jacobian_has_the_trace_of_the_fields_jacobian():
+    """tr(J_h J_g) = tr(J_g J_h) = tr(∂f/∂z) for f = g ∘ h: the bottleneck trick changes the probe's
+    dimension (H = 3 here, D = 5), not the trace."""
+    from flowlab.estimators import bottleneck_jacobian, field_jacobian
+    from flowlab.nn import TimeConcatMLP
+
+    torch.manual_seed(0)
+    field = TimeConcatMLP(5, hidden=(3, 7), activation="tanh").double()
+    z, t = torch.randn(4, 5, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64)
+    small = bottleneck_jacobian(field, t, z)
+    assert small.shape == (4, 3, 3)
+    full = field_jacobian(field, t, z)
+    assert torch.allclose(torch.diagonal(small, dim1=1, dim2=2).sum(-1), torch.diagonal(full, dim1=1, dim2=2).sum(-1),
+                          atol=1e-12, rtol=0)

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from flowlab.flows import IAF, MAF, FlowModel, StandardNormal, iaf, maf, randomize_parameters
-from flowlab.measure import CallCounter
+from flowlab.flows import IAF, MAF, FlowModel, StandardNormal, randomize_parameters
+from flowlab.flows.autoregressive import iaf, maf
+from flowlab.measure.counting import CallCounter
 
 
 def perturbed(module, seed=0, std=0.3):
@@ -66,5 +67,9 @@ def test_errors():
         IAF(3, hidden=4).inverse(torch.randn(2))
     with pytest.raises(ValueError, match="hidden >= features - 1"):
         MAF(10, hidden=4)
-    with pytest.raises(ValueError, match="num_layers must be a positive integer"):
-        maf(3, num_layers=0)
+    with pytest.raises(ValueError, match=r"^MAF \(context_features=0\) takes context=None"):
+        MAF(3, hidden=4)(torch.randn(2, 3), torch.randn(2, 2))
+    with pytest.raises(ValueError, match=r"^IAF\.inverse \(context_features=2\) takes context=\[batch, 2\]"):
+        IAF(3, hidden=4, context_features=2).inverse(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"IAF: context has 1 rows for a batch of 2"):
+        IAF(3, hidden=4, context_features=2)(torch.randn(2, 3), torch.randn(1, 2))

@@ -3,7 +3,8 @@ and randomize_parameters really moves parameters, reproducibly."""
 import pytest
 import torch
 
-from flowlab.flows import ElementwiseAffine, Flow, autograd_logdet, check_flow, randomize_parameters
+from flowlab.flows import ElementwiseAffine, autograd_logdet, check_flow, randomize_parameters
+from flowlab.flows.base import Flow
 
 LOG2 = 0.6931471805599453
 

@@ -5,7 +5,7 @@ import torch
 from torch.autograd.functional import jacobian
 
 from flowlab.flows import CNF, FlowModel, StandardNormal
-from flowlab.measure import CallCounter
+from flowlab.measure.counting import CallCounter
 from flowlab.nn import TimeConcatConvNet, TimeConcatMLP
 from flowlab.ode import LinearField
 
@@ -118,17 +118,16 @@ def test_errors_on_bad_input():
     with pytest.raises(ValueError, match="unknown trace"):
         with cnf.using(trace="approx"):
             pass
-    cnf.trace = "approx"  # settings are plain attributes: a bad one is caught at the next solve
     with pytest.raises(ValueError, match="unknown trace 'approx'"):
-        cnf(torch.randn(4, 2))
-    cnf.trace, cnf.T = "exact", -1.0
-    with pytest.raises(ValueError, match="integration time T must be a positive"):
-        cnf.flow_map(torch.randn(4, 2))
+        cnf.trace = "approx"  # settings are checked when they are set, also by plain assignment
+    with pytest.raises(ValueError, match="CNF: T must be a positive"):
+        cnf.T = -1.0
+    assert (cnf.trace, cnf.T) == ("exact", 1.0)  # a refused value is not set
     with pytest.raises(ValueError, match="unknown noise"):
         CNF(TimeConcatMLP(2, (8,)), 2, noise="uniform")
     with pytest.raises(ValueError, match="bottleneck=True needs"):
         CNF(LinearField(torch.eye(2)), 2, trace="hutchinson", bottleneck=True)
-    with pytest.raises(ValueError, match="integration time T must be a positive"):
+    with pytest.raises(ValueError, match="CNF: T must be a positive"):
         CNF(TimeConcatMLP(2, (8,)), 2, T=0.0)
 
 

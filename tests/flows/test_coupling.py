@@ -9,7 +9,6 @@ from flowlab.flows import (
     AffineCoupling,
     FlowModel,
     StandardNormal,
-    alternating_mask,
     channel_mask,
     checkerboard_mask,
     half_mask,
@@ -17,6 +16,7 @@ from flowlab.flows import (
     realnvp,
 )
 from flowlab.flows.coupling import AdditiveMap, AffineMap, Coupling, IndexSplit, MaskSplit
+from flowlab.flows.masks import alternating_mask
 
 
 def perturbed(layer, seed=0, std=0.3):
@@ -133,22 +133,22 @@ def test_errors():
         AffineCoupling(2, torch.tensor([0.5, 1.0]))
     with pytest.raises(ValueError, match="copy some coordinates"):
         AffineCoupling(3, torch.ones(3))
-    with pytest.raises(ValueError, match="vector mask must have shape"):
+    with pytest.raises(ValueError, match=r"AffineCoupling: for events \(3,\) the mask must have shape \[3\], got \[4"):
         AffineCoupling(3, alternating_mask(4, 0))
-    with pytest.raises(ValueError, match="spatial shape"):
+    with pytest.raises(ValueError, match=r"must have shape \[1, 1, 1\] or \[1, 4, 4\], got \[1, 4, 6\]"):
         AffineCoupling((1, 4, 4), checkerboard_mask(4, 6, 0))
-    with pytest.raises(ValueError, match=r"channel mask must have shape \[3, 1, 1\], got \[4, 1, 1\]"):
+    with pytest.raises(ValueError, match=r"must have shape \[3, 1, 1\] or \[1, 4, 4\] or \[3, 4, 4\], got \[4, 1, 1\]"):
         AffineCoupling((3, 4, 4), channel_mask(4, 0))
-    with pytest.raises(ValueError, match=r"image mask must have shape \[1 or C=3, H, W\]"):
+    with pytest.raises(ValueError, match=r"got \[2, 4, 4\]"):
         AffineCoupling((3, 4, 4), torch.ones(2, 4, 4))
-    with pytest.raises(ValueError, match="fixed H, W"):
+    with pytest.raises(ValueError, match=r"shape \[1, 1, 1\] \(a pixel mask needs fixed H, W\), got \[1, 4, 4\]"):
         AffineCoupling((1, None, None), checkerboard_mask(4, 4, 0))
     with pytest.raises(ValueError, match="unknown scale .exp.; expected one of"):
         AffineCoupling(2, alternating_mask(2, 0), scale="exp")
     with pytest.raises(ValueError, match="event_shape"):
         AffineCoupling((3, 4), torch.ones(3, 4))
     wrong = AffineCoupling(4, alternating_mask(4, 0), conditioner=torch.nn.Linear(2, 3))
-    with pytest.raises(ValueError, match=r"conditioner returned shape \[2, 3\], expected \[2, 4\]"):
+    with pytest.raises(ValueError, match=r"AffineCoupling: conditioner gave shape \[2, 3\], expected \[2, 4\]"):
         wrong(torch.randn(2, 4))
 
 

@@ -44,36 +44,30 @@ from flowlab.flows import (
     AffineCoupling,
     Compose,
     ElementwiseAffine,
-    Flatten,
-    Flow,
     Inverse,
     InvertibleConv1x1,
     LogitTransform,
-    Permutation,
     PlanarFlow,
     RadialFlow,
-    RandomPermutation,
     RationalQuadraticSpline,
     ResidualFlow,
-    ReversePermutation,
-    Split,
     Squeeze,
     SylvesterFlow,
-    alternating_mask,
     channel_mask,
     check_flow,
     checkerboard_mask,
-    glow_step,
     half_mask,
-    iaf,
     initialize_actnorm,
-    maf,
-    multiscale_flow,
     multiscale_model,
     randomize_parameters,
     realnvp,
 )
+from flowlab.flows.autoregressive import iaf, maf
+from flowlab.flows.base import Flow
 from flowlab.flows.coupling import AffineMap, Coupling
+from flowlab.flows.masks import alternating_mask
+from flowlab.flows.multiscale import Flatten, Split, glow_step, multiscale_flow
+from flowlab.flows.permutations import Permutation, RandomPermutation, ReversePermutation
 from flowlab.nn import LipschitzMLP, TimeConcatMLP
 
 SEEDS = [0, 1, 2]
@@ -405,3 +399,18 @@ def test_every_flow_layer_is_in_the_harness():
         covered.add(type(flow))
     missing = sorted(f"{c.__module__}.{c.__qualname__}" for c in concrete_flow_classes() - covered)
     assert not missing, f"Flow layers missing from tests/flows/test_harness.py CASES: {', '.join(missing)}"
+
+
+def test_check_flow_leaves_the_callers_module_as_it_was():
+    """The harness runs on a float64 copy: the caller's float32 layer keeps its dtype, its parameters and its
+    buffers (an uninitialised ActNorm stays uninitialised), bit for bit."""
+    g = torch.Generator().manual_seed(6)
+    for flow in (randomize_parameters(AffineCoupling(4, half_mask(4, 1), hidden=8), 0.3, generator=g),
+                 ActNorm(2)):
+        before = {k: v.clone() for k, v in flow.state_dict().items()}
+        x = torch.randn(5, *((4,) if isinstance(flow, AffineCoupling) else (2, 3, 3)), generator=g)
+        check_flow(flow, x)
+        after = flow.state_dict()
+        assert all(p.dtype == torch.float32 for p in flow.parameters())
+        assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+        assert all(v.dtype == after[k].dtype for k, v in before.items())

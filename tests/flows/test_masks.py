@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from flowlab.flows import alternating_mask, channel_mask, checkerboard_mask, half_mask
+from flowlab.flows import channel_mask, checkerboard_mask, half_mask
+from flowlab.flows.masks import alternating_mask
 
 
 def test_masks_partition():

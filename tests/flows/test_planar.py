@@ -107,10 +107,12 @@ def test_planar_stack_round_trip_float32():
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(ValueError, match="positive integer number of features"):
+    with pytest.raises(ValueError, match="PlanarFlow: features must be a positive integer"):
         PlanarFlow(0)
-    with pytest.raises(ValueError, match="positive integer number of features"):
+    with pytest.raises(ValueError, match="RadialFlow: features must be a positive integer"):
         RadialFlow(-1)
+    with pytest.raises(TypeError, match="RadialFlow: features must be an integer"):
+        RadialFlow(2.0)
     with pytest.raises(ValueError, match=r"expects input of shape \[batch, 3\]"):
         PlanarFlow(3)(torch.zeros(4, 2))
     with pytest.raises(ValueError, match=r"RadialFlow.inverse expects input of shape"):

@@ -69,9 +69,11 @@ def test_knots_are_ordered_and_pinned():
 def test_errors():
     with pytest.raises(ValueError, match=r"expects input of shape \[batch, 2\]"):
         RationalQuadraticSpline(2)(torch.randn(3, 3))
-    with pytest.raises(ValueError, match="bins >= 2"):
+    with pytest.raises(ValueError, match="bins must be a integer >= 2"):
         RationalQuadraticSpline(2, bins=1)
-    with pytest.raises(ValueError, match="positive bound"):
+    with pytest.raises(ValueError, match=r"bound B \(of the interval \[-B, B\]\) must be a positive"):
         RationalQuadraticSpline(2, bound=0.0)
-    with pytest.raises(ValueError, match="K-1 inner derivatives"):
-        spline_knots(torch.randn(5), torch.randn(5), torch.randn(5), bound=1.0)
+    with pytest.raises(ValueError, match=r"min_bin_width and min_bin_height < 1 / bins"):
+        RationalQuadraticSpline(2, bins=4, min_bin_width=0.3)
+    with pytest.raises(ValueError, match=r"min_derivative in \(0, 1\)"):
+        RationalQuadraticSpline(2, min_derivative=1.0)

@@ -51,11 +51,13 @@ def test_sylvester_q_is_orthonormal_and_inverse_logdet_matches_autograd():
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="hidden <= features"):
         SylvesterFlow(3, 5)
-    with pytest.raises(ValueError, match="positive integer features"):
+    with pytest.raises(ValueError, match="SylvesterFlow: features must be a positive integer"):
         SylvesterFlow(0)
+    with pytest.raises(TypeError, match="SylvesterFlow: reflections must be an integer"):
+        SylvesterFlow(3, reflections=1.5)
     with pytest.raises(ValueError, match=r"expects input of shape \[batch, 4\]"):
         SylvesterFlow(4, 2)(torch.zeros(3, 5))
     with pytest.raises(ValueError, match=r"A \[m, d\] and B \[d, m\]"):
         sylvester_logdet(torch.zeros(4, 2), torch.zeros(3, 4), torch.zeros(1, 2))
-    with pytest.raises(ValueError, match=r"h' of shape \[batch, 2\]"):
+    with pytest.raises(ValueError, match=r"sylvester_logdet \(its h'\) expects input of shape \[batch, 2\]"):
         sylvester_logdet(torch.zeros(4, 2), torch.zeros(2, 4), torch.zeros(1, 3))

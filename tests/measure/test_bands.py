@@ -20,18 +20,14 @@ import pytest
 import torch
 from scipy import stats
 
-from flowlab.measure import (
+from flowlab.flows import invert_increasing
+from flowlab.measure import bonferroni_z, loglog_slope, pearson_z, quadratic_form_z, rmse_loglog_slope, variance_band
+from flowlab.measure.bands import (
     QuadraticFormCumulants,
-    bonferroni_z,
-    loglog_slope,
     pearson_quantiles,
-    pearson_z,
     quadratic_form_cumulants,
-    quadratic_form_z,
-    rmse_loglog_slope,
     sample_mean_moments,
     sample_variance_moments,
-    variance_band,
 )
 
 D = torch.float64
@@ -183,19 +179,17 @@ def test_bonferroni_z():
 def test_bad_inputs_raise_clear_errors():
     A = torch.eye(3, dtype=D)
     with pytest.raises(ValueError, match="noise"):
-        quadratic_form_cumulants(A, "uniform")
+        variance_band(A, "uniform", 10, 3.0)
     with pytest.raises(ValueError, match="square"):
-        quadratic_form_cumulants(torch.zeros(2, 3), "gaussian")
+        variance_band(torch.zeros(2, 3), "gaussian", 10, 3.0)
     with pytest.raises(ValueError, match="non-finite"):
-        quadratic_form_cumulants(torch.full((2, 2), math.nan), "gaussian")
+        quadratic_form_z(torch.zeros(10, 2, dtype=D), torch.full((2, 2), math.nan), "gaussian")
     with pytest.raises(TypeError, match="quadratic_form_z"):
         quadratic_form_z(torch.zeros(10, 3, dtype=torch.long), torch.randn(3, 4, 4, dtype=D), "gaussian")
     with pytest.raises(ValueError, match="quadratic_form_z.*noise"):
         quadratic_form_z(torch.zeros(10, 3, dtype=D), torch.randn(3, 4, 4, dtype=D), "uniform")
     with pytest.raises(ValueError, match="meta"):
-        quadratic_form_cumulants(torch.eye(2).to("meta"), "gaussian")
-    with pytest.raises(TypeError, match="sample_variance_moments"):
-        sample_variance_moments((1.0, 2.0), 10)
+        variance_band(torch.eye(2).to("meta"), "gaussian", 10, 3.0)
     with pytest.raises(ValueError, match="variance_band"):
         variance_band(A, "gaussian", 10, -1.0)
     with pytest.raises(ValueError, match="positive"):
@@ -206,8 +200,8 @@ def test_bad_inputs_raise_clear_errors():
         quadratic_form_z(torch.zeros(10, 2, dtype=D), torch.randn(3, 4, 4, dtype=D), "gaussian")
     with pytest.raises(ValueError, match="at least 3"):
         quadratic_form_z(torch.zeros(2, 3, dtype=D), torch.randn(3, 4, 4, dtype=D), "gaussian")
-    with pytest.raises((TypeError, ValueError), match="n"):
-        sample_variance_moments(quadratic_form_cumulants(A, "gaussian"), 2)
+    with pytest.raises(ValueError, match="variance_band: n must be a.* >= 3"):
+        variance_band(A, "gaussian", 2, 3.0)
 
 
 def test_quadratic_form_z_detects_a_wrong_variance_formula():
@@ -363,13 +357,8 @@ def test_c15_ks_checks_false_alarm_rate(one_thread):
     def cdf(x):
         return (weights * comp.cdf(x[..., None])).sum(-1)
 
-    def inverse_cdf(u, lo=-20.0, hi=20.0, halvings=60):
-        lo, hi = torch.full_like(u, lo), torch.full_like(u, hi)
-        for _ in range(halvings):
-            mid = (lo + hi) / 2
-            below = cdf(mid) < u
-            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-        return (lo + hi) / 2
+    def inverse_cdf(u):  # as notebook 05 inverts F
+        return invert_increasing(cdf, u, -20.0, 20.0, iterations=60)
 
     g = _gen(15)
     seeds, n, alpha, chunk = 200, 20000, 0.01, 10

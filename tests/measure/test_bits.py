@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from flowlab.data import load_digits
-from flowlab.measure import bits_per_dim, bits_per_dim_to_nats, nats_to_bits_per_dim
+from flowlab.measure import bits_per_dim, nats_to_bits_per_dim
+from flowlab.measure.bits import bits_per_dim_to_nats
 
 
 def test_uniform_model_on_digits_is_log2_17():

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from flowlab.flows import realnvp
-from flowlab.measure import CallCounter
+from flowlab.measure.counting import CallCounter
 
 
 def test_counts_calls_of_several_modules_inside_the_block_only():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from flowlab.measure import OUTCOMES, decide, detection_rate, higher, lower, not_worse, similar
+from flowlab.measure import decide, higher, lower, not_worse, similar
+from flowlab.measure.orders import OUTCOMES, detection_rate
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = OUTCOMES
 

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from flowlab.models import Bernoulli, Categorical, DiscretizedLogistic, make_likelihood
+from flowlab.models import Bernoulli, make_likelihood
+from flowlab.models.likelihoods import Categorical, DiscretizedLogistic
 
 F64 = torch.float64
 

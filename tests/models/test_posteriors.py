@@ -7,7 +7,8 @@ import torch
 
 from flowlab.flows import randomize_parameters
 from flowlab.measure.bands import bonferroni_z
-from flowlab.models import POSTERIORS, FlowPosterior, repeat_rows
+from flowlab.models import VAE, Bernoulli
+from flowlab.models.posteriors import POSTERIORS, FlowPosterior, repeat_rows
 
 F64 = torch.float64
 OPTIONS = {"iaf": {"hidden": 8}, "orthogonal": {"hidden": 2}, "householder": {"reflections": 2}}
@@ -77,12 +78,14 @@ def test_draws_are_seeded_and_repeat_rows_is_draw_major():
 
 
 def test_errors():
+    """The posterior is a part of the VAE, which checks its kind, sizes and raw parameters once."""
     with pytest.raises(ValueError, match="num_flows"):
-        FlowPosterior(3, 2, "planar", 0)
+        VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="planar", num_flows=0)
     with pytest.raises(ValueError, match="unknown posterior flow"):
-        FlowPosterior(3, 2, "radial", 2)
-    post = FlowPosterior(3, 2)
-    with pytest.raises(ValueError, match="FlowPosterior.raw_parameters"):
-        post.raw_parameters(torch.randn(4, 2))
-    with pytest.raises(ValueError, match="FlowPosterior.sample expects the raw parameters"):
-        post.sample({"mean": torch.zeros(1, 2)})
+        VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="radial", num_flows=2)
+    vae = VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="planar", num_flows=2)
+    x = torch.tensor([[0, 1, 1, 0]]).reshape(1, 1, 2, 2)
+    with pytest.raises(ValueError, match="VAE.log_weights: raw must be encode"):
+        vae.log_weights(x, raw={"mean": torch.zeros(1, 2)})
+    with pytest.raises(ValueError, match="VAE.log_weights: raw must be encode"):
+        vae.log_weights(x, raw={k: v.repeat(2, *[1] * (v.dim() - 1)) for k, v in vae.encode(x).items()})

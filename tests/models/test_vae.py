@@ -8,7 +8,9 @@ import torch
 
 from flowlab.flows import randomize_parameters
 from flowlab.measure.bands import bonferroni_z
-from flowlab.models import VAE, Bernoulli, DiscretizedLogistic, LocalPosterior, logmeanexp
+from flowlab.models import VAE, Bernoulli, LocalPosterior
+from flowlab.models.likelihoods import DiscretizedLogistic
+from flowlab.models.vae import logmeanexp
 from flowlab.train import fit
 
 F64 = torch.float64
@@ -102,3 +104,31 @@ def test_bits_per_dim_and_errors():
         VAE((1, 3, 2), "bernoulli")
     with pytest.raises(ValueError, match="num_flows"):
         VAE((1, 3, 2), Bernoulli(), flow="planar")
+
+
+@pytest.mark.parametrize("flow, num_flows", [("gaussian", 0), ("planar", 2), ("iaf", 1)])
+def test_each_public_method_scans_its_images_once(monkeypatch, flow, num_flows):
+    """The VAE checks the images where they enter (one pass over the pixels per call) and its parts
+    trust them: the posterior and the likelihood do not scan them again (issue #17)."""
+    import flowlab.models.likelihoods as likelihoods
+    import flowlab.models.vae as vae_module
+    from flowlab.validate import check_pixels
+
+    scans = []
+
+    def counting(x, levels, who):
+        scans.append(who)
+        return check_pixels(x, levels, who)
+
+    vae = tiny_vae(flow, num_flows)
+    monkeypatch.setattr(vae_module, "check_pixels", counting)
+    monkeypatch.setattr(likelihoods, "check_pixels", counting)
+    g = torch.Generator().manual_seed(0)
+    vae.elbo(IMAGES, 3, generator=g)
+    assert scans == ["VAE.log_weights"]
+    scans.clear()
+    vae.importance_log_likelihood(IMAGES, 10, batch=4, generator=g)
+    assert scans == ["VAE.importance_log_likelihood"]
+    scans.clear()
+    LocalPosterior(vae, IMAGES).elbo(2, g)
+    assert scans == ["VAE.encode", "VAE.log_weights"]

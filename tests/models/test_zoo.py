@@ -3,7 +3,8 @@ measurements on small instances."""
 import pytest
 import torch
 
-from flowlab.models import FAMILIES, block_structures, free_form, jacobian_structure, likelihood_kind, sampling_costs
+from flowlab.models import FAMILIES, block_structures, free_form, likelihood_kind, sampling_costs
+from flowlab.models.zoo import jacobian_structure
 
 D = torch.float64
 POINTS = torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=D)

@@ -60,9 +60,9 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_memory_helpers_reject_bad_input():
-    with pytest.raises(ValueError, match="callable"):
+    with pytest.raises(TypeError, match="callable"):
         saved_tensor_bytes(3)
-    with pytest.raises(ValueError, match="callable"):
+    with pytest.raises(TypeError, match="callable"):
         peak_memory(None)
     with pytest.raises(ValueError, match="'cpu' and 'cuda'"):
         peak_memory(lambda: 0, device="meta")

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from flowlab.train import NonFiniteLossError, fit, seed_everything
+from flowlab.train import fit, seed_everything
+from flowlab.train.loop import NonFiniteLossError
 
 
 def regression_problem(seed):

@@ -1,21 +1,14 @@
 """Reverse-KL fitting of flow samplers to energies: the KL of the exact answer, single and vmapped
-ensemble fits, the stacked CNF field."""
+ensemble fits (the stacked CNF field itself: tests/test_nn.py)."""
 import math
 
-import pytest
 import torch
 
-from flowlab.data import energy, log_normalizer
+from flowlab.data import log_normalizer
+from flowlab.data.energies import energy
 from flowlab.flows import Compose, PlanarFlow
-from flowlab.nn import TimeConcatMLP
-from flowlab.train import (
-    StackedTimeMLP,
-    fit_reverse_kl,
-    fit_reverse_kl_cnf_ensemble,
-    fit_reverse_kl_ensemble,
-    kl_to_target,
-    reverse_kl_loss,
-)
+from flowlab.train import fit_reverse_kl_cnf_ensemble, fit_reverse_kl_ensemble, kl_to_target
+from flowlab.train.reverse_kl import fit_reverse_kl, reverse_kl_loss
 
 
 def test_kl_of_the_exact_answer_is_zero():
@@ -38,19 +31,6 @@ def test_ensemble_fit_lowers_the_loss():
     assert sum(hist.losses[-5:]) < sum(hist.losses[:5])
     gen = torch.Generator().manual_seed(0)
     assert torch.isfinite(reverse_kl_loss(flows[("U2", 1)], energy("U2"), 100, gen))
-
-
-def test_stacked_field_equals_its_members():
-    torch.manual_seed(0)
-    members = [TimeConcatMLP(2, (5,), "tanh") for _ in range(3)]
-    stacked = StackedTimeMLP(members)
-    z = torch.randn(7, 6)
-    out = stacked(torch.tensor(0.3), z)
-    for i, m in enumerate(members):
-        assert torch.allclose(out[:, 2 * i:2 * i + 2], m(torch.tensor(0.3), z[:, 2 * i:2 * i + 2]), atol=1e-6)
-        assert torch.allclose(stacked.member(i)(0.3, z[:, :2]), m(0.3, z[:, :2]), atol=1e-6)
-    with pytest.raises(ValueError, match="one hidden layer"):
-        StackedTimeMLP([TimeConcatMLP(2, (5, 5), "tanh")])
 
 
 def test_cnf_ensemble_and_single_fit_run():

@@ -5,7 +5,8 @@ import math
 import torch
 
 from flowlab.data import binarize, load_images
-from flowlab.models import VAE, Bernoulli, DiscretizedLogistic
+from flowlab.models import VAE, Bernoulli
+from flowlab.models.likelihoods import DiscretizedLogistic
 from flowlab.train import evaluate_vae, fit_vae
 
 

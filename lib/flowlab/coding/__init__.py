@@ -1,10 +1,11 @@
-"""Entropy coding and bits-back coding with ANS (a leaf: numpy, torch and constriction only)."""
-from flowlab.coding.baselines import COMPRESSORS, compressor_bits_per_dim, pack_bits
-from flowlab.coding.bitsback import BitsBackCodec, CodingReport, standard_normal_prior
+"""Entropy coding and bits-back coding with ANS (a leaf: numpy, torch and constriction only).
+
+The bits-back coder itself, :class:`flowlab.coding.bitsback.BitsBackCodec`, is built from a VAE by
+:func:`flowlab.models.vae_codec`; its latent grid is :class:`flowlab.coding.latent.LatentGrid`."""
+from flowlab.coding.baselines import compressor_bits_per_dim
 from flowlab.coding.entropy import decode_iid, encode_iid, entropy_bits, information_bits
-from flowlab.coding.latent import LatentGrid, Mismatch, aggregate_posterior_kl, gaussian_entropy_bits
+from flowlab.coding.latent import aggregate_posterior_kl
 from flowlab.coding.message import MessageError
 
-__all__ = ["BitsBackCodec", "COMPRESSORS", "CodingReport", "LatentGrid", "MessageError", "Mismatch",
-           "aggregate_posterior_kl", "compressor_bits_per_dim", "decode_iid", "encode_iid", "entropy_bits",
-           "gaussian_entropy_bits", "information_bits", "pack_bits", "standard_normal_prior"]
+__all__ = ["MessageError", "aggregate_posterior_kl", "compressor_bits_per_dim", "decode_iid", "encode_iid",
+           "entropy_bits", "information_bits"]

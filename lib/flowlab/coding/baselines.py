@@ -23,9 +23,9 @@ COMPRESSORS = {
 
 
 def pack_bits(x) -> bytes:
-    """Binary items ``x`` [N, ...] (values 0/1) as one byte string, eight pixels a byte."""
-    a = check_symbols(x, 2, "pack_bits", "x")
-    return np.packbits(a.reshape(-1).astype(np.uint8)).tobytes()
+    """Binary items ``x`` [N, ...] (values 0/1, as :func:`compressor_bits_per_dim` checks them) as one byte
+    string, eight pixels a byte."""
+    return np.packbits(np.asarray(x).reshape(-1).astype(np.uint8)).tobytes()
 
 
 def compressor_bits_per_dim(x) -> dict[str, float]:

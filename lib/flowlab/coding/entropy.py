@@ -18,20 +18,24 @@ import numpy as np
 from flowlab.validate import check_count, check_probabilities, check_symbols
 
 
+def _check_distribution(probs, who: str) -> np.ndarray:
+    """One probability vector: non-negative entries summing to 1."""
+    p = check_probabilities(probs, who)
+    if p.ndim != 1:
+        raise ValueError(f"{who} expects one probability vector, got shape {list(p.shape)}")
+    return p
+
+
 def entropy_bits(probs) -> float:
     """Shannon entropy in bits of one probability vector (zero entries contribute nothing)."""
-    p = check_probabilities(probs, "entropy_bits")
-    if p.ndim != 1:
-        raise ValueError(f"entropy_bits expects one probability vector, got shape {list(p.shape)}")
+    p = _check_distribution(probs, "entropy_bits")
     nz = p[p > 0]
     return float(-(nz * np.log2(nz)).sum())
 
 
 def information_bits(symbols, probs) -> float:
     """The information content :math:`-\\sum_i \\log_2 p(s_i)` of a sequence under i.i.d. ``probs``."""
-    p = check_probabilities(probs, "information_bits")
-    if p.ndim != 1:
-        raise ValueError(f"information_bits expects one probability vector, got shape {list(p.shape)}")
+    p = _check_distribution(probs, "information_bits")
     s = check_symbols(symbols, len(p), "information_bits").ravel()
     if (p[s] == 0).any():
         raise ValueError("information_bits: a symbol of probability 0 has infinite information content")
@@ -44,9 +48,7 @@ def _model(p: np.ndarray):
 
 def encode_iid(symbols, probs) -> np.ndarray:
     """ANS-code a sequence of i.i.d. symbols with the categorical ``probs``; return the uint32 words."""
-    p = check_probabilities(probs, "encode_iid")
-    if p.ndim != 1:
-        raise ValueError(f"encode_iid expects one probability vector, got shape {list(p.shape)}")
+    p = _check_distribution(probs, "encode_iid")
     s = check_symbols(symbols, len(p), "encode_iid").ravel()
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(s, _model(p))
@@ -55,7 +57,7 @@ def encode_iid(symbols, probs) -> np.ndarray:
 
 def decode_iid(words, probs, n: int) -> np.ndarray:
     """Decode ``n`` symbols from the words of :func:`encode_iid` (same ``probs``)."""
-    p = check_probabilities(probs, "decode_iid")
+    p = _check_distribution(probs, "decode_iid")
     n = check_count(n, "n", "decode_iid")
     w = np.asarray(words)
     if w.dtype != np.uint32 or w.ndim != 1:

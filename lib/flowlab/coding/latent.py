@@ -43,12 +43,9 @@ class LatentGrid:
     def __post_init__(self):
         check_positive(self.width, "width", "LatentGrid")
         check_positive(self.bound, "bound", "LatentGrid")
-        if self.width >= self.bound:
-            raise ValueError(f"LatentGrid: width {self.width} must be smaller than bound {self.bound}")
-        if self.bound / self.width > 2 ** 13:
-            raise ValueError(f"LatentGrid: {2 * self.bound / self.width:.3g} bins is too many for 24-bit "
-                             "probabilities (each takes at least 2^-24 of the mass); use a wider bin or a "
-                             "smaller bound")
+        if not (self.width < self.bound and self.bound / self.width <= 2 ** 13):
+            raise ValueError(f"LatentGrid: need width < bound and at most 2^13 bins a side (more are too many for "
+                             f"24-bit probabilities: each takes >= 2^-24), got width {self.width}, bound {self.bound}")
 
     @property
     def k_max(self) -> int:
@@ -81,11 +78,9 @@ def _interval_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def gaussian_entropy_bits(std) -> np.ndarray:
-    """Differential entropy in bits of :math:`\\mathcal N(\\mu, \\mathrm{diag}\\,\\sigma^2)`, per row."""
-    s = check_array(std, "std", "gaussian_entropy_bits")
-    if (s <= 0).any():
-        raise ValueError("gaussian_entropy_bits: std must be positive")
-    s = np.atleast_2d(s)
+    """Differential entropy in bits of :math:`\\mathcal N(\\mu, \\mathrm{diag}\\,\\sigma^2)`, per row
+    (``std > 0``: the scales of the coder's posterior)."""
+    s = np.atleast_2d(np.asarray(std, dtype=np.float64))
     return (0.5 * np.log2(2 * math.pi * math.e) + np.log2(s)).sum(axis=-1)
 
 
@@ -103,13 +98,12 @@ def aggregate_posterior_kl(mean, std, *, samples: int = 4096, generator: torch.G
     diagonal Gaussians :math:`\\mathcal N(\\mu_n, \\sigma_n^2)` given as ``mean``, ``std`` of shape
     [N, d] (the posteriors of the coded images)."""
     who = "aggregate_posterior_kl"
-    mu = torch.as_tensor(check_array(mean, "mean", who))
-    sd = torch.as_tensor(check_array(std, "std", who))
-    if mu.dim() != 2 or sd.shape != mu.shape:
-        raise ValueError(f"{who}: mean and std must both have shape [N, d], got {list(mu.shape)}, {list(sd.shape)}")
-    if (sd <= 0).any():
-        raise ValueError(f"{who}: std must be positive")
+    mu = check_array(mean, "mean", who)
+    sd = check_array(std, "std", who)
+    if mu.ndim != 2 or sd.shape != mu.shape or (sd <= 0).any():
+        raise ValueError(f"{who}: mean, std need one shape [N, d], std positive; got {list(mu.shape)} {list(sd.shape)}")
     samples = check_count(samples, "samples", who, minimum=2)
+    mu, sd = torch.as_tensor(mu), torch.as_tensor(sd)
     n, d = mu.shape
     comp = torch.randint(n, (samples,), generator=generator)
     z = mu[comp] + sd[comp] * torch.randn(samples, d, generator=generator, dtype=mu.dtype)

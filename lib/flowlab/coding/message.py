@@ -51,10 +51,8 @@ def digest(symbols: np.ndarray) -> bytes:
 
 
 def pack(header: Header, words: np.ndarray) -> bytes:
-    words = np.ascontiguousarray(words, dtype="<u4")
-    if len(words) != header.payload_words:
-        raise ValueError(f"pack: header says {header.payload_words} words, got {len(words)}")
-    payload = words.tobytes()
+    """The message of ``header`` (built by the encoder with ``payload_words = len(words)``) and ``words``."""
+    payload = np.ascontiguousarray(words, dtype="<u4").tobytes()
     head = (_HEAD.pack(MAGIC, VERSION, KINDS[header.kind], len(header.shape))
             + struct.pack(f"<{len(header.shape)}I", *header.shape)
             + _COUNTS.pack(header.items, header.batch, header.initial_words, header.payload_words)
@@ -68,9 +66,8 @@ def _need(data: bytes, end: int, what: str) -> None:
 
 
 def unpack(data) -> tuple[Header, np.ndarray]:
-    """The header and payload words of a message, after checking its length and both CRCs."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"unpack expects the message bytes, got {type(data).__name__}")
+    """The header and payload words of a message (bytes-like: the decoder checks that), after checking its
+    length and both CRCs."""
     data = bytes(data)
     _need(data, _HEAD.size, "header")
     magic, version, kind, ndim = _HEAD.unpack_from(data)

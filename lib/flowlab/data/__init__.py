@@ -1,30 +1,13 @@
 """Datasets: toy 2D densities, the energies U1-U4, image sets (built in, shipped or from files),
-dequantization and binarization."""
+dequantization and binarization. The loaders of single files and sets (``load_mnist``, ``read_idx``,
+``load_freyfaces``...) live in :mod:`flowlab.data.images` and :mod:`flowlab.data.freyfaces`;
+:func:`load_images` is the one entry point that checks its arguments."""
 from flowlab.data.binary import binarize
 from flowlab.data.dequantize import dequantize
-from flowlab.data.energies import ENERGIES, energy, grid, log_normalizer
-from flowlab.data.freyfaces import (
-                                    FREYFACES_SHA256,
-                                    FREYFACES_TEST,
-                                    FREYFACES_TRAIN,
-                                    FREYFACES_VALIDATION,
-                                    freyfaces_path,
-                                    load_freyfaces,
-)
-from flowlab.data.images import (
-                                    IMAGE_DATASETS,
-                                    ImageData,
-                                    load_cifar10,
-                                    load_digits,
-                                    load_images,
-                                    load_mnist,
-                                    load_mnist5k,
-                                    read_cifar_batch,
-                                    read_idx,
-)
-from flowlab.data.toy2d import TOY_DENSITIES, sample_toy
+from flowlab.data.energies import ENERGIES, grid, log_normalizer
+from flowlab.data.freyfaces import FREYFACES_TRAIN
+from flowlab.data.images import load_digits, load_images, load_mnist5k
+from flowlab.data.toy2d import sample_toy
 
-__all__ = ["ENERGIES", "FREYFACES_SHA256", "FREYFACES_TEST", "FREYFACES_TRAIN", "FREYFACES_VALIDATION",
-           "IMAGE_DATASETS", "ImageData", "TOY_DENSITIES", "binarize", "dequantize", "energy",
-           "freyfaces_path", "grid", "load_cifar10", "load_digits", "load_freyfaces", "load_images",
-           "load_mnist", "load_mnist5k", "log_normalizer", "read_cifar_batch", "read_idx", "sample_toy"]
+__all__ = ["ENERGIES", "FREYFACES_TRAIN", "binarize", "dequantize", "grid", "load_digits", "load_images",
+           "load_mnist5k", "log_normalizer", "sample_toy"]

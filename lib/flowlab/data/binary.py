@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_count, check_generator, check_number, check_pixels
+from flowlab.validate import check_fraction, check_generator, check_pixels
 
 
 def binarize(images: Tensor, levels: int, generator: torch.Generator | None = None, *,
@@ -18,14 +18,11 @@ def binarize(images: Tensor, levels: int, generator: torch.Generator | None = No
     """Binary int64 images (0/1) of the shape of ``images`` (integer pixels ``0 .. levels - 1``):
     Bernoulli draws from ``generator``, or ``pixel / (levels - 1) > threshold`` when ``threshold`` is given."""
     who = "binarize"
-    check_count(levels, "levels", who, minimum=2)
     check_pixels(images, levels, who)
     check_generator(generator, who)
     p = images.to(torch.float64) / (levels - 1)
     if threshold is not None:
-        t = check_number(threshold, "threshold", who)
-        if not 0 <= t < 1:
-            raise ValueError(f"{who}: threshold must be a fraction of the pixel range in [0, 1), got {threshold!r}")
+        t = check_fraction(threshold, "threshold (a fraction of the pixel range)", who, zero=True)
         return (p > t).long()
     u = torch.rand(p.shape, generator=generator, dtype=torch.float64, device=p.device)
     return (u < p).long()

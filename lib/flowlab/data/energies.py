@@ -19,13 +19,14 @@ Fitting flows to these targets by reverse KL lives in :mod:`flowlab.train.revers
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_callable, check_choice, check_count, check_dtype, check_positive, check_shape
+from flowlab.validate import check_callable, check_count, check_dtype, check_number, check_positive, check_shape
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -51,29 +52,38 @@ def _neg_log_sum_exp(a: Tensor, b: Tensor) -> Tensor:
     return -torch.logsumexp(torch.stack([a, b]), dim=0)
 
 
+def _energy(u: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """``u`` on points ``z`` [batch, 2], checked once here for all four energies."""
+    @functools.wraps(u)
+    def checked(z: Tensor) -> Tensor:
+        check_shape(z, (2,), u.__name__)
+        return u(z)
+    return checked
+
+
+@_energy
 def u1(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u1")
     z1 = z[:, 0]
     ring = 0.5 * ((z.norm(dim=-1) - 2) / 0.4) ** 2
     return ring + _neg_log_sum_exp(-0.5 * ((z1 - 2) / 0.6) ** 2, -0.5 * ((z1 + 2) / 0.6) ** 2)
 
 
+@_energy
 def u2(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u2")
     z1, z2 = z[:, 0], z[:, 1]
     return 0.5 * ((z2 - _w1(z1)) / 0.4) ** 2 + _wall(z1)
 
 
+@_energy
 def u3(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u3")
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.35) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w2(z1)) / 0.35) ** 2
     return _neg_log_sum_exp(a, b) + _wall(z1)
 
 
+@_energy
 def u4(z: Tensor) -> Tensor:
-    check_shape(z, (2,), "u4")
     z1, z2 = z[:, 0], z[:, 1]
     a = -0.5 * ((z2 - _w1(z1)) / 0.4) ** 2
     b = -0.5 * ((z2 - _w1(z1) + _w3(z1)) / 0.35) ** 2
@@ -84,16 +94,32 @@ ENERGIES: dict[str, Callable[[Tensor], Tensor]] = {"U1": u1, "U2": u2, "U3": u3,
 
 
 def energy(name: str) -> Callable[[Tensor], Tensor]:
-    """The energy called ``name`` ("U1".."U4")."""
-    return ENERGIES[check_choice(name, ENERGIES, "energy", "energy")]
+    """The energy called ``name`` ("U1".."U4"; the fitters that call this check the names)."""
+    return ENERGIES[name]
 
 
-def grid(lim: float = BOX, n: int = 200, dtype=torch.float64) -> tuple[Tensor, Tensor, Tensor]:
-    """A square ``n x n`` grid on ``[-lim, lim]^2``: the two coordinate arrays and the points [n*n, 2]."""
-    check_positive(lim, "lim", "grid")
-    check_count(n, "n", "grid", minimum=2)
+def grid(lim: float | tuple[float, float] = BOX, n: int = 200, dtype=torch.float64, *,
+         cells: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """An ``n x n`` grid on the square ``[-lim, lim]^2``, or ``[lo, hi]^2`` for ``lim=(lo, hi)``: the two
+    coordinate arrays, indexed ``[y, x]`` as ``imshow(origin="lower")`` draws them, and the points
+    ``[n*n, 2]``, x varying fastest (so ``f(points).reshape(n, n)`` is an image).
+
+    The nodes include both edges; with ``cells=True`` they are instead the centres of ``n`` equal cells
+    per side, the nodes of the midpoint rule (``f(points).sum() * h**2`` integrates ``f``, ``h`` the side
+    of a cell)."""
+    if isinstance(lim, tuple):
+        lo, hi = (check_number(edge, "an edge of lim", "grid") for edge in lim)
+        if not lo < hi:
+            raise ValueError(f"grid needs lim = (lo, hi) with lo < hi, got {lim}")
+    else:
+        hi = check_positive(lim, "lim", "grid")
+        lo = -hi
+    check_count(n, "n", "grid", minimum=1 if cells else 2)
     check_dtype(dtype, "grid")
-    axis = torch.linspace(-lim, lim, n, dtype=dtype)
+    if cells:
+        axis = lo + (torch.arange(n, dtype=dtype) + 0.5) * ((hi - lo) / n)
+    else:
+        axis = torch.linspace(lo, hi, n, dtype=dtype)
     g1, g2 = torch.meshgrid(axis, axis, indexing="xy")
     return g1, g2, torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=-1)
 

@@ -7,7 +7,7 @@ truncated or altered copy is reported by name with the expected checksum.
 
 **Split.** As in van den Berg et al. (2018): a seeded shuffle (numpy seed 123, the first of the
 paper's three ``--freyseed`` values), then 1,565 train, 200 validation and 200 test images. The
-project's :class:`~flowlab.data.ImageData` has a train and a test part, so ``train`` holds train then
+project's :class:`~flowlab.data.images.ImageData` has a train and a test part, so ``train`` holds train then
 validation, in that order: ``data.train[:FREYFACES_TRAIN]`` is the paper's training set and
 ``data.train[FREYFACES_TRAIN:]`` its validation set. There are no classes: the labels are zeros.
 """
@@ -21,7 +21,6 @@ import torch
 
 from flowlab.data.images import ImageData
 from flowlab.files import repo_root
-from flowlab.validate import check_path
 
 FREYFACES_FILE = "freyfaces.npz"
 FREYFACES_SHA256 = "3c70375e0a9c4751ad49ad5f1f692bd094c46f133cf4aa8ea77d1cb14e1efcd1"
@@ -32,8 +31,7 @@ _HOW = "it ships with the project as data/freyfaces.npz (see data/README.md); re
 
 def freyfaces_path(root: str | Path | None = None) -> Path:
     """Where the file is read from: ``<root>/freyfaces.npz``, by default the project's ``data/``."""
-    folder = repo_root() / "data" if root is None else check_path(root, "freyfaces_path (its root)")
-    return folder / FREYFACES_FILE
+    return (repo_root() / "data" if root is None else Path(root)) / FREYFACES_FILE
 
 
 def _read_checked(path: Path) -> np.ndarray:
@@ -43,20 +41,15 @@ def _read_checked(path: Path) -> np.ndarray:
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != FREYFACES_SHA256:
-        raise ValueError(f"load_freyfaces: corrupt data file {path}: SHA-256 {digest}, expected "
-                         f"{FREYFACES_SHA256}; {_HOW}")
+        raise ValueError(f"load_freyfaces: corrupt data file {path}: SHA-256 {digest} != {FREYFACES_SHA256}; {_HOW}")
     with np.load(path, allow_pickle=False) as archive:
-        images = archive["images"]
-    if images.shape != (1965, 28, 20) or images.dtype != np.uint8:  # pragma: no cover - the checksum matched
-        raise ValueError(f"load_freyfaces: {path} holds {images.dtype} {images.shape}, expected uint8 (1965, 28, 20)")
-    return images
+        return archive["images"]  # uint8 [1965, 28, 20]: the checksum matched
 
 
 def load_freyfaces(root: str | Path | None = None) -> ImageData:
     """Frey Faces as integer pixels [N, 1, 28, 20] in 0..255: train = the paper's 1,565 train then its
-    200 validation images, test = its 200 test images (module docstring)."""
-    if root is not None:
-        check_path(root, "load_freyfaces (its root)")
+    200 validation images, test = its 200 test images (module docstring). ``root``: a folder that
+    :func:`~flowlab.data.load_images` checked."""
     images = _read_checked(freyfaces_path(root))
     order = np.random.RandomState(FREYFACES_SPLIT_SEED).permutation(len(images))
     n_train = FREYFACES_TRAIN + FREYFACES_VALIDATION

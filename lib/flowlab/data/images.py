@@ -43,9 +43,10 @@ class ImageData:
         return int(np.prod(self.shape))
 
 
-def data_root(root: str | Path | None = None, who: str = "data_root") -> Path:
+def data_root(root: str | Path | None = None) -> Path:
+    """The data folder: ``root`` (a path :func:`load_images` checked), else ``$FLOWLAB_DATA``, else ``data/``."""
     if root is not None:
-        return check_path(root, f"{who} (its root)")
+        return Path(root)
     env = os.environ.get("FLOWLAB_DATA")
     if env:
         return Path(env)
@@ -107,49 +108,37 @@ def _read_bytes(path: Path, who: str, what: str) -> bytes:
         with gzip.open(path) as f:
             return f.read()
     except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise ValueError(f"corrupt {what} {path}: it does not decompress ({type(err).__name__}: {err}); "
-                         f"re-download it ({HOW_TO_GET})") from None
+        raise ValueError(f"corrupt {what} {path}: it does not decompress ({err}); {HOW_TO_GET}") from None
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an idx file (MNIST's format): magic 0x0000 0x08 ndim, big-endian dims, then uint8 data."""
-    path = check_path(path, "read_idx")
+    """Read an idx file (MNIST's format): magic 0x0000 0x08 ndim, big-endian dims, then uint8 data.
+
+    One check covers every damage: a wrong magic number, a truncated header (its dims then read
+    short, and the size cannot match) and a size other than the header's promise."""
     raw = _read_bytes(path, "read_idx", "idx file")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] not in (1, 3):
-        raise ValueError(f"corrupt idx file {path}: bad magic number (expected 0x00000801 or 0x00000803); "
-                         f"re-download it ({HOW_TO_GET})")
-    ndim = raw[3]
+    ndim = raw[3] if len(raw) >= 4 else 0
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"corrupt idx file {path}: truncated header; re-download it ({HOW_TO_GET})")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     expected = header + math.prod(dims)  # Python ints: a corrupt header cannot overflow the product
-    if len(raw) != expected:
-        raise ValueError(f"corrupt idx file {path}: header promises {dims} ({expected} bytes), "
-                         f"file has {len(raw)} bytes; re-download it ({HOW_TO_GET})")
+    if raw[:3] != b"\x00\x00\x08" or ndim not in (1, 3) or len(raw) != expected:
+        raise ValueError(f"corrupt idx file {path}: it should start 00000801 or 00000803 and hold its header's {dims} "
+                         f"in {expected} bytes; it starts {raw[:4].hex()} and holds {len(raw)} bytes; {HOW_TO_GET}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
 def load_mnist(root: str | Path | None = None) -> ImageData:
     """Full MNIST from ``<data>/mnist/`` (the four idx files, optionally .gz)."""
-    folder = data_root(root, "load_mnist") / "mnist"
+    folder = data_root(root) / "mnist"
     paths = {key: _find(folder, stem) for key, stem in MNIST_FILES.items()}
     arrays = {key: read_idx(path) for key, path in paths.items()}
-    for key, array in arrays.items():
-        want = 3 if key.endswith("images") else 1
-        if array.ndim != want:
-            raise ValueError(f"corrupt MNIST file {paths[key]}: expected {want}-dimensional "
-                             f"{'images' if want == 3 else 'labels'}, got shape {list(array.shape)}; "
-                             f"re-download it ({HOW_TO_GET})")
-        if want == 1 and array.size and array.max() > 9:
-            raise ValueError(f"corrupt MNIST file {paths[key]}: label {array.max()} outside 0..9; "
-                             f"re-download it ({HOW_TO_GET})")
     for split in ("train", "test"):
-        n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
-        if n_img != n_lab:
-            raise ValueError(f"corrupt MNIST {split} split in {folder}: {n_img} images but {n_lab} labels "
-                             f"({paths[split + '_images']}, {paths[split + '_labels']}); "
-                             f"re-download them ({HOW_TO_GET})")
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        top = labels.max() if labels.ndim == 1 and labels.size else 0
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels) or top > 9:
+            raise ValueError(f"corrupt MNIST {split} split: expected images [N, H, W] and N labels in 0..9, got "
+                             f"{[*images.shape]} ({paths[split + '_images']}) and {[*labels.shape]} up to {top} "
+                             f"({paths[split + '_labels']}); {HOW_TO_GET}")
     def t(a):
         return torch.from_numpy(a.astype(np.int64))
     return ImageData("mnist", t(arrays["train_images"][:, None]), t(arrays["train_labels"]),
@@ -158,23 +147,19 @@ def load_mnist(root: str | Path | None = None) -> ImageData:
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 binary batch: records of 1 label byte + 3,072 pixel bytes (3x32x32)."""
-    path = check_path(path, "read_cifar_batch")
     raw = _read_bytes(path, "read_cifar_batch", "CIFAR-10 batch")
     record = 1 + 3 * 32 * 32
-    if len(raw) == 0 or len(raw) % record:
-        raise ValueError(f"corrupt CIFAR-10 batch {path}: {len(raw)} bytes is not a whole number of "
-                         f"{record}-byte records; re-download it ({HOW_TO_GET})")
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)
+    rows = np.frombuffer(raw[:len(raw) - len(raw) % record], dtype=np.uint8).reshape(-1, record)
     labels = rows[:, 0]
-    if labels.max() > 9:
-        raise ValueError(f"corrupt CIFAR-10 batch {path}: label {labels.max()} outside 0..9; "
-                         f"re-download it ({HOW_TO_GET})")
+    if len(raw) == 0 or len(raw) % record or labels.max() > 9:
+        raise ValueError(f"corrupt CIFAR-10 batch {path}: {len(raw)} bytes, not whole {record}-byte records, or a "
+                         f"label above 9 ({labels.max() if labels.size else '-'}); {HOW_TO_GET}")
     return rows[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
 def load_cifar10(root: str | Path | None = None) -> ImageData:
     """CIFAR-10 (binary version) from ``<data>/cifar-10-batches-bin/``."""
-    folder = data_root(root, "load_cifar10") / "cifar-10-batches-bin"
+    folder = data_root(root) / "cifar-10-batches-bin"
     parts = []
     for name in CIFAR_TRAIN + [CIFAR_TEST]:
         path = folder / name
@@ -199,7 +184,11 @@ IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_
 
 
 def load_images(name: str, root: str | Path | None = None) -> ImageData:
-    """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist``, ``cifar10`` or ``freyfaces``."""
+    """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist``, ``cifar10`` or ``freyfaces``;
+    ``root``: the data folder of the last three (default: ``$FLOWLAB_DATA`` or the project's ``data/``).
+    Missing files are a ``FileNotFoundError`` and damaged ones a ``ValueError``, naming the file."""
     check_choice(name, IMAGE_DATASETS, "image dataset", "load_images")
+    if root is not None:
+        check_path(root, "load_images (its root)")
     loader = IMAGE_DATASETS[name]
     return loader(root) if name in ("mnist", "cifar10", "freyfaces") else loader()

@@ -1,48 +1,34 @@
-"""Estimators: traces of Jacobians (exact, Hutchinson, Hutch++, bottleneck), their variances, and
-the divergences a CNF integrates."""
-from flowlab.estimators.gradients import GradientSamples, reparametrization_gradient, score_function_gradient
+"""Estimators: traces of Jacobians (exact, Hutchinson, Hutch++), their variances, the log-det series
+(truncated, Russian roulette) and gradient estimators.
+
+The divergences a CNF integrates and the probes it draws live in :mod:`flowlab.estimators.trace`
+(``divergence_exact``, ``divergence_hutchinson``, ``divergence_bottleneck``, ``draw_probes``)."""
+from flowlab.estimators.gradients import reparametrization_gradient, score_function_gradient
 from flowlab.estimators.logdet_series import (
-    TRUNCATIONS,
-    RouletteMoments,
     iresnet_tail_bound,
     logdet_exact,
     power_traces,
-    roulette_log_survival,
-    roulette_logdet,
     roulette_logdet_samples,
     roulette_moments,
     roulette_variance_finite,
     sample_mean_z,
     series_tail,
-    truncated_logdet,
     truncated_logdet_samples,
 )
 from flowlab.estimators.trace import (
-    NOISES,
-    Operator,
     as_operator,
-    divergence_bottleneck,
-    divergence_exact,
-    divergence_hutchinson,
-    draw_probes,
+    bottleneck_jacobian,
     exact_trace,
     field_jacobian,
     hutch_plus_plus,
-    hutchinson_bottleneck_samples,
     hutchinson_samples,
-    hutchinson_trace,
     hutchinson_variance,
     integrated_jacobian,
     sample_variance_se,
-    symmetric_part,
 )
 
-__all__ = ["TRUNCATIONS", "RouletteMoments", "iresnet_tail_bound", "logdet_exact", "power_traces",
-           "roulette_log_survival", "roulette_logdet", "roulette_logdet_samples", "roulette_moments",
-           "roulette_variance_finite", "sample_mean_z", "series_tail", "truncated_logdet",
-           "truncated_logdet_samples",
-           "NOISES", "Operator", "as_operator", "divergence_bottleneck", "divergence_exact",
-           "divergence_hutchinson", "draw_probes", "exact_trace", "field_jacobian", "hutch_plus_plus",
-           "hutchinson_bottleneck_samples", "hutchinson_samples", "hutchinson_trace",
-           "hutchinson_variance", "integrated_jacobian", "sample_variance_se", "symmetric_part",
-           "GradientSamples", "reparametrization_gradient", "score_function_gradient"]
+__all__ = ["as_operator", "bottleneck_jacobian", "exact_trace", "field_jacobian", "hutch_plus_plus",
+           "hutchinson_samples", "hutchinson_variance", "integrated_jacobian", "iresnet_tail_bound",
+           "logdet_exact", "power_traces", "reparametrization_gradient", "roulette_logdet_samples",
+           "roulette_moments", "roulette_variance_finite", "sample_mean_z", "sample_variance_se",
+           "score_function_gradient", "series_tail", "truncated_logdet_samples"]

@@ -42,8 +42,7 @@ def _check(f, mean, log_std, num_samples, generator, who: str) -> None:
     check_tensor(mean, f"{who} (its mean)")
     check_tensor(log_std, f"{who} (its log_std)", like=mean)
     if mean.dim() != 1 or mean.shape != log_std.shape:
-        raise ValueError(f"{who} expects mean and log_std of one shape [d], got {list(mean.shape)} and "
-                         f"{list(log_std.shape)}")
+        raise ValueError(f"{who} expects mean, log_std of one shape [d], got {list(mean.shape)}, {list(log_std.shape)}")
     check_count(num_samples, "num_samples", who)
     check_generator(generator, who, optional=False)
 

@@ -8,7 +8,7 @@ For a residual block :math:`f(x) = x + g(x)` with :math:`\mathrm{Lip}(g) < 1`, e
           = \sum_{k=1}^\infty \frac{(-1)^{k+1}}{k}\operatorname{tr}(J^k).
 
 Every trace is estimated by Hutchinson, :math:`\operatorname{tr}(J^k) = \mathbb E[v^\top J^k v]`, with
-the probes of :func:`flowlab.estimators.draw_probes` and :math:`k` products
+the probes of :func:`flowlab.estimators.trace.draw_probes` and :math:`k` products
 :math:`v^\top J, (v^\top J)J, \dots` with the operator of :func:`flowlab.estimators.as_operator`
 (vector-Jacobian products for a function at a point, differentiable: usable as a training loss).
 
@@ -50,42 +50,30 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.estimators.trace import NOISES, as_operator, draw_probes, hutchinson_variance
+from flowlab.estimators.trace import NOISES, _check_probes, _operator, draw_probes, hutchinson_variance
 from flowlab.validate import (
     check_choice,
     check_count,
-    check_generator,
+    check_fraction,
     check_number,
     check_positive,
+    check_samples,
+    check_square,
     check_tensor,
 )
 
 TRUNCATIONS = ("geometric", "poisson")
 
 
-def _check_common(probes, noise, generator, who):
-    check_count(probes, "probes", who)
-    check_choice(noise, NOISES, "noise", who)
-    check_generator(generator, who, optional=False)
-
-
-def _check_law(truncation, p, lam, exact_terms, who):
+def _check_law(truncation, p, lam, exact_terms, who) -> None:
+    r"""The law of :math:`N = m + K`: ``exact_terms`` :math:`m \ge 0`, :math:`K` geometric(``p``) or
+    Poisson(``lam``)."""
     check_choice(truncation, TRUNCATIONS, "truncation", who)
     check_count(exact_terms, "exact_terms", who, minimum=0)
     if truncation == "geometric":
-        p = check_positive(p, "p", who)
-        if p >= 1:
-            raise ValueError(f"{who}: the geometric truncation's p must lie in (0, 1) (p = 1 is the series "
-                             f"truncated after exact_terms: use truncated_logdet), got {p!r}")
+        check_fraction(p, "p", who)   # p = 1 is the series truncated after exact_terms: truncated_logdet
     else:
         check_positive(lam, "lam", who)
-
-
-def _operator(op, x, dim, who: str):
-    try:
-        return as_operator(op, x, dim=dim)
-    except (TypeError, ValueError) as err:   # name the function the reader called
-        raise type(err)(f"{who}: {err}") from None
 
 
 def _coefficients(terms: int, dtype, device) -> Tensor:
@@ -135,7 +123,7 @@ def truncated_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = N
     \operatorname{tr}(A^k)/k`, biased by the tail of the series."""
     who = "truncated_logdet_samples"
     check_count(terms, "terms", who)
-    _check_common(probes, noise, generator, who)
+    _check_probes(probes, noise, generator, who)
     A = _operator(op, x, dim, who)
     V = _probes(A, (probes, *A.batch_shape, A.dim), noise, generator)
     coef = _coefficients(terms, torch.float64, "cpu").tolist()
@@ -160,12 +148,9 @@ def _log_tail_poisson(j: Tensor, lam: float) -> Tensor:
 def roulette_log_survival(k, *, truncation: str = "geometric", p: float = 0.5, lam: float = 2.0,
                           exact_terms: int = 2) -> Tensor:
     r""":math:`\log P(N \ge k)` for term indices ``k`` (>= 1) under :math:`N = m + K`: zero for
-    :math:`k \le m`, :math:`(k - m)\log(1-p)` (geometric) or the Poisson tail. float64."""
-    who = "roulette_log_survival"
-    _check_law(truncation, p, lam, exact_terms, who)
+    :math:`k \le m`, :math:`(k - m)\log(1-p)` (geometric) or the Poisson tail. float64. (The roulette
+    estimators' weights; they validate the law.)"""
     k = torch.as_tensor(k, dtype=torch.float64)
-    if (k < 1).any() or (k != k.round()).any():
-        raise ValueError(f"{who}: term indices k must be integers >= 1")
     j = (k - exact_terms).clamp_min(0)
     if truncation == "geometric":
         return j * math.log1p(-p)
@@ -189,7 +174,7 @@ def roulette_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = No
     :math:`\log|\det(I + A)|` when the series converges (:math:`\rho(A) < 1`)."""
     who = "roulette_logdet_samples"
     _check_law(truncation, p, lam, exact_terms, who)
-    _check_common(probes, noise, generator, who)
+    _check_probes(probes, noise, generator, who)
     A = _operator(op, x, dim, who)
     shape = (probes, *A.batch_shape)
     N = exact_terms + _draw_extra(shape, truncation, p, lam, generator, generator.device).to(A.device)
@@ -219,12 +204,12 @@ def series_tail(eigenvalues: Tensor, terms: int) -> Tensor:
     r"""The tail :math:`\sum_{k>n}(-1)^{k+1}\operatorname{tr}(J^k)/k` for a spectrum of real
     eigenvalues in :math:`(-1, 1)`: :math:`\sum_i [\log(1+\lambda_i) - \sum_{k\le n}(-1)^{k+1}\lambda_i^k/k]`."""
     who = "series_tail"
-    check_tensor(eigenvalues, who)
     check_count(terms, "terms", who, minimum=0)
+    check_tensor(eigenvalues, who)
     lam = eigenvalues.to(torch.float64)
     if lam.dim() != 1 or (lam.abs() >= 1).any():
-        raise ValueError(f"{who}: expected a vector of real eigenvalues of modulus < 1 (the series converges), "
-                         f"got shape {list(lam.shape)}, max |lambda| {lam.abs().max().item():.4g}")
+        raise ValueError(f"{who} expects a vector of real eigenvalues of modulus < 1 (the series converges), got "
+                         f"shape {list(lam.shape)}, max |lambda| {lam.abs().max():.4g}")
     head = sum(((-1) ** (k + 1)) * lam ** k / k for k in range(1, terms + 1)) if terms else 0.0
     return (torch.log1p(lam) - head).sum()
 
@@ -232,9 +217,7 @@ def series_tail(eigenvalues: Tensor, terms: int) -> Tensor:
 def iresnet_tail_bound(lip: float, dim: int, terms: int) -> float:
     r"""i-ResNet (Behrmann et al. 2019, Thm 3): :math:`|\text{tail}| \le -d\,(\ln(1 - L) + \sum_{k\le n} L^k/k)`."""
     who = "iresnet_tail_bound"
-    lip = check_number(lip, "lip", who)
-    if not 0 <= lip < 1:
-        raise ValueError(f"{who}: the bound needs a Lipschitz constant in [0, 1), got {lip!r}")
+    lip = check_fraction(lip, "the Lipschitz constant lip", who, zero=True)
     check_count(dim, "dim", who)
     check_count(terms, "terms", who, minimum=0)
     return -dim * (math.log1p(-lip) + sum(lip ** k / k for k in range(1, terms + 1)))
@@ -265,9 +248,7 @@ def roulette_moments(J: Tensor, *, truncation: str = "geometric", p: float = 0.5
     _check_law(truncation, p, lam, exact_terms, who)
     check_choice(noise, NOISES, "noise", who)
     check_count(max_terms, "max_terms", who)
-    check_tensor(J, who)
-    if J.dim() != 2 or J.shape[0] != J.shape[1]:
-        raise ValueError(f"{who}: expected a square matrix [m, m], got shape {list(J.shape)}")
+    check_square(J, who)
     J = J.detach().to(torch.float64)
     powers = [J]
     for _ in range(max_terms - 1):
@@ -300,10 +281,7 @@ def roulette_moments(J: Tensor, *, truncation: str = "geometric", p: float = 0.5
 def sample_mean_z(samples: Tensor, expected) -> Tensor:
     r"""z-score of the sample mean of i.i.d. ``samples`` (first dimension) against ``expected``, in units
     of the sample's own standard error :math:`s/\sqrt n`."""
-    who = "sample_mean_z"
-    check_tensor(samples, who)
-    if samples.dim() < 1 or samples.shape[0] < 2:
-        raise ValueError(f"{who} needs at least 2 samples along the first dimension, got shape {list(samples.shape)}")
+    check_samples(samples, "sample_mean_z", 2)
     n = samples.shape[0]
     expected = torch.as_tensor(expected, dtype=samples.dtype, device=samples.device)
     return (samples.mean(0) - expected) / (samples.std(0) / math.sqrt(n))

@@ -33,22 +33,24 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.autoregressive import IAF
-from flowlab.flows.planar import _planar_map, _u_hat
-from flowlab.flows.sylvester import _householder_q, _orthogonalize, _sylvester_map, _triangle
-from flowlab.validate import check_choice, check_count, check_shape, check_tensor
+from flowlab.flows.base import trusted
+from flowlab.flows.planar import planar_map, planar_u_hat
+from flowlab.flows.sylvester import householder_q, orthogonalize, sylvester_map, triangle
+from flowlab.validate import check_count, check_shape
 
 AMORTIZED_FLOWS = ("planar", "iaf", "orthogonal", "householder", "triangular")
 
 
 class AmortizedFlow(nn.Module):
-    """Base: heads ``context -> raw parameters`` and ``transform(z, raw) -> (z_K, logdet)``."""
+    """Base: heads ``context -> raw parameters`` and ``transform(z, raw) -> (z_K, logdet)``.
+
+    Built and fed by a VAE posterior (:class:`flowlab.models.posteriors.FlowPosterior`), which checks the
+    sizes, the kind and the encoder's features ``h``; the options of each kind are checked here.
+    """
 
     def __init__(self, features: int, num_flows: int, context_features: int):
         super().__init__()
-        name = type(self).__name__
-        self.features = check_count(features, "features", name)
-        self.num_flows = check_count(num_flows, "num_flows", name)
-        self.context_features = check_count(context_features, "context_features", name)
+        self.features, self.num_flows, self.context_features = features, num_flows, context_features
         self.heads = nn.ModuleDict()
         self.shapes: dict[str, tuple[int, ...]] = {}
 
@@ -61,26 +63,26 @@ class AmortizedFlow(nn.Module):
         self.shapes[name] = shape
 
     def raw_parameters(self, h: Tensor) -> dict[str, Tensor]:
-        """The unconstrained per-sample parameters of all maps: ``{name: [batch, *shape]}``."""
-        check_shape(h, (self.context_features,), f"{type(self).__name__}.raw_parameters (its context h)",
-                    like=self.heads[next(iter(self.heads))].weight)
+        """The unconstrained per-sample parameters of all maps: ``{name: [batch, *shape]}`` from the
+        encoder's features ``h`` [batch, context_features]."""
         return {name: head(h).reshape(h.shape[0], *self.shapes[name]) for name, head in self.heads.items()}
 
     def check_raw(self, z: Tensor, raw: dict[str, Tensor]) -> None:
+        """``z`` [batch, features] and raw parameters of this flow for its ``batch`` rows (from
+        ``raw_parameters``, or free tensors optimised per datapoint): the one check of a transform."""
         who = f"{type(self).__name__}.transform"
         check_shape(z, (self.features,), f"{who} (its z)", like=self.heads[next(iter(self.heads))].weight)
         if not isinstance(raw, dict) or set(raw) != set(self.shapes):
             got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
             raise ValueError(f"{who} expects raw parameters {sorted(self.shapes)} (from raw_parameters), got {got}")
         for name, t in raw.items():
-            check_tensor(t, f"{who} (its raw parameter {name!r})", like=z)
-            if tuple(t.shape) != (z.shape[0], *self.shapes[name]):
-                raise ValueError(f"{who}: raw parameter {name!r} must have shape "
-                                 f"{[z.shape[0], *self.shapes[name]]}, got {list(t.shape)}")
+            check_shape(t, self.shapes[name], f"{who} (its raw parameter {name!r})", like=z)
+            if t.shape[0] != z.shape[0]:
+                raise ValueError(f"{who}: raw parameter {name!r} has {t.shape[0]} rows for {z.shape[0]} samples")
 
     def transform(self, z: Tensor, raw: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """:math:`z_K` and :math:`\\sum_k \\log|\\det \\partial g_k/\\partial z_{k-1}|` [batch]."""
-        self.check_raw(z, raw)
+        """:math:`z_K` and :math:`\\sum_k \\log|\\det \\partial g_k/\\partial z_{k-1}|` [batch], for ``raw`` as
+        :meth:`check_raw` accepts them (the owner checks raw parameters that do not come from its heads)."""
         return self.apply(z, self.prepare(raw))
 
     def prepare(self, raw: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -106,12 +108,13 @@ class AmortizedPlanar(AmortizedFlow):
         self._head("b", (num_flows,))
 
     def prepare(self, raw):
-        return {"u_hat": _u_hat(raw["u"], raw["w"]), "w": raw["w"], "b": raw["b"]}
+        with trusted():  # the heads' outputs (or checked raw parameters)
+            return {"u_hat": planar_u_hat(raw["u"], raw["w"]), "w": raw["w"], "b": raw["b"]}
 
     def apply(self, z, prepared):
         total = z.new_zeros(z.shape[0])
         for k in range(self.num_flows):
-            z, logdet = _planar_map(z, prepared["u_hat"][:, k], prepared["w"][:, k], prepared["b"][:, k])
+            z, logdet = planar_map(z, prepared["u_hat"][:, k], prepared["w"][:, k], prepared["b"][:, k])
             total = total + logdet
         return z, total
 
@@ -123,28 +126,27 @@ class AmortizedSylvester(AmortizedFlow):
     r""":math:`K` Sylvester maps :math:`z \mapsto z + Q R \tanh(\tilde R Q^\top z + b)` with every
     factor per sample (van den Berg et al. 2018).
 
-    ``kind``: ``"orthogonal"`` (O-SNF: :math:`Q` [m, M] from a free matrix by :func:`orthogonalize`,
-    ``hidden = M`` columns), ``"householder"`` (H-SNF: :math:`Q` [m, m] a product of ``reflections``
-    Householder matrices) or ``"triangular"`` (T-SNF: :math:`Q` the identity for even :math:`k` and
-    the reversal permutation for odd :math:`k`). As in the paper's code, :math:`R` and :math:`\tilde R`
-    share one free square matrix (its upper and its transposed lower part) and have :math:`\tanh`
-    diagonals of their own.
+    ``kind``: ``"orthogonal"`` (O-SNF: :math:`Q` [m, M] from a free matrix by
+    :func:`~flowlab.flows.sylvester.orthogonalize`, ``hidden = M`` columns), ``"householder"`` (H-SNF:
+    :math:`Q` [m, m] a product of ``reflections`` Householder matrices) or ``"triangular"`` (T-SNF:
+    :math:`Q` the identity for even :math:`k` and the reversal permutation for odd :math:`k`). As in the
+    paper's code, :math:`R` and :math:`\tilde R` share one free square matrix (its upper and its
+    transposed lower part) and have :math:`\tanh` diagonals of their own.
     """
 
     def __init__(self, features: int, num_flows: int, context_features: int, kind: str = "householder",
                  hidden: int | None = None, reflections: int = 8, orthogonalize_steps: int = 100):
         super().__init__(features, num_flows, context_features)
-        self.kind = check_choice(kind, SYLVESTER_KINDS, "Sylvester kind", "AmortizedSylvester")
+        self.kind = kind  # one of SYLVESTER_KINDS (the posterior checked it)
         d = features
         if kind == "orthogonal":
             d = check_count(features if hidden is None else hidden, "hidden", "AmortizedSylvester")
             if d > features:
-                raise ValueError(f"AmortizedSylvester: hidden (M orthogonal columns) must be <= features = "
-                                 f"{features}, got {d}")
+                raise ValueError(f"AmortizedSylvester needs hidden <= features (M <= m), got {d} > {features}")
             self._head("q", (num_flows, features, d))
         elif kind == "householder":
-            self._head("vectors", (num_flows, check_count(reflections, "reflections", "AmortizedSylvester"),
-                                   features))
+            reflections = check_count(reflections, "reflections", "AmortizedSylvester")
+            self._head("vectors", (num_flows, reflections, features))
         self.hidden = d
         self.orthogonalize_steps = check_count(orthogonalize_steps, "orthogonalize_steps", "AmortizedSylvester")
         self._head("full", (num_flows, d, d))
@@ -155,12 +157,12 @@ class AmortizedSylvester(AmortizedFlow):
         self.register_buffer("permutations", torch.stack([eye, eye.flip(0)]), persistent=False)
 
     def prepare(self, raw):
-        out = {"r": _triangle(raw["full"], raw["diag"]),
-               "r_tilde": _triangle(raw["full"].transpose(-1, -2), raw["diag_tilde"]), "b": raw["b"]}
+        out = {"r": triangle(raw["full"], raw["diag"]),
+               "r_tilde": triangle(raw["full"].transpose(-1, -2), raw["diag_tilde"]), "b": raw["b"]}
         if self.kind == "orthogonal":
-            out["q"] = _orthogonalize(raw["q"], self.orthogonalize_steps)      # [batch, K, m, M]
+            out["q"] = orthogonalize(raw["q"], self.orthogonalize_steps)       # [batch, K, m, M]
         elif self.kind == "householder":
-            out["q"] = _householder_q(raw["vectors"], self.features)           # [batch, K, m, m]
+            out["q"] = householder_q(raw["vectors"], self.features)            # [batch, K, m, m]
         return out
 
     def apply(self, z, prepared):
@@ -168,7 +170,7 @@ class AmortizedSylvester(AmortizedFlow):
         for k in range(self.num_flows):
             # T-SNF: Q is the identity, then the reversal permutation, alternating.
             q = prepared["q"][:, k] if "q" in prepared else self.permutations[k % 2].to(z.dtype)
-            z, logdet = _sylvester_map(z, q, prepared["r"][:, k], prepared["r_tilde"][:, k], prepared["b"][:, k])
+            z, logdet = sylvester_map(z, q, prepared["r"][:, k], prepared["r_tilde"][:, k], prepared["b"][:, k])
             total = total + logdet
         return z, total
 
@@ -188,16 +190,17 @@ class AmortizedIAF(AmortizedFlow):
 
     def apply(self, z, prepared):
         total = z.new_zeros(z.shape[0])
-        for layer in self.layers:
-            z, logdet = layer.inverse(z, context=prepared["context"])  # inverse = IAF's one-pass sampling direction
-            total = total + logdet
+        with trusted():  # z and the context were checked (check_raw) or computed by the heads
+            for layer in self.layers:
+                z, logdet = layer.inverse(z, context=prepared["context"])  # IAF's one-pass sampling direction
+                total = total + logdet
         return z, total
 
 
 def amortized_flow(kind: str, features: int, num_flows: int, context_features: int, **options) -> AmortizedFlow:
     """An amortized flow by name: ``planar``, ``iaf``, ``orthogonal``, ``householder`` or ``triangular``
-    (the posteriors of the lecture's Sylvester table); ``options`` go to its class."""
-    check_choice(kind, AMORTIZED_FLOWS, "amortized flow", "amortized_flow")
+    (the posteriors of the lecture's Sylvester table); ``options`` go to its class. ``kind`` and the
+    sizes are those the posterior checked."""
     if kind == "planar":
         return AmortizedPlanar(features, num_flows, context_features, **options)
     if kind == "iaf":

@@ -25,7 +25,7 @@ With ``context_features = C`` both layers take an optional ``context`` [batch, C
 beside its input (an amortized IAF posterior's encoder output, Kingma et al. 2016); the map stays
 triangular in its input for every context.
 
-Network passes are counted with :class:`flowlab.measure.CallCounter` on the layers' ``made``.
+Network passes are counted with :class:`flowlab.measure.counting.CallCounter` on the layers' ``made``.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
-from flowlab.nn import MADE
-from flowlab.validate import check_count, check_positive, check_shape
+from flowlab.nn.made import MADE
+from flowlab.validate import check_counts, check_positive, check_shape
 
 __all__ = ["MAF", "IAF", "maf", "iaf"]
 
@@ -49,9 +49,9 @@ class _AffineAutoregressive(Flow):
                  context_features: int = 0):
         super().__init__()
         name = type(self).__name__
-        for arg, value in (("features", features), ("hidden", hidden), ("layers", layers)):
-            check_count(value, arg, name)
+        check_counts(name, features=features, hidden=hidden, layers=layers)
         self.features = features
+        self.event_shape = (features,)
         self.made = MADE(features, hidden, layers, params_per_feature=2, order=order,
                          context_features=context_features)
         self.max_log_scale = check_positive(max_log_scale, "max_log_scale", name)
@@ -60,18 +60,18 @@ class _AffineAutoregressive(Flow):
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
 
-    def _context(self, context: Tensor | None, u: Tensor, who: str) -> Tensor | None:
-        """The context vector [batch, C] of a layer built with ``context_features = C`` (else None)."""
-        wanted = self.made.context_features
-        if context is None and wanted:
-            raise ValueError(f"{who} was built with context_features={wanted}: pass context=[batch, {wanted}]")
+    def check_input(self, x, direction: str = "forward", context: Tensor | None = None, **kwargs) -> Tensor:
+        """The input, and the context [batch, C] of a layer built with ``context_features = C`` (else None)."""
+        super().check_input(x, direction, **kwargs)
+        wanted, who = self.made.context_features, self.name_of(direction)
+        takes = f"[batch, {wanted}]" if wanted else None
+        if (context is None) != (wanted == 0):
+            raise ValueError(f"{who} (context_features={wanted}) takes context={takes}")
         if context is not None:
-            if not wanted:
-                raise ValueError(f"{who} was built without a context (context_features=0); got a context")
-            check_shape(context, (wanted,), f"{who} (its context)", like=u)
-            if context.shape[0] != u.shape[0]:
-                raise ValueError(f"{who}: context has {context.shape[0]} rows for a batch of {u.shape[0]}")
-        return context
+            check_shape(context, (wanted,), f"{who} (its context)", like=x)
+            if context.shape[0] != x.shape[0]:
+                raise ValueError(f"{who}: context has {context.shape[0]} rows for a batch of {x.shape[0]}")
+        return x
 
     def _shift_logscale(self, u: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
         out = self.made(u, context)
@@ -110,12 +110,10 @@ class MAF(_AffineAutoregressive):
     """
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "MAF")
-        return self._parallel_inverse(x, self._context(context, x, "MAF"))
+        return self._parallel_inverse(x, context)
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "MAF.inverse")
-        return self._sequential(z, "standardize", self._context(context, z, "MAF.inverse"))
+        return self._sequential(z, "standardize", context)
 
 
 class IAF(_AffineAutoregressive):
@@ -126,17 +124,14 @@ class IAF(_AffineAutoregressive):
     """
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "IAF")
-        return self._sequential(x, "affine", self._context(context, x, "IAF"))
+        return self._sequential(x, "affine", context)
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "IAF.inverse")
-        return self._parallel(z, self._context(context, z, "IAF.inverse"))
+        return self._parallel(z, context)
 
 
 def _stack(cls, features: int, num_layers: int, hidden: int, layers: int) -> Compose:
-    for arg, value in (("features", features), ("num_layers", num_layers), ("hidden", hidden), ("layers", layers)):
-        check_count(value, arg, cls.__name__.lower())
+    # Sizes are the caller's (the model zoo, benchmarks, tests); each layer checks its own.
     # Alternating the order lets every coordinate condition on every other across the stack.
     return Compose([cls(features, hidden, layers, order="natural" if i % 2 == 0 else "reverse")
                     for i in range(num_layers)])

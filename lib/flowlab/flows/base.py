@@ -9,43 +9,141 @@ it computes, one value per sample:
 
 so that ``inverse`` returns minus the forward log-det evaluated at the reconstructed point.
 Composition :math:`f_S \circ \dots \circ f_1` sums the per-layer log-dets (the chain rule).
+
+**Validation at the boundary.** A tensor is checked once, where the user's call enters the flow
+stack: the outermost ``forward`` or ``inverse`` (or a density model's ``log_prob``) checks that it is
+a finite, non-empty floating batch of the events it takes, in the dtype and on the device of its
+parameters, and names the layer that was called. Everything that call runs, inner layers of a
+composition, a layer calling another, trusts its tensors (:func:`trusted`). Each layer declares the
+events it takes (:attr:`Flow.event_shape`, :attr:`Flow.latent_shape`); a composition takes those of
+its first layer that declares a shape. Under ``torch.func`` transforms the value checks are skipped
+(:func:`flowlab.validate.check_tensor`).
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Sequence
 
 from torch import Tensor, nn
 
-from flowlab.validate import check_shape, check_tensor, first_parameter
+from flowlab.validate import check_choice, check_count, check_positive, check_shape, check_tensor, first_parameter
+
+_INSIDE = ContextVar("inside_a_validated_flowlab_call", default=False)
+
+
+def inside() -> bool:
+    """Whether a validated call is running: its input was checked where it entered, so what it
+    calls trusts its tensors."""
+    return _INSIDE.get()
+
+
+@contextmanager
+def trusted():
+    """Run a block as inside a validated call: flows called in it skip their input checks (for
+    callers that validated the input themselves)."""
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def _entry(method, direction: str):
+    """``method`` (a layer's ``forward`` or ``inverse``), validating its arguments at the outermost call."""
+
+    @functools.wraps(method)
+    def call(self, x, *args, **kwargs):
+        if _INSIDE.get():
+            return method(self, x, *args, **kwargs)
+        self.check_input(x, direction, *args, **kwargs)
+        with trusted():
+            return method(self, x, *args, **kwargs)
+
+    return call
 
 
 class Flow(nn.Module):
-    """Base class of every bijection. Subclasses implement ``forward`` and ``inverse``.
+    """Base class of every bijection. Subclasses implement ``forward`` and ``inverse``, which trust
+    their input: the outermost call has validated it (module docstring).
 
-    ``self.check_input(x, event_shape, who)`` is how a layer validates what it is given: a finite,
-    non-empty batch of events of ``event_shape`` in the dtype and on the device of its parameters.
+    ``event_shape`` is the shape of one event ``forward`` takes (a batch is ``[B, *event_shape]``;
+    ``None`` entries accept any size), ``latent_shape`` that of ``inverse`` when it differs.
+    ``event_shape = None`` means any shape, kept as it is (elementwise layers).
     """
 
-    def check_input(self, x: Tensor, event_shape: Sequence[int | None], who: str) -> Tensor:
-        return check_shape(x, event_shape, who, like=first_parameter(self))
+    event_shape: tuple | None = None
+    latent_shape: tuple | None = None
+    # Solver or estimator settings (plain attributes, changed by ``using``), each with what its value must
+    # be: a tuple of choices, "count" (an integer >= 1), "count0" (>= 0), "positive" (a positive number),
+    # "positive or None", "(0, 1)", or None (anything). Values are checked when they are set, never per call.
+    SETTINGS: dict[str, tuple | str | None] = {}
 
-    # Layers with solver or estimator settings name them in ``SETTINGS`` and validate them in ``_set``.
-    SETTINGS: tuple[str, ...] = ()
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for direction in ("forward", "inverse"):
+            if direction in cls.__dict__:
+                setattr(cls, direction, _entry(cls.__dict__[direction], direction))
 
-    def _set(self, **settings) -> None:  # pragma: no cover - overridden where SETTINGS is not empty
-        raise ValueError(f"{type(self).__name__} has no settings")
+    def input_shape(self, direction: str = "forward") -> tuple | None:
+        """The event shape ``forward`` (or ``inverse``) takes; ``None``: any, kept as it is."""
+        if direction == "inverse" and self.latent_shape is not None:
+            return self.latent_shape
+        return self.event_shape
+
+    def name_of(self, direction: str = "forward") -> str:
+        """How messages name this layer's ``forward`` (``"PlanarFlow"``) or ``inverse`` (``"PlanarFlow.inverse"``)."""
+        name = self.__dict__.get("name") or type(self).__name__
+        return name if direction == "forward" else f"{name}.inverse"
+
+    def check_input(self, x, direction: str = "forward", *args, who: str | None = None,
+                    like: Tensor | None = None, **kwargs) -> Tensor:
+        """What the outermost ``forward`` (or ``inverse``) call checks: ``x`` is a finite, non-empty
+        floating batch of the events ``direction`` takes, in the dtype and on the device of ``like``
+        (default: this layer's parameters). ``args``, ``kwargs``: the call's other arguments, which a
+        layer taking more (MAF's ``context``) checks in its override."""
+        shape, who = self.input_shape(direction), who or self.name_of(direction)
+        like = first_parameter(self) if like is None else like
+        if shape is None:
+            check_tensor(x, who, like=like)
+        else:
+            check_shape(x, shape, who, like=like)
+        return x
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in type(self).SETTINGS:  # set by the constructor, using() or a plain assignment
+            value = self._check_setting(name, value)
+        super().__setattr__(name, value)
+
+    def _check_setting(self, name: str, value):
+        """``value`` as the setting ``name`` takes it (see ``SETTINGS``)."""
+        kind, who = self.SETTINGS[name], self.name_of()
+        if isinstance(kind, tuple):
+            check_choice(value, kind, name, who)
+        elif kind in ("count", "count0"):
+            check_count(value, name, who, minimum=1 if kind == "count" else 0)
+        elif kind in ("positive", "(0, 1)") or (kind == "positive or None" and value is not None):
+            value = check_positive(value, name, who)
+            if kind == "(0, 1)" and value >= 1:
+                raise ValueError(f"{who}: {name} must lie in (0, 1), got {value!r}")
+        return value
 
     @contextmanager
     def using(self, **settings):
         """Temporarily change settings, e.g. ``with cnf.using(trace="exact", rtol=1e-7): ...``;
         the previous values come back when the block ends, also after an error."""
-        before = {name: getattr(self, name) for name in settings if name in self.SETTINGS}
-        self._set(**settings)
+        unknown = sorted(set(settings) - set(self.SETTINGS))
+        if unknown:
+            raise ValueError(f"{self.name_of()} has no setting {', '.join(unknown)}; it has {tuple(self.SETTINGS)}")
+        before = {name: getattr(self, name) for name in settings}
         try:
+            for name, value in settings.items():
+                setattr(self, name, value)
             yield self
         finally:
-            self._set(**before)
+            for name, value in before.items():
+                setattr(self, name, value)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -63,13 +161,15 @@ class Compose(Flow):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
             if not isinstance(layer, Flow):
-                raise TypeError(
-                    f"Compose expects Flow layers; layer {i} is {type(layer).__name__}"
-                )
+                raise TypeError(f"Compose expects Flow layers; layer {i} is {type(layer).__name__}")
         self.layers = nn.ModuleList(layers)
 
+    def input_shape(self, direction: str = "forward") -> tuple | None:
+        # Layers of any shape keep the shape they get: the first layer (last, for inverse) that declares one decides.
+        order = self.layers if direction == "forward" else reversed(self.layers)
+        return next((s for s in (layer.input_shape(direction) for layer in order) if s is not None), None)
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        check_tensor(x, "Compose", like=first_parameter(self))
         total = x.new_zeros(x.shape[0])
         for layer in self.layers:
             x, logdet = layer(x)
@@ -77,7 +177,6 @@ class Compose(Flow):
         return x, total
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        check_tensor(z, "Compose.inverse", like=first_parameter(self))
         total = z.new_zeros(z.shape[0])
         for layer in reversed(self.layers):
             z, logdet = layer.inverse(z)
@@ -97,6 +196,9 @@ class Inverse(Flow):
     def __init__(self, flow: Flow):
         super().__init__()
         self.flow = flow
+
+    def input_shape(self, direction: str = "forward") -> tuple | None:
+        return self.flow.input_shape("inverse" if direction == "forward" else "forward")
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.flow.inverse(x)

@@ -14,6 +14,7 @@ initialisation (ActNorm) must be initialised before the check.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -69,12 +70,13 @@ def autograd_logdet(fn, x: Tensor, jacobian: str = "jacrev") -> Tensor:
 
 
 def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8, jacobian: str = "jacrev") -> HarnessReport:
-    """Run the harness on ``flow`` at ``x`` (converted to float64) and raise on failure.
+    """Run the harness on a float64 copy of ``flow`` at ``x`` (converted to float64) and raise on
+    failure; ``flow`` itself is left as it is (its dtype, parameters and buffers).
 
     ``jacobian="autograd"`` takes the reference Jacobian with ``torch.autograd.functional.jacobian``
     instead of ``torch.func.jacrev`` (needed for a CNF: ``jacrev`` cannot go through torchdiffeq)."""
     check_choice(jacobian, JACOBIANS, "jacobian", "check_flow")
-    flow = flow.double()
+    flow = copy.deepcopy(flow).double()
     x = x.double()
     with torch.no_grad():
         z, ld_fwd = flow(x)

@@ -29,7 +29,7 @@ variance when :math:`H < D`.
 Each solve builds its own augmented dynamics holding its own probe, so the adjoint's backward
 solve sees the probe of the solve it differentiates, however many solves share one ``backward()``.
 ``CNF.nfe`` is the number of evaluations of the dynamics in the last forward solve (a measure of
-how hard they are for the adaptive solver), counted by :class:`flowlab.measure.CallCounter`.
+how hard they are for the adaptive solver), counted by :class:`flowlab.measure.counting.CallCounter`.
 Solving uses torchdiffeq's ``odeint`` (backpropagating through the solver's operations) or
 ``odeint_adjoint`` (the adjoint method), by a switch; :meth:`CNF.using` changes settings for a block.
 """
@@ -43,10 +43,11 @@ from torch import Tensor, nn
 from flowlab.estimators.trace import NOISES, divergence_bottleneck, divergence_exact, divergence_hutchinson, draw_probes
 from flowlab.flows.base import Flow
 from flowlab.measure.counting import CallCounter
-from flowlab.validate import check_choice, check_event_shape, check_generator, check_positive
+from flowlab.validate import check_event_shape, check_generator, check_module
 
 TRACES = ("exact", "hutchinson")
-SETTINGS = ("trace", "noise", "bottleneck", "method", "rtol", "atol", "options", "adjoint", "T")
+SETTINGS = {"trace": TRACES, "noise": NOISES, "bottleneck": None, "method": None, "rtol": "positive",
+            "atol": "positive", "options": None, "adjoint": None, "T": "positive"}
 
 
 class AugmentedDynamics(nn.Module):
@@ -107,33 +108,19 @@ class CNF(Flow):
                  options: dict | None = None, adjoint: bool = False,
                  generator: torch.Generator | None = None):
         super().__init__()
-        if not isinstance(field, nn.Module):
-            raise TypeError(f"CNF needs a vector field nn.Module field(t, z), got {type(field).__name__}")
+        self.field = check_module(field, "field (the vector field f(t, z))", "CNF")
         self.event_shape = check_event_shape(event_shape, "CNF")
-        self.field = field
         self.generator = check_generator(generator, "CNF")
         self.nfe = 0
-        self._set(T=T, trace=trace, noise=noise, bottleneck=bottleneck, method=method, rtol=rtol,
-                  atol=atol, options=options, adjoint=adjoint)
+        for name, value in dict(T=T, trace=trace, noise=noise, bottleneck=bottleneck, method=method, rtol=rtol,
+                                atol=atol, options=options, adjoint=adjoint).items():
+            setattr(self, name, value)  # checked by _check_setting
 
-    def _set(self, **settings) -> None:
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ValueError(f"CNF has no setting {', '.join(unknown)}; its settings are {SETTINGS}")
-        if "T" in settings:
-            settings["T"] = check_positive(settings["T"], "integration time T", "CNF")
-        for name in ("rtol", "atol"):
-            if name in settings:
-                check_positive(settings[name], name, "CNF")
-        if "trace" in settings:
-            check_choice(settings["trace"], TRACES, "trace", "CNF")
-        if "noise" in settings:
-            check_choice(settings["noise"], NOISES, "noise", "CNF")
-        if settings.get("bottleneck") and not (hasattr(self.field, "encode") and hasattr(self.field, "decode")):
+    def _check_setting(self, name: str, value):
+        # Checked when set (here, by using() or by assignment: cnf.trace = "approx" fails at once, not in a solve).
+        if name == "bottleneck" and value and not (hasattr(self.field, "encode") and hasattr(self.field, "decode")):
             raise ValueError("CNF: bottleneck=True needs a field with encode(t, z) and decode(t, h)")
-        for name, value in settings.items():
-            setattr(self, name, value)
-
+        return super()._check_setting(name, value)
 
     def _odeint(self, func, y0, t):
         from torchdiffeq import odeint, odeint_adjoint
@@ -156,14 +143,7 @@ class CNF(Flow):
         probe = draw_probes(shape, self.noise, generator, dtype=x.dtype, device=generator.device)
         return probe.to(x.device)
 
-    def _check_settings(self) -> None:
-        """Settings are plain attributes: check them again at every solve, so that a bad assignment
-        (``cnf.trace = "approx"``, ``cnf.T = -1``) fails with a clear error instead of deep inside."""
-        self._set(**{name: getattr(self, name) for name in SETTINGS})
-
-    def _solve(self, x: Tensor, t0: float, t1: float, who: str) -> tuple[Tensor, Tensor]:
-        self._check_settings()
-        self.check_input(x, self.event_shape, who)
+    def _solve(self, x: Tensor, t0: float, t1: float) -> tuple[Tensor, Tensor]:
         probe = self.draw_probe(x) if self.trace == "hutchinson" else None
         dynamics = AugmentedDynamics(self.field, self.trace, self.bottleneck, probe)
         with CallCounter(dynamics) as counter:
@@ -173,18 +153,17 @@ class CNF(Flow):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Data to latent: solve from 0 to T; ``logdet = ∫ tr(∂f/∂z) dt``."""
-        return self._solve(x, 0.0, self.T, "CNF")
+        return self._solve(x, 0.0, self.T)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """Latent to data: solve back from T to 0; ``logdet = -∫ tr(∂f/∂z) dt``."""
-        return self._solve(z, self.T, 0.0, "CNF.inverse")
+        return self._solve(z, self.T, 0.0)
 
     def flow_map(self, x: Tensor, t0: float = 0.0, t1: float | None = None) -> Tensor:
         """Only the transported points ``z(t1)`` from ``z(t0) = x`` (no log-det; differentiable)."""
         from torchdiffeq import odeint
 
-        self._check_settings()
-        self.check_input(x, self.event_shape, "CNF.flow_map")
+        self.check_input(x, who="CNF.flow_map")
         t1 = self.T if t1 is None else t1
         plain = _FieldOnly(self.field)
         with CallCounter(plain) as counter:

@@ -26,9 +26,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
-from flowlab.flows.masks import alternating_mask, half_mask
-from flowlab.nn import MLP, ConvNet
-from flowlab.validate import check_choice, check_count, check_event_shape, check_module, check_positive
+from flowlab.flows.masks import _half, alternating_mask
+from flowlab.nn.conditioners import MLP, ConvNet
+from flowlab.validate import (
+    check_choice,
+    check_count,
+    check_counts,
+    check_event_shape,
+    check_module,
+    check_positive,
+    check_tensor,
+)
 
 __all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
            "AdditiveMap", "AffineMap", "realnvp"]
@@ -130,50 +138,26 @@ class AffineMap(nn.Module):
 
 
 # --------------------------------------------------------------------------------------- coupling
-def _event_shape(event_shape, who: str) -> tuple:
-    event_shape = check_event_shape(event_shape, f"{who} (its event_shape)", allow_none=True)
-    if len(event_shape) not in (1, 3) or event_shape[0] is None:
-        raise ValueError(f"{who}: coupling event_shape must be D (vectors) or (C, H, W) (images; H, W may be None "
-                         f"for channel masks), got {event_shape}")
-    return event_shape
-
-
-def _split_for(event_shape: tuple, mask: Tensor, who: str) -> tuple[nn.Module, int, int]:
+def _split_for(event_shape: tuple, mask, who: str) -> tuple[nn.Module, int, int]:
     """The split a mask asks for, and the conditioner's input and output sizes per parameter."""
-    if not isinstance(mask, Tensor):
-        try:
-            mask = torch.as_tensor(mask)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{who}: the mask must be a 0/1 tensor, got {type(mask).__name__}") from None
-    if mask.device.type == "meta":
-        raise ValueError(f"{who}: the mask is on the 'meta' device, which holds no values")
-    mask = mask.detach().to(torch.get_default_dtype())
-    if not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError(f"{who}: the mask must be binary (0/1)")
-    if len(event_shape) == 1:
-        if mask.shape != event_shape:
-            raise ValueError(f"{who}: a vector mask must have shape {list(event_shape)}, got {list(mask.shape)}")
-        flat = mask
-    elif mask.dim() == 3 and mask.shape[1:] == (1, 1):
-        if mask.shape[0] != event_shape[0]:
-            raise ValueError(f"{who}: a channel mask must have shape [{event_shape[0]}, 1, 1], got {list(mask.shape)}")
-        flat = mask[:, 0, 0]
-    else:
-        if mask.dim() != 3 or mask.shape[0] not in (1, event_shape[0]):
-            raise ValueError(f"{who}: an image mask must have shape [1 or C={event_shape[0]}, H, W] "
-                             f"or [C, 1, 1], got {list(mask.shape)}")
-        if None in event_shape[1:]:
-            raise ValueError(f"{who}: a spatial mask needs fixed H, W in event_shape, got {event_shape}")
-        if tuple(mask.shape[1:]) != tuple(event_shape[1:]):
-            raise ValueError(f"{who}: mask spatial shape {list(mask.shape[1:])} does not match "
-                             f"event shape H, W = {list(event_shape[1:])}")
-        full = mask.expand(event_shape)
-        if full.all() or not full.any():
-            raise ValueError(f"{who}: the mask must copy some coordinates and transform others")
-        return MaskSplit(full), event_shape[0], event_shape[0]
-    if flat.all() or not flat.any():
-        raise ValueError(f"{who}: the mask must copy some coordinates and transform others")
-    split = IndexSplit(flat)
+    try:
+        mask = torch.as_tensor(mask).detach().to(torch.get_default_dtype())
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{who}: the mask must be a 0/1 tensor, got {type(mask).__name__}") from None
+    check_tensor(mask, f"{who} (its mask)", nonempty=False)
+    # The shapes a mask may have: [D] for vectors; [C, 1, 1] (channels) or [1 or C, H, W] (pixels) for images.
+    c, *hw = event_shape
+    shapes = [(c,)] if not hw else list(dict.fromkeys([(c, 1, 1)] + ([(1, *hw), (c, *hw)] if None not in hw else [])))
+    allowed = " or ".join(str(list(s)) for s in shapes) + (" (a pixel mask needs fixed H, W)" if None in hw else "")
+    if tuple(mask.shape) not in shapes:
+        raise ValueError(f"{who}: for events {event_shape} the mask must have shape {allowed}, got {list(mask.shape)}")
+    spatial = bool(hw) and tuple(mask.shape) != (c, 1, 1)
+    full = mask.expand(event_shape) if spatial else mask.flatten()
+    if not bool(((full == 0) | (full == 1)).all()) or full.all() or not full.any():
+        raise ValueError(f"{who}: the mask must be binary (0/1) and copy some coordinates and transform others")
+    if spatial:
+        return MaskSplit(full), c, c
+    split = IndexSplit(full)
     return split, split.copied, split.transformed
 
 
@@ -182,24 +166,25 @@ class Coupling(Flow):
 
     .. math:: (x_a, x_b) = \mathrm{split}(x), \quad z = \mathrm{merge}(x_a, m(x_b; c(x_a))); \qquad
               (z_a, z_b) = \mathrm{split}(z), \quad x = \mathrm{merge}(z_a, m^{-1}(z_b; c(z_a))).
+
+    ``event_shape`` is ``D`` (vectors) or ``(C, H, W)`` (images; ``H, W`` may be ``None`` for channel
+    masks); ``elementwise`` is a coupling map (:class:`AdditiveMap`, :class:`AffineMap`).
     """
 
     def __init__(self, event_shape, mask: Tensor, elementwise: nn.Module, hidden: int = 64,
                  layers: int = 2, activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None):
         super().__init__()
         name = type(self).__name__
-        self.event_shape = _event_shape(event_shape, name)
+        self.event_shape = check_event_shape(event_shape, f"{name} (its event_shape)", allow_none=True)
+        if len(self.event_shape) not in (1, 3) or self.event_shape[0] is None:
+            raise ValueError(f"{name}: event_shape must be D or (C, H, W) (H, W may be None), got {self.event_shape}")
         self.partition, n_in, n_out = _split_for(self.event_shape, mask, name)
-        if not (isinstance(elementwise, nn.Module) and hasattr(elementwise, "params_per_coordinate")):
-            raise TypeError(f"{name}: elementwise must be a coupling map module such as AdditiveMap() or "
-                            f"AffineMap(), got {type(elementwise).__name__}")
-        if conditioner is not None:
-            check_module(conditioner, "conditioner", name)
         self.map = elementwise
         n_out *= elementwise.params_per_coordinate
-        if conditioner is None:
-            check_count(hidden, "hidden", name)
-            check_count(layers, "layers", name)
+        if conditioner is not None:
+            check_module(conditioner, "conditioner", name)
+        else:
+            check_counts(name, hidden=hidden, layers=layers)
             conditioner = (ConvNet(n_in, n_out, hidden, activation) if len(self.event_shape) == 3
                            else MLP(n_in, n_out, hidden, layers, activation))
         self.conditioner = conditioner
@@ -208,26 +193,23 @@ class Coupling(Flow):
     def _params(self, x_a: Tensor) -> tuple[Tensor, ...]:
         raw = self.conditioner(x_a)
         expected = (x_a.shape[0], self.conditioner_out, *x_a.shape[2:])
-        if tuple(raw.shape) != expected:
-            raise ValueError(f"{type(self).__name__}: conditioner returned shape {list(raw.shape)}, "
-                             f"expected {list(expected)}")
+        if tuple(raw.shape) != expected:  # a conditioner of the caller's
+            raise ValueError(f"{self.name_of()}: conditioner gave shape {list(raw.shape)}, expected {list(expected)}")
         return tuple(self.partition.restrict(p) for p in self.map.parameters_from(raw))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, self.event_shape, type(self).__name__)
         x_a, x_b = self.partition.split(x)
         z_b, logdet = self.map(x_b, *self._params(x_a))
         return self.partition.merge(x_a, z_b), logdet
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, self.event_shape, f"{type(self).__name__}.inverse")
         z_a, z_b = self.partition.split(z)
         x_b, logdet = self.map.inverse(z_b, *self._params(z_a))
         return self.partition.merge(z_a, x_b), logdet
 
     def scale_and_shift(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``s(x_a)`` and ``t(x_a)`` on the full event shape, zero on the copied coordinates."""
-        self.check_input(x, self.event_shape, f"{type(self).__name__}.scale_and_shift")
+        self.check_input(x, who=f"{type(self).__name__}.scale_and_shift")
         x_a, _ = self.partition.split(x)
         params = self._params(x_a)
         t = self.partition.full(x_a, params[-1])
@@ -270,9 +252,7 @@ def realnvp(features: int, num_layers: int = 8, hidden: int = 64, layers: int = 
     check_choice(mask, ("alternating", "half"), "mask", "realnvp")
     check_count(features, "features", "realnvp", minimum=2)
     check_count(num_layers, "num_layers", "realnvp")
-    check_count(hidden, "hidden", "realnvp")
-    check_count(layers, "layers", "realnvp")
-    make_mask = alternating_mask if mask == "alternating" else half_mask
+    make_mask = alternating_mask if mask == "alternating" else _half  # masks of the checked size
     cls = AdditiveCoupling if additive else AffineCoupling
     return Compose([cls(features, make_mask(features, i % 2), hidden=hidden, layers=layers,
                         activation=activation) for i in range(num_layers)])

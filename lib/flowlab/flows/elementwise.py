@@ -19,14 +19,15 @@ class Affine(Flow):
         super().__init__()
         matrix = torch.as_tensor(matrix, dtype=torch.get_default_dtype()) if not isinstance(matrix, Tensor) else matrix
         check_tensor(matrix, "Affine (its matrix)", nonempty=False)
-        if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
-            raise ValueError(f"Affine expects a square matrix [d, d], d >= 1, got shape {list(matrix.shape)}")
-        check_invertible(torch.linalg.slogdet(matrix.detach())[1], "Affine", "matrix")
-        shift = torch.zeros(matrix.shape[0], dtype=matrix.dtype, device=matrix.device) if shift is None \
+        shift = torch.zeros(matrix.shape[:1], dtype=matrix.dtype, device=matrix.device) if shift is None \
             else torch.as_tensor(shift, dtype=matrix.dtype, device=matrix.device)
         check_tensor(shift, "Affine (its shift)", nonempty=False)
-        if shift.shape != (matrix.shape[0],):
-            raise ValueError(f"Affine shift must have shape [{matrix.shape[0]}], got {list(shift.shape)}")
+        d = matrix.shape[0] if matrix.dim() == 2 and matrix.shape[0] == matrix.shape[1] else 0
+        if not d or shift.shape != (d,):
+            raise ValueError(f"Affine expects a square matrix [d, d] (d >= 1) and a shift [d], got "
+                             f"{list(matrix.shape)} and {list(shift.shape)}")
+        check_invertible(torch.linalg.slogdet(matrix.detach())[1], "Affine", "matrix")
+        self.event_shape = (d,)
         if trainable:
             self.matrix, self.shift = nn.Parameter(matrix.clone()), nn.Parameter(shift.clone())
         else:
@@ -34,15 +35,13 @@ class Affine(Flow):
             self.register_buffer("shift", shift.clone())
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.matrix.shape[0],), "Affine")
         logdet = check_invertible(torch.linalg.slogdet(self.matrix)[1], "Affine", "matrix")
         return x @ self.matrix.T + self.shift, logdet.expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.matrix.shape[0],), "Affine.inverse")
-        logdet = -check_invertible(torch.linalg.slogdet(self.matrix)[1], "Affine.inverse", "matrix")
+        logdet = check_invertible(torch.linalg.slogdet(self.matrix)[1], "Affine.inverse", "matrix")
         x = torch.linalg.solve(self.matrix, (z - self.shift).T).T
-        return x, logdet.expand(z.shape[0])
+        return x, (-logdet).expand(z.shape[0])
 
 
 class ElementwiseAffine(Flow):
@@ -54,15 +53,14 @@ class ElementwiseAffine(Flow):
     def __init__(self, features: int):
         super().__init__()
         self.features = check_count(features, "features (a positive number of features)", "ElementwiseAffine")
+        self.event_shape = (self.features,)
         self.log_scale = nn.Parameter(torch.zeros(features))
         self.shift = nn.Parameter(torch.zeros(features))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "ElementwiseAffine")
         z = x * self.log_scale.exp() + self.shift
         return z, self.log_scale.sum().expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "ElementwiseAffine.inverse")
         x = (z - self.shift) * (-self.log_scale).exp()
         return x, (-self.log_scale.sum()).expand(z.shape[0])

@@ -28,14 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow
-from flowlab.validate import check_invertible
-
-
-def _check_channels(channels: int, who: str) -> int:
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels <= 0:
-        raise ValueError(f"{who} needs a positive integer number of channels, got {channels!r}")
-    return channels
+from flowlab.flows.base import Flow, inside
+from flowlab.validate import check_count, check_invertible
 
 
 class ActNorm(Flow):
@@ -47,20 +41,19 @@ class ActNorm(Flow):
 
     def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
-        self.channels = _check_channels(channels, "ActNorm")
+        self.channels = check_count(channels, "channels", "ActNorm")
+        self.event_shape = (self.channels, None, None)
         self.eps = eps
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
         self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
         # A buffer (saved with the weights) so a reloaded model does not re-initialise.
         self.register_buffer("initialized", torch.tensor(False))
 
-    def _check(self, x: Tensor, who: str) -> None:
-        self.check_input(x, (self.channels, None, None), who)
-
     @torch.no_grad()
     def initialize(self, x: Tensor) -> None:
         """Set ``bias`` and ``log_scale`` so that ``x`` comes out with zero mean, unit variance per channel."""
-        self._check(x, "ActNorm.initialize")
+        if not inside():  # called by the first forward: x was checked there
+            self.check_input(x, who="ActNorm.initialize")
         if x.shape[0] * x.shape[2] * x.shape[3] < 2:
             raise ValueError("ActNorm.initialize needs at least 2 values per channel (batch * H * W >= 2)")
         mean = x.mean(dim=(0, 2, 3), keepdim=True)
@@ -73,13 +66,11 @@ class ActNorm(Flow):
         return (x.shape[2] * x.shape[3] * self.log_scale.sum()).expand(x.shape[0])
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x, "ActNorm")
         if not self.initialized:
             self.initialize(x)
         return (x + self.bias) * self.log_scale.exp(), self._logdet(x)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(z, "ActNorm.inverse")
         if not self.initialized:
             raise RuntimeError("ActNorm.inverse called before initialisation: run forward on data first")
         return z * (-self.log_scale).exp() - self.bias, -self._logdet(z)
@@ -105,7 +96,8 @@ class InvertibleConv1x1(Flow):
 
     def __init__(self, channels: int, lu: bool = False, generator: torch.Generator | None = None):
         super().__init__()
-        self.channels = _check_channels(channels, "InvertibleConv1x1")
+        self.channels = check_count(channels, "channels", "InvertibleConv1x1")
+        self.event_shape = (self.channels, None, None)
         self.lu = bool(lu)
         w = random_rotation(channels, generator)
         if not self.lu:
@@ -139,21 +131,15 @@ class InvertibleConv1x1(Flow):
             return self.log_diag.sum()
         return torch.linalg.slogdet(self.weight)[1]
 
-    def _check(self, x: Tensor, who: str) -> None:
-        self.check_input(x, (self.channels, None, None), who)
-
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x, "InvertibleConv1x1")
-        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1", matrix=self._plain_weight())
+        log_det_w = check_invertible(self.log_abs_det_weight(), self.name_of(), matrix=self._plain_weight())
         w = self.weight_matrix()
         z = F.conv2d(x, w.reshape(self.channels, self.channels, 1, 1))
         logdet = x.shape[2] * x.shape[3] * log_det_w
         return z, logdet.expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(z, "InvertibleConv1x1.inverse")
-        log_det_w = check_invertible(self.log_abs_det_weight(), "InvertibleConv1x1.inverse",
-                                     matrix=self._plain_weight())
+        log_det_w = check_invertible(self.log_abs_det_weight(), self.name_of("inverse"), matrix=self._plain_weight())
         w_inv = torch.linalg.inv(self.weight_matrix())
         x = F.conv2d(z, w_inv.reshape(self.channels, self.channels, 1, 1))
         logdet = -z.shape[2] * z.shape[3] * log_det_w

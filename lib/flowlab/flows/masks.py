@@ -11,22 +11,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_count
+from flowlab.validate import check_counts
 
 __all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
 
 
-def _check_parity(parity: int, who: str) -> int:
+def _check_mask(who: str, parity: int, minimum: int, **sizes: int) -> None:
+    """A parity 0 or 1 and sizes that are integers >= ``minimum``."""
     if isinstance(parity, bool) or parity not in (0, 1):
         raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
-    return parity
+    check_counts(who, minimum=minimum, **sizes)
 
 
 def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
     """``[1, h, w]`` mask with ``b[i, j] = 1`` where ``(i + j) % 2 == parity`` (copied pixels)."""
-    _check_parity(parity, "checkerboard_mask")
-    check_count(h, "h", "checkerboard_mask")
-    check_count(w, "w", "checkerboard_mask")
+    _check_mask("checkerboard_mask", parity, 1, h=h, w=w)
     if h * w < 2:
         raise ValueError(f"checkerboard_mask needs positive integer h, w with h*w >= 2, got {h}, {w}")
     i = torch.arange(h)[:, None]
@@ -36,21 +35,22 @@ def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
 
 def channel_mask(c: int, parity: int = 0) -> Tensor:
     """``[c, 1, 1]`` mask copying the first ``c // 2`` channels (parity 0) or the rest (parity 1)."""
-    _check_parity(parity, "channel_mask")
-    check_count(c, "c", "channel_mask", minimum=2)
-    return half_mask(c, parity)[:, None, None]
+    _check_mask("channel_mask", parity, 2, c=c)
+    return _half(c, parity)[:, None, None]
 
 
 def half_mask(d: int, parity: int = 0) -> Tensor:
     """``[d]`` mask copying the first ``d // 2`` features (parity 0) or the last ``d - d//2`` (parity 1)."""
-    _check_parity(parity, "half_mask")
-    check_count(d, "d", "half_mask", minimum=2)
+    _check_mask("half_mask", parity, 2, d=d)
+    return _half(d, parity)
+
+
+def _half(d: int, parity: int) -> Tensor:
     first = (torch.arange(d) < d // 2).to(torch.get_default_dtype())
     return first if parity == 0 else 1 - first
 
 
 def alternating_mask(d: int, parity: int = 0) -> Tensor:
-    """``[d]`` mask copying the features with index ``i % 2 == parity``."""
-    _check_parity(parity, "alternating_mask")
-    check_count(d, "d", "alternating_mask", minimum=2)
+    """``[d]`` mask copying the features with index ``i % 2 == parity`` (``d >= 2``, ``parity`` 0 or 1:
+    built by :func:`~flowlab.flows.coupling.realnvp`, which checks them)."""
     return (torch.arange(d) % 2 == parity).to(torch.get_default_dtype())

@@ -2,7 +2,8 @@ r"""A density model: a base distribution pushed through a flow.
 
 .. math:: \log p_X(x) = \log p_Z(f(x)) + \log\left|\det \frac{\partial f}{\partial x}\right|
 
-Sampling draws :math:`z \sim p_Z` and returns :math:`f^{-1}(z)`.
+Sampling draws :math:`z \sim p_Z` and returns :math:`f^{-1}(z)`. ``log_prob`` checks its data once,
+against the events the flow takes; the flow and the base then trust what they are given.
 """
 from __future__ import annotations
 
@@ -12,15 +13,8 @@ import torch
 from torch import Tensor, nn
 from torch import distributions as D
 
-from flowlab.flows.base import Flow
-from flowlab.validate import (
-    check_count,
-    check_event_shape,
-    check_generator,
-    check_shape,
-    check_tensor,
-    first_parameter,
-)
+from flowlab.flows.base import Flow, inside, trusted
+from flowlab.validate import check_count, check_event_shape, check_generator, check_shape, first_parameter
 
 
 class StandardNormal(nn.Module):
@@ -37,13 +31,14 @@ class StandardNormal(nn.Module):
         return D.Independent(D.Normal(loc, torch.ones_like(loc)), len(self.shape))
 
     def log_prob(self, z: Tensor) -> Tensor:
-        check_shape(z, self.shape, "StandardNormal.log_prob")
+        if not inside():  # a model's latent was checked as its data
+            check_shape(z, self.shape, "StandardNormal.log_prob")
         return self.distribution().log_prob(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        shape = (check_count(n, "n (a positive number of samples)", "StandardNormal.sample"), *self.shape)
+        n = check_count(n, "n (a positive number of samples)", "StandardNormal.sample")
         check_generator(generator, "StandardNormal.sample")
-        return torch.randn(shape, generator=generator, dtype=self._zero.dtype, device=self._zero.device)
+        return torch.randn((n, *self.shape), generator=generator, dtype=self._zero.dtype, device=self._zero.device)
 
 
 class FlowModel(nn.Module):
@@ -54,31 +49,25 @@ class FlowModel(nn.Module):
         if not isinstance(flow, Flow):
             raise TypeError(f"FlowModel expects a Flow, got {type(flow).__name__}")
         if not (callable(getattr(base, "log_prob", None)) and callable(getattr(base, "sample", None))):
-            raise TypeError(f"FlowModel expects a base distribution with log_prob(z) and sample(n), "
-                            f"got {type(base).__name__}")
+            raise TypeError(f"FlowModel expects a base with log_prob(z) and sample(n), got {type(base).__name__}")
         self.flow = flow
         self.base = base
 
     def log_prob(self, x: Tensor) -> Tensor:
-        if isinstance(x, Tensor) and not x.is_floating_point():
-            _refuse_integer_data(x, "FlowModel.log_prob")
-        check_tensor(x, "FlowModel.log_prob", like=first_parameter(self))
-        z, logdet = self.flow(x)
-        return self.base.log_prob(z) + logdet
+        if isinstance(x, Tensor) and not (x.is_floating_point() or x.dtype == torch.bool or x.is_complex()):
+            raise TypeError(f"FlowModel.log_prob expects floating point data (pixels dequantized into [0, 1)), got "
+                            f"{x.dtype}: y = flowlab.data.dequantize(x, levels, generator); .float() keeps 0..levels-1")
+        self.flow.check_input(x, who="FlowModel.log_prob", like=first_parameter(self))
+        with trusted():
+            z, logdet = self.flow(x)
+            return self.base.log_prob(z) + logdet
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         check_count(n, "n (a positive number of samples)", "FlowModel.sample")
         check_generator(generator, "FlowModel.sample")
-        x, _ = self.flow.inverse(self.base.sample(n, generator=generator))
+        z = self.base.sample(n, generator=generator)
+        with trusted():  # the base's own draws
+            x, _ = self.flow.inverse(z)
         return x
 
-
-def _refuse_integer_data(x: Tensor, who: str) -> None:
-    """Integer pixels are not a density model's data: say at once what is (only called on that error)."""
-    if x.dtype == torch.bool or x.is_complex():
-        return  # not pixels: check_tensor gives the generic dtype message
-    raise TypeError(f"{who} expects floating point data, got integer dtype {x.dtype}; integer pixels "
-                    "0 .. levels-1 must first become dequantized floating point values in [0, 1): "
-                    "y = flowlab.data.dequantize(x, levels, generator) (levels=256 for 8-bit images); "
-                    "a plain .float() keeps them in 0 .. levels-1, outside [0, 1)")

@@ -27,9 +27,9 @@ import math
 from typing import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from flowlab.flows.base import Compose, Flow
+from flowlab.flows.base import Compose, Flow, trusted
 from flowlab.flows.coupling import AdditiveCoupling, AffineCoupling
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1
 from flowlab.flows.logit import LogitTransform
@@ -37,23 +37,34 @@ from flowlab.flows.masks import channel_mask
 from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
+from flowlab.nn.conditioners import ConvNet
 from flowlab.validate import (
     check_choice,
     check_count,
+    check_counts,
     check_event_shape,
     check_generator,
-    check_module,
-    check_tensor,
+    first_parameter,
 )
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")
 
 
-def _image_shape(shape: Sequence[int], who: str) -> tuple[int, int, int]:
+def _check_image(shape: Sequence[int], who: str, divisor: int) -> tuple[int, int, int]:
+    """An image shape (C, H, W) whose H and W ``divisor`` divides (2 for a squeeze, 2 ** L for L levels)."""
     shape = check_event_shape(shape, who)
-    if len(shape) != 3:
-        raise ValueError(f"{who} needs an image shape (C, H, W) of positive sizes, got {shape}")
+    if len(shape) != 3 or shape[1] % divisor or shape[2] % divisor:
+        raise ValueError(f"{who} needs an image shape (C, H, W) with H and W divisible by {divisor}, got {shape}")
+    return shape
+
+
+def _check_architecture(shape, levels: int, depth: int, permutation: str, coupling: str, who: str):
+    """The (C, H, W) of an L x K multi-scale flow, checked with its levels, depth and layer kinds."""
+    check_counts(who, levels=levels, depth=depth)
+    check_choice(permutation, PERMUTATIONS, "permutation", who)
+    check_choice(coupling, COUPLINGS, "coupling", who)
+    shape = _check_image(shape, who, 2 ** levels)
     return shape
 
 
@@ -62,74 +73,62 @@ class Squeeze(Flow):
 
     def __init__(self, shape: Sequence[int]):
         super().__init__()
-        c, h, w = _image_shape(shape, "Squeeze")
-        if h % 2 or w % 2:
-            raise ValueError(f"Squeeze needs an even height and width, got (C, H, W) = {(c, h, w)}")
-        self.in_shape = (c, h, w)
-        self.out_shape = (4 * c, h // 2, w // 2)
+        c, h, w = _check_image(shape, "Squeeze", 2)
+        self.in_shape = self.event_shape = (c, h, w)
+        self.out_shape = self.latent_shape = (4 * c, h // 2, w // 2)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, self.in_shape, "Squeeze")
         b, (c, h, w) = x.shape[0], self.in_shape
         z = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
         return z.reshape(b, *self.out_shape), x.new_zeros(b)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, self.out_shape, "Squeeze.inverse")
         b, (c, h, w) = z.shape[0], self.in_shape
         x = z.reshape(b, c, 2, 2, h // 2, w // 2).permute(0, 1, 4, 2, 5, 3)
         return x.reshape(b, c, h, w), z.new_zeros(b)
 
 
+# The builder's pieces below get their sizes from multiscale_model (or hidden_for_budget), which checks them.
 class Flatten(Flow):
     """``[C, H, W] -> [C*H*W]``, the last level's exit to the flat latent; log-det 0."""
 
     def __init__(self, shape: Sequence[int]):
         super().__init__()
-        self.in_shape = check_event_shape(shape, "Flatten")
+        self.in_shape = self.event_shape = tuple(shape)
         self.dim = math.prod(self.in_shape)
+        self.latent_shape = (self.dim,)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, self.in_shape, "Flatten")
         return x.reshape(x.shape[0], self.dim), x.new_zeros(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.dim,), "Flatten.inverse")
         return z.reshape(z.shape[0], *self.in_shape), z.new_zeros(z.shape[0])
 
 
 class Split(Flow):
     r"""Factor out the second half of the channels; run ``inner`` on the first half.
 
-    ``inner`` maps ``[C - C//2, H, W]`` to a flat latent ``[batch, d]``; the output is
-    ``[batch, (C//2)*H*W + d]``, the split-off part first. ``inverse`` slices it back.
+    ``inner`` maps ``[C - C//2, H, W]`` to a flat latent ``[batch, inner_dim]`` (``C >= 2``,
+    ``inner_dim = (C - C//2) H W``); the output is ``[batch, (C//2)*H*W + inner_dim]``, the split-off
+    part first. ``inverse`` slices it back.
     """
 
     def __init__(self, shape: Sequence[int], inner: Flow, inner_dim: int):
         super().__init__()
-        c, h, w = _image_shape(shape, "Split")
-        if c < 2:
-            raise ValueError(f"Split needs at least 2 channels to split, got (C, H, W) = {(c, h, w)}")
-        if not isinstance(inner, Flow):
-            raise TypeError(f"Split expects the inner flow to be a Flow, got {type(inner).__name__}")
-        self.in_shape = (c, h, w)
+        c, h, w = shape
+        self.in_shape = self.event_shape = (c, h, w)
         self.keep = c - c // 2
         self.out_dim = (c // 2) * h * w  # the factored-out part's size
-        check_count(inner_dim, "inner_dim", "Split")
-        if inner_dim != self.keep * h * w:  # a bijection keeps the dimension of what it maps
-            raise ValueError(f"Split: the inner flow maps the kept [{self.keep}, {h}, {w}] to a latent of "
-                             f"{self.keep * h * w} numbers, so inner_dim must be {self.keep * h * w}, got {inner_dim}")
         self.inner, self.inner_dim = inner, int(inner_dim)
         self.dim = self.out_dim + self.inner_dim
+        self.latent_shape = (self.dim,)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, self.in_shape, "Split")
         kept, out = x[:, : self.keep], x[:, self.keep:]
         z_inner, logdet = self.inner(kept)
         return torch.cat([out.reshape(x.shape[0], -1), z_inner], dim=1), logdet
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.dim,), "Split.inverse")
         c, h, w = self.in_shape
         out = z[:, : self.out_dim].reshape(z.shape[0], c - self.keep, h, w)
         kept, logdet = self.inner.inverse(z[:, self.out_dim:])
@@ -145,19 +144,19 @@ def _permutation(kind: str, channels: int, lu: bool, generator: torch.Generator 
 
 
 def _coupling(kind: str, channels: int, hidden: int) -> Flow:
-    # Always the same channel half: the permutation before it decides what gets transformed.
-    cls = AdditiveCoupling if kind == "additive" else AffineCoupling
-    return cls((channels, None, None), channel_mask(channels, 0), hidden=hidden)
+    # Always the same channel half: the permutation before it decides what gets transformed. The
+    # conditioner is built here, for the checked width: it copies c // 2 channels and outputs one
+    # (additive) or two (affine) parameters per transformed channel.
+    cls, params = (AdditiveCoupling, 1) if kind == "additive" else (AffineCoupling, 2)
+    net = ConvNet(channels // 2, (channels - channels // 2) * params, hidden)
+    return cls((channels, None, None), channel_mask(channels, 0), conditioner=net)
 
 
 def glow_step(channels: int, hidden: int, permutation: str = "conv", coupling: str = "affine",
               lu: bool = True, generator: torch.Generator | None = None) -> Compose:
-    """One flow step: ActNorm -> permutation (reverse, shuffle or 1x1 conv) -> coupling."""
-    check_choice(permutation, PERMUTATIONS, "permutation", "glow_step")
-    check_choice(coupling, COUPLINGS, "coupling", "glow_step")
-    check_count(channels, "channels", "glow_step", minimum=2)
-    check_count(hidden, "hidden", "glow_step")
-    check_generator(generator, "glow_step")
+    """One flow step: ActNorm -> permutation (reverse, shuffle or 1x1 conv) -> coupling.
+
+    ``channels >= 2`` and the kinds as :func:`multiscale_model` checks them."""
     return Compose(ActNorm(channels), _permutation(permutation, channels, lu, generator),
                    _coupling(coupling, channels, hidden))
 
@@ -167,18 +166,9 @@ def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
                     generator: torch.Generator | None = None) -> Flow:
     """L = ``levels`` levels of K = ``depth`` steps on images of ``shape`` = (C, H, W); see module doc.
 
-    Returns a flow from ``[batch, C, H, W]`` to the flat latent ``[batch, C*H*W]``.
+    Returns a flow from ``[batch, C, H, W]`` to the flat latent ``[batch, C*H*W]``. The arguments are
+    those :func:`multiscale_model` checks (H and W divisible by ``2 ** levels``).
     """
-    c, h, w = _image_shape(shape, "multiscale_flow")
-    check_count(levels, "levels", "multiscale_flow")
-    check_count(depth, "depth", "multiscale_flow")
-    check_count(hidden, "hidden", "multiscale_flow")
-    check_choice(permutation, PERMUTATIONS, "permutation", "multiscale_flow")
-    check_choice(coupling, COUPLINGS, "coupling", "multiscale_flow")
-    check_generator(generator, "multiscale_flow")
-    if h % 2 ** levels or w % 2 ** levels:
-        raise ValueError(f"multiscale_flow: {levels} levels squeeze {levels} times, so height and width must be "
-                         f"divisible by {2 ** levels}; got (C, H, W) = {(c, h, w)}")
 
     def level(shape, remaining) -> tuple[Flow, int]:
         squeeze = Squeeze(shape)
@@ -192,9 +182,7 @@ def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
         split = Split(squeeze.out_shape, inner, inner_dim)
         return Compose(body + [split]), split.dim
 
-    flow, dim = level((c, h, w), levels)
-    assert dim == c * h * w
-    return flow
+    return level(tuple(shape), levels)[0]
 
 
 def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
@@ -206,9 +194,9 @@ def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
     With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.flows.LogitTransform`) the
     logit's log-det is inside ``log_prob``, so bits/dim of the [0, 1) data are honest.
     """
-    _image_shape(shape, "multiscale_model")
-    for name, value in (("levels", levels), ("depth", depth), ("hidden", hidden)):
-        check_count(value, name, "multiscale_model")
+    shape = _check_architecture(shape, levels, depth, permutation, coupling, "multiscale_model")
+    check_count(hidden, "hidden", "multiscale_model")
+    check_generator(generator, "multiscale_model")
     flow = multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu, generator)
     if logit_alpha is not None:
         flow = Compose(LogitTransform(logit_alpha), flow)
@@ -216,17 +204,21 @@ def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
 
 
 @torch.no_grad()
-def initialize_actnorm(model: nn.Module, x: Tensor) -> int:
-    """Data-dependent init of every ActNorm in ``model`` with one forward pass on ``x``.
+def initialize_actnorm(model: FlowModel | Flow, x: Tensor) -> int:
+    """Data-dependent init of every ActNorm in ``model`` (a :class:`FlowModel` or a flow) with one
+    forward pass on ``x``.
 
     Each ActNorm initialises from the activations it receives, in order. Returns how many were set.
     """
-    check_module(model, "model", "initialize_actnorm")
-    check_tensor(x, "initialize_actnorm")
+    if not isinstance(model, (FlowModel, Flow)):
+        raise TypeError(f"initialize_actnorm: model must be a FlowModel or a Flow, got {type(model).__name__}")
+    flow = model.flow if isinstance(model, FlowModel) else model
+    flow.check_input(x, who="initialize_actnorm", like=first_parameter(model))
     layers = [m for m in model.modules() if isinstance(m, ActNorm)]
     for m in layers:
         m.initialized.fill_(False)
-    (model.log_prob if hasattr(model, "log_prob") else model)(x)
+    with trusted():
+        flow(x)
     return len(layers)
 
 
@@ -237,11 +229,8 @@ def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, depth: int
     Affine couplings output twice as many channels as additive ones and the 1x1 convolution adds
     :math:`C^2` weights per step, so an ablation at equal *parameters* needs a width per variant.
     """
-    check_count(budget, "budget", "hidden_for_budget")
-    check_count(max_hidden, "max_hidden", "hidden_for_budget")
-    _image_shape(shape, "hidden_for_budget")
-    check_count(levels, "levels", "hidden_for_budget")
-    check_count(depth, "depth", "hidden_for_budget")
+    check_counts("hidden_for_budget", budget=budget, max_hidden=max_hidden)
+    shape = _check_architecture(shape, levels, depth, permutation, coupling, "hidden_for_budget")
 
     def size(hidden):
         return count_parameters(multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu))

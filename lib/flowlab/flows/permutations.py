@@ -5,6 +5,8 @@ coupling layers they make every coordinate get transformed (003 "Glow": the reve
 shuffle that the invertible 1x1 convolution replaces):
 
 .. math:: z_i = x_{\pi(i)}, \qquad x_j = z_{\pi^{-1}(j)}.
+
+The multi-scale builder makes them from checked sizes; they trust their arguments.
 """
 from __future__ import annotations
 
@@ -12,42 +14,32 @@ import torch
 from torch import Tensor
 
 from flowlab.flows.base import Flow
-from flowlab.validate import check_generator, check_tensor
+from flowlab.validate import check_shape
 
 __all__ = ["Permutation", "ReversePermutation", "RandomPermutation"]
 
 
 class Permutation(Flow):
-    """Reorders axis 1 (features or channels) by ``permutation``: ``z[:, i] = x[:, permutation[i]]``."""
+    """Reorders axis 1 (features or channels) by ``permutation`` (of ``0 .. n-1``):
+    ``z[:, i] = x[:, permutation[i]]``."""
 
     def __init__(self, permutation: Tensor):
         super().__init__()
-        try:
-            permutation = torch.as_tensor(permutation)
-        except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{type(self).__name__} expects a permutation of 0..n-1 (a 1-D integer tensor), "
-                            f"got {type(permutation).__name__}") from None
-        n = permutation.numel()
-        if permutation.dim() != 1 or n < 1 or permutation.dtype.is_floating_point or \
-                not torch.equal(permutation.sort().values, torch.arange(n)):
-            raise ValueError(f"{type(self).__name__} expects a permutation of 0..n-1, got {permutation.tolist()}")
-        self.features = n
+        permutation = torch.as_tensor(permutation)
+        self.features = permutation.numel()
         self.register_buffer("permutation", permutation.long().clone())
         self.register_buffer("inverse_permutation", torch.argsort(self.permutation))
 
-    def _check(self, x: Tensor, who: str) -> None:
-        name = f"{type(self).__name__}{who}"
-        check_tensor(x, name)
-        if x.dim() not in (2, 4) or x.shape[1] != self.features:
-            raise ValueError(f"{name} expects [batch, {self.features}] vectors or "
-                             f"[batch, {self.features}, H, W] images, got {list(x.shape)}")
+    def check_input(self, x, direction: str = "forward", *args, who: str | None = None, **kwargs) -> Tensor:
+        # Vectors [batch, n] or images [batch, n, H, W]; any shape in a composition (input_shape is None).
+        shape = (self.features, None, None) if isinstance(x, Tensor) and x.dim() > 2 else (self.features,)
+        check_shape(x, shape, who or self.name_of(direction))
+        return x
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(x, "")
         return x.index_select(1, self.permutation), x.new_zeros(x.shape[0])
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self._check(z, ".inverse")
         return z.index_select(1, self.inverse_permutation), z.new_zeros(z.shape[0])
 
     def extra_repr(self) -> str:
@@ -58,8 +50,6 @@ class ReversePermutation(Permutation):
     """Reverses the order of the ``features`` (or channels): RealNVP/Glow's "reverse"."""
 
     def __init__(self, features: int):
-        if isinstance(features, bool) or not isinstance(features, int) or features < 1:
-            raise ValueError(f"ReversePermutation needs a positive number of features, got {features!r}")
         super().__init__(torch.arange(features - 1, -1, -1))
 
 
@@ -67,7 +57,4 @@ class RandomPermutation(Permutation):
     """A fixed random shuffle of the ``features`` (or channels), drawn once from ``generator``."""
 
     def __init__(self, features: int, generator: torch.Generator | None = None):
-        if isinstance(features, bool) or not isinstance(features, int) or features < 1:
-            raise ValueError(f"RandomPermutation needs a positive number of features, got {features!r}")
-        check_generator(generator, "RandomPermutation")
         super().__init__(torch.randperm(features, generator=generator))

@@ -47,28 +47,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow
-from flowlab.validate import check_tensor
+from flowlab.flows.base import Flow, inside
+from flowlab.flows.monotone import invert_increasing
+from flowlab.validate import check_count, check_tensor
 
 
 def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
     r""":math:`\hat u = u + [m(w^\top u) - w^\top u] w / \|w\|^2`, batched over leading dimensions.
 
     Guarantees :math:`w^\top \hat u = -1 + \log(1 + e^{w^\top u}) > -1` (up to rounding) for any
-    ``u`` and nonzero ``w``.
+    ``u`` and nonzero ``w``. Checks ``u`` and ``w`` when called directly; layers calling it trust
+    their parameters.
     """
-    check_tensor(u, "planar_u_hat (its u)", nonempty=False)
-    check_tensor(w, "planar_u_hat (its w)", nonempty=False)
-    if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
-        raise ValueError(f"planar_u_hat expects u and w of the same shape [..., d], d >= 1, got "
-                         f"{list(u.shape)} and {list(w.shape)}")
-    if u.dtype != w.dtype or u.device != w.device:
-        raise TypeError(f"planar_u_hat expects u and w of one dtype and device, got {u.dtype} on {u.device} "
-                        f"and {w.dtype} on {w.device}")
-    return _u_hat(u, w)
-
-
-def _u_hat(u: Tensor, w: Tensor) -> Tensor:
+    if not inside():
+        check_tensor(u, "planar_u_hat (its u)", nonempty=False)
+        check_tensor(w, "planar_u_hat (its w)", nonempty=False, like=u)
+        if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
+            raise ValueError(f"planar_u_hat expects u, w of the same shape [..., d >= 1], got {u.shape}, {w.shape}")
     wtu = (w * u).sum(-1, keepdim=True)
     m = -1.0 + F.softplus(wtu)
     w_sq = (w * w).sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
@@ -81,26 +76,9 @@ def planar_map(z: Tensor, u_hat: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, 
     The one planar map: the parameters are shared (``u_hat``, ``w`` of shape [d], ``b`` a scalar) or
     one set per sample (``[batch, d]`` and ``[batch]``, an amortized posterior's). ``u_hat`` is taken
     as given: pass :func:`planar_u_hat` of free parameters to keep the map invertible.
-    Returns ``(g(z), logdet)`` with ``logdet`` of shape [batch].
+    Returns ``(g(z), logdet)`` with ``logdet`` of shape [batch]. No input checks: its callers (the
+    layer, the amortized posterior) have checked ``z`` and shaped the parameters.
     """
-    who = "planar_map"
-    check_tensor(z, f"{who} (its z)")
-    if z.dim() != 2 or z.shape[1] == 0:
-        raise ValueError(f"{who} expects z of shape [batch, d], got {list(z.shape)}")
-    batch, d = z.shape
-    for name, t, shared, per_sample in (("u_hat", u_hat, (d,), (batch, d)), ("w", w, (d,), (batch, d)),
-                                        ("b", b, (), (batch,))):
-        check_tensor(t, f"{who} (its {name})", nonempty=False)
-        if tuple(t.shape) not in (shared, per_sample):
-            raise ValueError(f"{who} expects {name} of shape {list(shared)} (shared) or {list(per_sample)} "
-                             f"(per sample), got {list(t.shape)}")
-        if t.dtype != z.dtype or t.device != z.device:
-            raise TypeError(f"{who} expects {name} in z's dtype and device ({z.dtype} on {z.device}), "
-                            f"got {t.dtype} on {t.device}")
-    return _planar_map(z, u_hat, w, b)
-
-
-def _planar_map(z: Tensor, u_hat: Tensor, w: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     t = torch.tanh((z * w).sum(-1) + b)
     # w^T u_hat > -1 (u-hat), so 1 + h' w^T u_hat > 0: log1p needs no absolute value. Few ops on
     # purpose: an 80-map posterior applies this 80 times per draw.
@@ -118,13 +96,8 @@ def solve_tanh_residual(target: Tensor, c: Tensor, a: Tensor, s: Tensor, iters: 
     """
     with torch.no_grad():
         target, c, a, s = torch.broadcast_tensors(target.detach(), c.detach(), a.detach(), s.detach())
-        lo, hi = target - c.abs(), target + c.abs()
-        for _ in range(iters):
-            mid = 0.5 * (lo + hi)
-            above = mid + c * torch.tanh(a * mid + s) > target
-            hi = torch.where(above, mid, hi)
-            lo = torch.where(above, lo, mid)
-        v = 0.5 * (lo + hi)
+        v = invert_increasing(lambda m: m + c * torch.tanh(a * m + s), target, target - c.abs(), target + c.abs(),
+                              iters)
         for _ in range(2):
             t = torch.tanh(a * v + s)
             slope = 1 + a * c * (1 - t * t)
@@ -143,23 +116,20 @@ class PlanarFlow(Flow):
 
     def __init__(self, features: int, init_scale: float = 0.5):
         super().__init__()
-        if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
-            raise ValueError(f"PlanarFlow needs a positive integer number of features, got {features!r}")
-        self.features = features
+        self.features = check_count(features, "features", "PlanarFlow")
+        self.event_shape = (self.features,)
         scale = init_scale / math.sqrt(features)
         self.u = nn.Parameter(torch.randn(features) * scale)
         self.w = nn.Parameter(torch.randn(features) * scale)
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> Tensor:
-        return _u_hat(self.u, self.w)  # the parameters need no input checks (and may be vmapped)
+        return planar_u_hat(self.u, self.w)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "PlanarFlow.inverse")
-        return _planar_map(z, self.u_hat(), self.w, self.b)
+        return planar_map(z, self.u_hat(), self.w, self.b)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "PlanarFlow")
         u_hat = self.u_hat()
         c = u_hat @ self.w
         y = x @ self.w
@@ -183,9 +153,8 @@ class RadialFlow(Flow):
 
     def __init__(self, features: int, init_scale: float = 0.5):
         super().__init__()
-        if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
-            raise ValueError(f"RadialFlow needs a positive integer number of features, got {features!r}")
-        self.features = features
+        self.features = check_count(features, "features", "RadialFlow")
+        self.event_shape = (self.features,)
         self.z0 = nn.Parameter(torch.randn(features) * init_scale)
         self.alpha_raw = nn.Parameter(torch.zeros(()))
         self.beta_raw = nn.Parameter(torch.zeros(()))
@@ -201,7 +170,6 @@ class RadialFlow(Flow):
         return (d - 1) * torch.log1p(beta * h) + torch.log((1 + beta * h + beta * dh * r).abs())
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "RadialFlow.inverse")
         alpha, beta = self.alpha_beta()
         diff = z - self.z0
         r = diff.norm(dim=-1)
@@ -209,7 +177,6 @@ class RadialFlow(Flow):
         return x, self._logdet(r, alpha, beta)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "RadialFlow")
         alpha, beta = self.alpha_beta()
         diff = x - self.z0
         big_r = diff.norm(dim=-1)

@@ -16,7 +16,7 @@ being finite, it raises :class:`FixedPointError` naming the block, the iteration
 :math:`g` defaults to a :class:`~flowlab.nn.LipschitzMLP` (spectral normalisation by power
 iteration, coefficient ``coeff`` per layer, LipSwish activations). Power iterations run once per
 ``forward`` in training mode: the block's output, its log-det and an ``inverse`` all see the same
-normalised weights (:func:`~flowlab.nn.frozen_power_iteration`).
+normalised weights (:func:`~flowlab.nn.lipschitz.frozen_power_iteration`).
 
 The log-det :math:`\log|\det(I + hJ_g)|` comes from :mod:`flowlab.estimators.logdet_series`:
 ``"exact"`` (slogdet of the full Jacobian, small dimensions), ``"series"`` (the power series
@@ -32,18 +32,13 @@ from torch import Tensor, nn
 from flowlab.estimators.logdet_series import TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet
 from flowlab.estimators.trace import NOISES
 from flowlab.flows.base import Flow
-from flowlab.nn import LipschitzMLP, frozen_power_iteration
-from flowlab.validate import check_choice, check_count, check_generator, check_module, check_positive
+from flowlab.nn import LipschitzMLP
+from flowlab.nn.lipschitz import frozen_power_iteration
+from flowlab.validate import check_count, check_generator, check_module, check_positive
 
 LOGDETS = ("exact", "series", "roulette")
-SETTINGS = ("logdet", "terms", "probes", "noise", "truncation", "p", "lam", "exact_terms", "tol", "max_iter")
-
-
-def _check_p(p, who: str) -> float:
-    p = check_positive(p, "p", who)
-    if p >= 1:
-        raise ValueError(f"{who}: the geometric truncation's p must lie in (0, 1), got {p!r}")
-    return p
+SETTINGS = {"logdet": LOGDETS, "terms": "count", "probes": "count", "noise": NOISES, "truncation": TRUNCATIONS,
+            "p": "(0, 1)", "lam": "positive", "exact_terms": "count0", "tol": "positive or None", "max_iter": "count"}
 
 
 class FixedPointError(ValueError):
@@ -83,26 +78,10 @@ class ResidualFlow(Flow):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"{who}: name must be a string, got {type(name).__name__}")
         self.name = name or who
-        self._set(logdet=logdet, terms=terms, probes=probes, noise=noise, truncation=truncation, p=p, lam=lam,
-                  exact_terms=exact_terms, tol=tol, max_iter=max_iter)
-
-    def _set(self, **settings) -> None:
-        who = self.name if hasattr(self, "name") else "ResidualFlow"
-        unknown = sorted(set(settings) - set(SETTINGS))
-        if unknown:
-            raise ValueError(f"{who} has no setting {', '.join(unknown)}; its settings are {SETTINGS}")
-        checks = {"logdet": lambda v: check_choice(v, LOGDETS, "logdet", who),
-                  "noise": lambda v: check_choice(v, NOISES, "noise", who),
-                  "truncation": lambda v: check_choice(v, TRUNCATIONS, "truncation", who),
-                  "terms": lambda v: check_count(v, "terms", who), "probes": lambda v: check_count(v, "probes", who),
-                  "exact_terms": lambda v: check_count(v, "exact_terms", who, minimum=0),
-                  "max_iter": lambda v: check_count(v, "max_iter", who),
-                  "p": lambda v: _check_p(v, who), "lam": lambda v: check_positive(v, "lam", who),
-                  "tol": lambda v: v if v is None else check_positive(v, "tol", who)}
-        for name, value in settings.items():
-            checks[name](value)
-            setattr(self, name, value)
-
+        self.event_shape = (self.features,)
+        for setting, value in dict(logdet=logdet, terms=terms, probes=probes, noise=noise, truncation=truncation,
+                                   p=p, lam=lam, exact_terms=exact_terms, tol=tol, max_iter=max_iter).items():
+            setattr(self, setting, value)  # checked by _check_setting
 
     def residual(self, x: Tensor) -> Tensor:
         r""":math:`h\,g(x)`, without input checks (it runs inside the estimators and the iteration)."""
@@ -128,8 +107,6 @@ class ResidualFlow(Flow):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(x + h g(x), log|det(I + h J_g)|)``; one round of power iteration first in training mode."""
-        self._set(**{name: getattr(self, name) for name in SETTINGS})
-        self.check_input(x, (self.features,), self.name)
         z = x + self.residual(x)
         return z, self._logdet(x)
 
@@ -141,7 +118,7 @@ class ResidualFlow(Flow):
     def inverse_iterates(self, z: Tensor, iterations: int) -> Tensor:
         """The first ``iterations`` fixed-point iterates :math:`x_0 = z, x_1, \\dots`: ``[iterations + 1, B, D]``."""
         check_count(iterations, "iterations", f"{self.name}.inverse_iterates", minimum=0)
-        self.check_input(z, (self.features,), f"{self.name}.inverse_iterates")
+        self.check_input(z, who=f"{self.name}.inverse_iterates")
         xs = [z]
         with frozen_power_iteration(self.g):
             for _ in range(iterations):
@@ -175,8 +152,5 @@ class ResidualFlow(Flow):
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """``(x, -log|det(I + h J_g(x))|)`` with ``x`` the fixed point of ``x = z - h g(x)``."""
-        who = f"{self.name}.inverse"
-        self._set(**{name: getattr(self, name) for name in SETTINGS})
-        self.check_input(z, (self.features,), who)
-        x = self._fixed_point(z, who)
+        x = self._fixed_point(z, self.name_of("inverse"))
         return x, -self._logdet(x)

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
+from flowlab.validate import check_count, check_positive
 
 __all__ = ["spline_knots", "rq_spline", "RationalQuadraticSpline"]
 
@@ -39,13 +40,9 @@ __all__ = ["spline_knots", "rq_spline", "RationalQuadraticSpline"]
 def spline_knots(raw_widths: Tensor, raw_heights: Tensor, raw_derivatives: Tensor, bound: float,
                  min_bin_width: float = 1e-3, min_bin_height: float = 1e-3,
                  min_derivative: float = 1e-3) -> tuple[Tensor, Tensor, Tensor]:
-    """Knots ``(x_k, y_k, d_k)``, each ``[..., K+1]``, from unconstrained ``[..., K]``, ``[..., K]``, ``[..., K-1]``."""
+    """Knots ``(x_k, y_k, d_k)``, each ``[..., K+1]``, from unconstrained ``[..., K]``, ``[..., K]``, ``[..., K-1]``
+    (shapes and minima as :class:`RationalQuadraticSpline` checks them: ``min * K < 1``)."""
     bins = raw_widths.shape[-1]
-    if raw_heights.shape[-1] != bins or raw_derivatives.shape[-1] != bins - 1:
-        raise ValueError(f"spline_knots expects K widths, K heights and K-1 inner derivatives; got "
-                         f"{raw_widths.shape[-1]}, {raw_heights.shape[-1]}, {raw_derivatives.shape[-1]}")
-    if min_bin_width * bins >= 1 or min_bin_height * bins >= 1:
-        raise ValueError(f"minimum bin sizes too large for {bins} bins (need min * bins < 1)")
 
     def edges(raw, minimum):
         frac = minimum + (1 - minimum * bins) * torch.softmax(raw, dim=-1)
@@ -113,15 +110,14 @@ class RationalQuadraticSpline(Flow):
     def __init__(self, features: int, bins: int = 8, bound: float = 3.0, min_bin_width: float = 1e-3,
                  min_bin_height: float = 1e-3, min_derivative: float = 1e-3):
         super().__init__()
-        if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
-            raise ValueError(f"RationalQuadraticSpline needs a positive number of features, got {features!r}")
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-            raise ValueError(f"RationalQuadraticSpline needs an integer number of bins >= 2, got {bins!r}")
-        if not bound > 0:
-            raise ValueError(f"RationalQuadraticSpline needs a positive bound B (interval [-B, B]), got {bound!r}")
-        if not 0 < min_derivative < 1:
-            raise ValueError(f"min_derivative must lie in (0, 1), got {min_derivative!r}")
-        self.features, self.bins, self.bound = features, bins, float(bound)
+        who = "RationalQuadraticSpline"
+        features = check_count(features, "features", who)
+        bins = check_count(bins, "bins", who, minimum=2)
+        bound = check_positive(bound, "bound B (of the interval [-B, B])", who)
+        if not (0 < min_derivative < 1 and min_bin_width * bins < 1 and min_bin_height * bins < 1):
+            raise ValueError(f"{who} needs min_derivative in (0, 1), min_bin_width and min_bin_height < 1 / bins")
+        self.features, self.bins, self.bound = features, bins, bound
+        self.event_shape = (features,)
         self.mins = (min_bin_width, min_bin_height, min_derivative)
         self.raw_widths = nn.Parameter(torch.zeros(features, bins))
         self.raw_heights = nn.Parameter(torch.zeros(features, bins))
@@ -133,11 +129,9 @@ class RationalQuadraticSpline(Flow):
         return spline_knots(self.raw_widths, self.raw_heights, self.raw_derivatives, self.bound, *self.mins)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "RationalQuadraticSpline")
         z, ld = rq_spline(x, *self.knots())
         return z, ld.sum(-1)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "RationalQuadraticSpline.inverse")
         x, ld = rq_spline(z, *self.knots(), inverse=True)
         return x, ld.sum(-1)

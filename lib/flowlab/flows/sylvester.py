@@ -38,22 +38,15 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
-from flowlab.validate import check_count, check_positive, check_tensor
+from flowlab.validate import check_counts, check_shape, check_tensor
 
 
 def _check_factors(a: Tensor, b: Tensor, hprime: Tensor, who: str) -> None:
-    for name, t in (("A", a), ("B", b)):
-        check_tensor(t, f"{who} (its {name})", nonempty=False)
-    check_tensor(hprime, f"{who} (its h')")
-    if a.dim() != 2 or b.dim() != 2 or a.shape != b.shape[::-1] or a.numel() == 0:
+    check_tensor(a, f"{who} (its A)", nonempty=False)
+    check_tensor(b, f"{who} (its B)", nonempty=False, like=a)
+    if a.dim() != 2 or b.shape != a.shape[::-1] or a.numel() == 0:
         raise ValueError(f"{who} expects A [m, d] and B [d, m], got {list(a.shape)} and {list(b.shape)}")
-    d = a.shape[1]
-    if hprime.dim() != 2 or hprime.shape[1] != d:
-        raise ValueError(f"{who} expects h' of shape [batch, {d}], got {list(hprime.shape)}")
-    if not (a.dtype == b.dtype == hprime.dtype):
-        raise TypeError(f"{who} expects A, B and h' of one dtype, got {a.dtype}, {b.dtype}, {hprime.dtype}")
-    if not (a.device == b.device == hprime.device):
-        raise ValueError(f"{who} expects A, B and h' on one device, got {a.device}, {b.device}, {hprime.device}")
+    check_shape(hprime, a.shape[1:], f"{who} (its h')", like=a)
 
 
 def sylvester_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
@@ -76,6 +69,8 @@ def dense_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
     return torch.linalg.slogdet(big)[1]
 
 
+# The factors of the map, shared by the layer and the amortized posteriors. No input checks: the layer's
+# constructor and the posterior's heads shape what they pass.
 def _row_times(x: Tensor, m: Tensor) -> Tensor:
     """Row vectors ``x`` [batch, k] times matrices ``m`` [k, n] (shared) or [batch, k, n] (one per row)."""
     return (x.unsqueeze(-2) @ m).squeeze(-2)
@@ -85,33 +80,13 @@ def triangle(upper: Tensor, diag_raw: Tensor) -> Tensor:
     r"""An upper-triangular :math:`R`: the strictly upper part of ``upper`` [..., d, d] and the
     diagonal :math:`\tanh(\text{diag\_raw})` [..., d], so that :math:`|R_{ii}| < 1` and any two such
     triangles give :math:`R_{ii}\tilde R_{ii} > -1` (an invertible map)."""
-    check_tensor(upper, "triangle (its upper)")
-    check_tensor(diag_raw, "triangle (its diag_raw)", like=upper)
-    if upper.dim() < 2 or upper.shape[-1] != upper.shape[-2] or tuple(diag_raw.shape) != tuple(upper.shape[:-1]):
-        raise ValueError(f"triangle expects upper [..., d, d] and diag_raw [..., d], got {list(upper.shape)} "
-                         f"and {list(diag_raw.shape)}")
-    return _triangle(upper, diag_raw)
-
-
-def _triangle(upper: Tensor, diag_raw: Tensor) -> Tensor:
     return torch.triu(upper, 1) + torch.diag_embed(torch.tanh(diag_raw))
 
 
 def householder_q(vectors: Tensor, columns: int) -> Tensor:
     r""":math:`Q` [..., m, columns]: the first ``columns`` columns of :math:`H_1 \cdots H_K`,
-    :math:`H_k = I - 2 v_k v_k^\top / \|v_k\|^2`, from ``vectors`` [..., K, m] (batched or not).
-    Orthonormal columns by construction (H-SNF)."""
-    check_tensor(vectors, "householder_q (its vectors)", nonempty=False)
-    if vectors.dim() < 2 or vectors.shape[-1] == 0 or vectors.shape[-2] == 0:
-        raise ValueError(f"householder_q expects vectors of shape [..., K, m], got {list(vectors.shape)}")
-    m = vectors.shape[-1]
-    check_count(columns, "columns", "householder_q")
-    if columns > m:
-        raise ValueError(f"householder_q: columns must be <= m = {m}, got {columns}")
-    return _householder_q(vectors, columns)
-
-
-def _householder_q(vectors: Tensor, columns: int) -> Tensor:
+    :math:`H_k = I - 2 v_k v_k^\top / \|v_k\|^2`, from ``vectors`` [..., K, m] (batched or not),
+    ``columns <= m``. Orthonormal columns by construction (H-SNF)."""
     *lead, k, m = vectors.shape
     unit = vectors / vectors.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(vectors.dtype).tiny)
     unit = unit.reshape(-1, k, m)                       # one flat batch: batched GEMMs, no broadcasting
@@ -124,29 +99,31 @@ def _householder_q(vectors: Tensor, columns: int) -> Tensor:
     return q.reshape(*lead, m, columns)
 
 
-def orthogonalize(a: Tensor, max_steps: int = 100, tol: float = 1e-6) -> Tensor:
+def orthogonalize(a: Tensor, max_steps: int = 100) -> Tensor:
     r"""Orthonormal columns from ``a`` [..., m, M], :math:`M \le m` (O-SNF, van den Berg et al.):
-    scale by the Frobenius norm (all singular values :math:`\le 1`), then iterate
-    :math:`Q \leftarrow Q\,(I + \tfrac12 (I - Q^\top Q))`, which sends every singular value
-    :math:`\sigma \in (0, \sqrt 3)` to 1, until :math:`\max \|Q^\top Q - I\|_F \le` ``tol``.
-    Differentiable (gradients flow through the iterations)."""
-    check_tensor(a, "orthogonalize")
-    if a.dim() < 2 or a.shape[-2] < a.shape[-1] or a.shape[-1] == 0:
-        raise ValueError(f"orthogonalize expects matrices [..., m, M] with 1 <= M <= m, got {list(a.shape)}")
-    check_count(max_steps, "max_steps", "orthogonalize")
-    check_positive(tol, "tol", "orthogonalize")
-    return _orthogonalize(a, max_steps, tol)
+    scale each matrix by its Frobenius norm (all singular values :math:`\le 1`), then iterate
 
+    .. math:: Q_{k+1} = Q_k \left(I + \tfrac12 (I - Q_k^\top Q_k)\right),
 
-def _orthogonalize(a: Tensor, max_steps: int = 100, tol: float = 1e-6) -> Tensor:
+    which sends every singular value :math:`\sigma \in (0, \sqrt 3)` to 1, quadratically: with
+    :math:`e = 1 - \sigma^2`, one step gives :math:`e' = \tfrac34 e^2 + \tfrac14 e^3`.
+
+    Each matrix stops on its own, at its first step with :math:`\|Q^\top Q - I\|_F \le \sqrt{\epsilon}`
+    (:math:`\epsilon` the dtype's machine epsilon; or after ``max_steps``), and then takes one more
+    step, which leaves :math:`|e| \lesssim \epsilon`: :math:`Q` is orthonormal to working precision,
+    so the Sylvester log-det (which takes :math:`Q^\top Q = I`) is that of the :math:`Q` used, and a
+    matrix's :math:`Q` does not depend on the other matrices of its batch. Differentiable (gradients
+    flow through the iterations)."""
     eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    tol = torch.finfo(a.dtype).eps ** 0.5
     q = a / a.flatten(-2).norm(dim=-1).clamp_min(torch.finfo(a.dtype).tiny)[..., None, None]
     for _ in range(max_steps):
         gram = q.transpose(-1, -2) @ q
-        if float((gram.detach() - eye).flatten(-2).norm(dim=-1).max()) <= tol:
+        active = (gram.detach() - eye).flatten(-2).norm(dim=-1) > tol     # per matrix
+        if not bool(active.any()):
             break
-        q = q @ (1.5 * eye - 0.5 * gram)
-    return q
+        q = torch.where(active[..., None, None], q @ (1.5 * eye - 0.5 * gram), q)
+    return q @ (1.5 * eye - 0.5 * (q.transpose(-1, -2) @ q))
 
 
 def sylvester_map(z: Tensor, q: Tensor, r: Tensor, r_tilde: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
@@ -159,25 +136,6 @@ def sylvester_map(z: Tensor, q: Tensor, r: Tensor, r_tilde: Tensor, b: Tensor) -
     amortized posterior's). The log-det is Sylvester's identity with :math:`Q^\top Q = I`:
     :math:`\det(I_d + \mathrm{diag}(h')\tilde R R)`, triangular. Returns ``(g(z), logdet [batch])``.
     """
-    who = "sylvester_map"
-    check_tensor(z, f"{who} (its z)")
-    if z.dim() != 2 or z.shape[1] == 0:
-        raise ValueError(f"{who} expects z of shape [batch, m], got {list(z.shape)}")
-    batch, m = z.shape
-    check_tensor(q, f"{who} (its q)", nonempty=False)
-    d = q.shape[-1] if q.dim() in (2, 3) else 0
-    for name, t, shared in (("q", q, (m, d)), ("r", r, (d, d)), ("r_tilde", r_tilde, (d, d)), ("b", b, (d,))):
-        check_tensor(t, f"{who} (its {name})", nonempty=False)
-        if d == 0 or d > m or tuple(t.shape) not in (shared, (batch, *shared)):
-            raise ValueError(f"{who} expects q [m, d] with 1 <= d <= m = {m}, r and r_tilde [d, d], b [d] "
-                             f"(or each with a leading batch dimension {batch}); got {name} {list(t.shape)}")
-        if t.dtype != z.dtype or t.device != z.device:
-            raise TypeError(f"{who} expects {name} in z's dtype and device ({z.dtype} on {z.device}), "
-                            f"got {t.dtype} on {t.device}")
-    return _sylvester_map(z, q, r, r_tilde, b)
-
-
-def _sylvester_map(z: Tensor, q: Tensor, r: Tensor, r_tilde: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     t = torch.tanh(_row_times(_row_times(z, q), r_tilde.transpose(-1, -2)) + b)
     diag = torch.diagonal(r, dim1=-2, dim2=-1) * torch.diagonal(r_tilde, dim1=-2, dim2=-1)
     logdet = torch.log((1 + (1 - t * t) * diag).abs()).sum(-1)
@@ -198,13 +156,11 @@ class SylvesterFlow(Flow):
         super().__init__()
         hidden = features if hidden is None else hidden
         reflections = features if reflections is None else reflections
-        for name, value in (("features", features), ("hidden", hidden), ("reflections", reflections)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"SylvesterFlow needs a positive integer {name}, got {value!r}")
+        check_counts("SylvesterFlow", features=features, hidden=hidden, reflections=reflections)
         if hidden > features:
-            raise ValueError(f"SylvesterFlow needs hidden <= features (d <= m), "
-                             f"got hidden={hidden}, features={features}")
+            raise ValueError(f"SylvesterFlow needs hidden <= features (d <= m), got {hidden} > {features}")
         self.features, self.hidden = features, hidden
+        self.event_shape = (features,)
         self.householder = nn.Parameter(torch.randn(reflections, features))
         self.r_upper = nn.Parameter(torch.randn(hidden, hidden) * init_scale / hidden ** 0.5)
         self.r_tilde_upper = nn.Parameter(torch.randn(hidden, hidden) * init_scale / hidden ** 0.5)
@@ -214,19 +170,17 @@ class SylvesterFlow(Flow):
 
     def q(self) -> Tensor:
         """:math:`Q` [m, d]: the first d columns of :math:`H_1 \\cdots H_K`, orthonormal by construction."""
-        return _householder_q(self.householder, self.hidden)
+        return householder_q(self.householder, self.hidden)
 
     def triangles(self) -> tuple[Tensor, Tensor]:
         """:math:`R, \\tilde R`: strictly upper parts free, diagonals :math:`\\tanh`
         (so :math:`R_{ii}\\tilde R_{ii} > -1`)."""
-        return _triangle(self.r_upper, self.r_diag_raw), _triangle(self.r_tilde_upper, self.r_tilde_diag_raw)
+        return triangle(self.r_upper, self.r_diag_raw), triangle(self.r_tilde_upper, self.r_tilde_diag_raw)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(z, (self.features,), "SylvesterFlow.inverse")
-        return _sylvester_map(z, self.q(), *self.triangles(), self.b)
+        return sylvester_map(z, self.q(), *self.triangles(), self.b)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.check_input(x, (self.features,), "SylvesterFlow")
         q = self.q()
         r, rt = self.triangles()
         y = x @ q

@@ -252,12 +252,12 @@ class ClaimBook:
         print(f"  {done}/{len(stable)} reproduced" + (f" ({aside} seed-dependent, not counted)" if aside else ""))
 
     def results_of(self, notebook: str) -> "NotebookResults":
-        """The saved results of ``notebook``, which this notebook must declare in
-        ``manifest.DEPENDS_ON`` (so the driver runs it first and re-runs this one when it changes)."""
+        """The saved results of ``notebook``, which this notebook's manifest entry must name in its
+        ``depends_on`` (so the driver runs it first and re-runs this one when it changes)."""
         declared = manifest.DEPENDS_ON.get(self.notebook, ())
         if notebook not in declared:
-            raise ValueError(f"{self.notebook} reads results of {notebook!r} without declaring it; add it to "
-                             f"flowlab.lab.manifest.DEPENDS_ON[{self.notebook!r}] (declared: {declared})")
+            raise ValueError(f"{self.notebook} reads results of {notebook!r} without declaring it; add it to the "
+                             f"depends_on of {self.notebook!r} in flowlab.lab.manifest (declared: {declared})")
         return NotebookResults.load(notebook, self.params.mode)
 
     def save(self):

@@ -58,7 +58,16 @@ import torch
 from scipy import special, stats
 from torch import Tensor
 
-from flowlab.validate import check_choice, check_count, check_number, check_positive, check_tensor
+from flowlab.validate import (
+    check_array,
+    check_choice,
+    check_count,
+    check_fraction,
+    check_positive,
+    check_samples,
+    check_square,
+    check_tensor,
+)
 
 __all__ = ["QuadraticFormCumulants", "bonferroni_z", "pearson_quantiles", "pearson_z",
            "quadratic_form_cumulants", "quadratic_form_z", "rmse_loglog_slope", "sample_mean_moments",
@@ -79,24 +88,12 @@ class QuadraticFormCumulants(NamedTuple):
     k6: Tensor
 
 
-def _square(A, who: str) -> Tensor:
-    check_tensor(A, f"{who} (its matrix A)", nonempty=False)
-    if A.dim() < 2 or A.shape[-1] != A.shape[-2] or A.shape[-1] == 0:
-        raise ValueError(f"{who}: expected a square matrix or a batch of them [..., m, m], m >= 1, "
-                         f"got shape {list(A.shape)}")
-    return A.detach().to(torch.float64)
-
-
 def quadratic_form_cumulants(A: Tensor, noise: str) -> QuadraticFormCumulants:
     r"""Exact cumulants of :math:`Q = \varepsilon^\top A \varepsilon` for Gaussian or Rademacher
     :math:`\varepsilon` (formulas in the module docstring). ``A`` is ``[..., m, m]``; only its
-    symmetric part matters."""
-    return _cumulants(A, noise, "quadratic_form_cumulants")
-
-
-def _cumulants(A, noise: str, who: str) -> QuadraticFormCumulants:
-    check_choice(noise, NOISES, "noise", who)
-    A = _square(A, who)
+    symmetric part matters. (The bands' moments; :func:`quadratic_form_z` and :func:`variance_band`
+    validate ``A`` and ``noise``.)"""
+    A = A.detach().to(torch.float64)
     S = (A + A.transpose(-1, -2)) / 2
     k1 = torch.diagonal(S, dim1=-2, dim2=-1).sum(-1)
     if noise == "gaussian":
@@ -126,24 +123,14 @@ def _cumulants(A, noise: str, who: str) -> QuadraticFormCumulants:
     return QuadraticFormCumulants(k1, k2, k3, k4, k6)
 
 
-def _check_cumulants(cum, who: str) -> None:
-    if not isinstance(cum, QuadraticFormCumulants):
-        raise TypeError(f"{who}: expected the QuadraticFormCumulants of quadratic_form_cumulants, "
-                        f"got {type(cum).__name__}")
-
-
 def sample_mean_moments(cum: QuadraticFormCumulants, n: int) -> tuple[Tensor, Tensor, Tensor]:
     """Mean, variance and third central moment of the mean of ``n`` i.i.d. draws."""
-    _check_cumulants(cum, "sample_mean_moments")
-    n = check_count(n, "n", "sample_mean_moments")
     return cum.k1, cum.k2 / n, cum.k3 / n ** 2
 
 
 def sample_variance_moments(cum: QuadraticFormCumulants, n: int) -> tuple[Tensor, Tensor, Tensor]:
     r"""Mean, variance and third central moment of the unbiased sample variance of ``n >= 3`` i.i.d.
     draws, from the *theoretical* cumulants (never from the sample under test)."""
-    _check_cumulants(cum, "sample_variance_moments")
-    n = check_count(n, "n", "sample_variance_moments", minimum=3)
     k2, k3, k4, k6 = cum.k2, cum.k3, cum.k4, cum.k6
     var = k4 / n + 2 * k2 ** 2 / (n - 1)
     third = (k6 / n ** 2 + 12 * k2 * k4 / (n * (n - 1)) + 4 * (n - 2) * k3 ** 2 / (n * (n - 1) ** 2)
@@ -152,6 +139,7 @@ def sample_variance_moments(cum: QuadraticFormCumulants, n: int) -> tuple[Tensor
 
 
 def _array(x, name: str, who: str) -> np.ndarray:
+    """A number or an array of numbers as float64, NaN refused (infinite observations are allowed)."""
     if isinstance(x, Tensor):
         x = x.detach().cpu().to(torch.float64).numpy()
     try:
@@ -168,8 +156,7 @@ def _broadcast(who: str, **arrays) -> list[np.ndarray]:
     try:
         return np.broadcast_arrays(*values)
     except ValueError:
-        raise ValueError(f"{who}: the shapes of {', '.join(arrays)} do not broadcast: "
-                         f"{[list(v.shape) for v in values]}") from None
+        raise ValueError(f"{who}: {', '.join(arrays)} do not broadcast: {[list(v.shape) for v in values]}") from None
 
 
 def _out(z: np.ndarray):
@@ -187,11 +174,8 @@ def pearson_z(x, mean, var, third):
     x, mean, var, third = _broadcast(who, x=x, mean=mean, var=var, third=third)
     shape_out = x.shape
     x, mean, var, third = (np.atleast_1d(v).astype(np.float64) for v in (x, mean, var, third))
-    if not (np.isfinite(mean).all() and np.isfinite(var).all() and np.isfinite(third).all()):
-        raise ValueError(f"{who}: the null moments must be finite")
-    if (var <= 0).any():
-        raise ValueError(f"{who}: the null variance must be positive (a statistic without spread is an "
-                         f"exact check, not a band); got {var[var <= 0].tolist()}")
+    if not (np.isfinite(mean).all() and np.isfinite(var).all() and np.isfinite(third).all() and (var > 0).all()):
+        raise ValueError(f"{who}: the null moments must be finite and the variance positive, got variance {var}")
     sd = np.sqrt(var)
     skew = third / var ** 1.5
     z = (x - mean) / sd
@@ -211,7 +195,7 @@ def pearson_z(x, mean, var, third):
 
 def pearson_quantiles(mean, var, third, z):
     """Inverse of :func:`pearson_z`: the values of the statistic whose z-scores are ``-z`` and ``+z``."""
-    who = "pearson_quantiles"
+    who = "pearson_quantiles"   # variance_band's (its z is checked there; a zero variance is refused here)
     mean, var, third, z = _broadcast(who, mean=mean, var=var, third=third, z=z)
     shape_out = mean.shape
     mean, var, third, z = (np.atleast_1d(v).astype(np.float64) for v in (mean, var, third, z))
@@ -238,21 +222,10 @@ def bonferroni_z(alpha: float, comparisons: int, *, two_sided: bool = True) -> f
     with probability at most ``alpha`` (Bonferroni: each at ``alpha / comparisons``). Holds for
     dependent z-scores too; for independent ones the rate is :math:`1 - (1 - \alpha/k)^k`, just below
     ``alpha``."""
-    alpha = check_number(alpha, "alpha", "bonferroni_z")
-    if not 0 < alpha < 1:
-        raise ValueError(f"bonferroni_z: alpha must be a probability in (0, 1), got {alpha!r}")
+    alpha = check_fraction(alpha, "alpha (a probability)", "bonferroni_z")
     k = check_count(comparisons, "comparisons", "bonferroni_z")
     per = alpha / k / (2 if two_sided else 1)
     return float(stats.norm.isf(per))
-
-
-def _samples(samples, who: str) -> Tensor:
-    check_tensor(samples, f"{who} (its samples)")
-    if samples.dim() < 1:
-        raise ValueError(f"{who}: samples must be [n, *batch], draws along the first dimension; got a scalar")
-    if samples.shape[0] < 3:
-        raise ValueError(f"{who}: need at least 3 draws along the first dimension, got {samples.shape[0]}")
-    return samples.detach().to(torch.float64)
 
 
 def _broadcasts_to(shape, batch: tuple) -> bool:
@@ -297,15 +270,15 @@ def quadratic_form_z(samples: Tensor, A: Tensor, noise: str, *, center: Tensor |
     correct estimator gives :math:`|z|` above :func:`bonferroni_z` at the stated rate. Returns
     ``(z_mean, z_var)``: arrays of the batch shape (without its last dimension when pooled), or floats."""
     who = "quadratic_form_z"
-    s = _samples(samples, who)
-    A = _square(A, who)
+    check_samples(samples, f"{who} (its samples)", 3)
+    check_square(A, f"{who} (its matrix A)", batched=True)
+    check_choice(noise, NOISES, "noise", who)
+    s = samples.detach().to(torch.float64)
     batch = tuple(s.shape[1:])
-    if not _broadcasts_to(A.shape[:-2], batch):
-        raise ValueError(f"{who}: samples [n, *batch] must have the batch shape of A [*batch, m, m] (or one "
-                         f"it broadcasts to); got samples {list(s.shape)} and A {list(A.shape)}")
-    if pool and not batch:
-        raise ValueError(f"{who}: pool=True sums over the last batch dimension; samples {list(s.shape)} have none")
-    cum = _cumulants(A, noise, who)
+    if not _broadcasts_to(A.shape[:-2], batch) or (pool and not batch):
+        raise ValueError(f"{who}: samples [n, *batch] must have the batch shape of A [*batch, m, m] or one it "
+                         f"broadcasts to (pool=True: a batch dimension); got {list(s.shape)} and A {list(A.shape)}")
+    cum = quadratic_form_cumulants(A, noise)
     n = s.shape[0]
     center = cum.k1 if center is None else _per_column(center, batch, "center", who)
     claimed = cum.k2 if variance is None else _per_column(variance, batch, "variance", who)
@@ -326,10 +299,11 @@ def variance_band(A: Tensor, noise: str, n: int, z: float):
     inside a band of ``z`` (e.g. :func:`bonferroni_z`): the values whose :func:`quadratic_form_z`
     variance score is :math:`\pm z`. Returns ``(low, high)``, arrays of the batch shape or floats."""
     who = "variance_band"
-    cum = _cumulants(A, noise, who)
+    check_square(A, f"{who} (its matrix A)", batched=True)
+    check_choice(noise, NOISES, "noise", who)
     n = check_count(n, "n", who, minimum=3)
     z = check_positive(z, "z", who)
-    mean, var, third = sample_variance_moments(cum, n)
+    mean, var, third = sample_variance_moments(quadratic_form_cumulants(A, noise), n)
     return pearson_quantiles(mean, var, third, z)
 
 
@@ -343,17 +317,15 @@ def rmse_loglog_slope(x, errors, *, n_boot: int = 300, rng: np.random.Generator)
     every ``x``), drawn from ``rng``. A band of 3 such errors around a slope the estimator has
     exactly (Hutchinson's :math:`-1/2`) fails it with probability about 0.3%."""
     who = "rmse_loglog_slope"
-    x = _array(x, "x", who)
-    e = _array(errors, "errors", who)
-    if x.ndim != 1 or len(x) < 2 or (x <= 0).any() or not np.isfinite(x).all():
+    x = check_array(x, "x", who)
+    e = check_array(errors, "errors", who)
+    if x.ndim != 1 or len(x) < 2 or (x <= 0).any():
         raise ValueError(f"{who}: x must be at least 2 positive finite numbers, got {x.tolist()}")
-    if e.ndim != 2 or e.shape[0] != len(x) or e.shape[1] < 2 or not np.isfinite(e).all():
-        raise ValueError(f"{who}: errors must be finite, [len(x), trials >= 2] = [{len(x)}, ...], "
-                         f"got shape {list(e.shape)}")
+    if e.ndim != 2 or e.shape[0] != len(x) or e.shape[1] < 2:
+        raise ValueError(f"{who}: errors must be [len(x), trials >= 2] = [{len(x)}, ...], got {list(e.shape)}")
     n_boot = check_count(n_boot, "n_boot", who, minimum=2)
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator (every draw is seeded), "
-                        f"got {type(rng).__name__}")
+        raise TypeError(f"{who}: rng must be a numpy.random.Generator (every draw is seeded), got {type(rng).__name__}")
     lx = np.log(x) - np.log(x).mean()
 
     def slopes(rmse):  # rows of log-RMSE curves -> their least-squares slopes

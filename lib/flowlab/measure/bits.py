@@ -21,43 +21,36 @@ from torch import Tensor
 from flowlab.validate import check_callable, check_count, check_number, check_tensor
 
 
-def _check_log_prob(value, name: str, who: str) -> None:
-    if isinstance(value, Tensor):
-        check_tensor(value, f"{who} (its {name})")
-    else:
-        check_number(value, name, who)
-
-
 def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: int, levels: int = 256) -> Tensor | float:
     """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1)."""
-    check_count(num_dims, "num_dims", "bits_per_dim")
-    check_count(levels, "levels", "bits_per_dim", minimum=2)
-    _check_log_prob(log_prob_unit_cube, "log-probability", "bits_per_dim")
+    who = "bits_per_dim"
+    check_count(num_dims, "num_dims", who)
+    check_count(levels, "levels", who, minimum=2)
+    if isinstance(log_prob_unit_cube, Tensor):
+        check_tensor(log_prob_unit_cube, f"{who} (its log-probability)")
+    else:
+        check_number(log_prob_unit_cube, "log-probability", who)
     return (-log_prob_unit_cube + num_dims * math.log(levels)) / (num_dims * math.log(2))
 
 
 def nats_to_bits_per_dim(log_likelihood_nats: float, num_dims: int, levels: int = 256) -> float:
-    """A published log-likelihood in nats (data in [0,1]) as bits/dim, e.g. NICE's MNIST 1980.50."""
-    check_number(log_likelihood_nats, "log_likelihood_nats", "nats_to_bits_per_dim")
-    check_count(num_dims, "num_dims", "nats_to_bits_per_dim")
-    check_count(levels, "levels", "nats_to_bits_per_dim", minimum=2)
-    return float(bits_per_dim(float(log_likelihood_nats), num_dims, levels))
+    """A published log-likelihood in nats (data in [0,1]) as bits/dim, e.g. NICE's MNIST 1980.50
+    (:func:`bits_per_dim` of that number, which checks ``num_dims`` and ``levels``)."""
+    nats = check_number(log_likelihood_nats, "log_likelihood_nats", "nats_to_bits_per_dim")
+    return float(bits_per_dim(nats, num_dims, levels))
 
 
 def bits_per_dim_to_nats(bpd: float, num_dims: int, levels: int = 256) -> float:
     """The inverse of :func:`nats_to_bits_per_dim`: a log-likelihood in nats for data in [0,1]."""
-    check_number(bpd, "bpd", "bits_per_dim_to_nats")
-    check_count(num_dims, "num_dims", "bits_per_dim_to_nats")
-    check_count(levels, "levels", "bits_per_dim_to_nats", minimum=2)
     return float(num_dims * math.log(levels) - bpd * num_dims * math.log(2))
 
 
-
 def mean_bits_per_dim(log_prob, y: Tensor, levels: int, chunk: int = 500) -> float:
-    """Mean bits/dim of a dataset ``y`` (dequantized, in [0, 1)) under ``log_prob``, in chunks."""
-    check_callable(log_prob, "log_prob", "mean_bits_per_dim")
-    check_tensor(y, "mean_bits_per_dim (its data y)")
-    check_count(levels, "levels", "mean_bits_per_dim", minimum=2)
-    check_count(chunk, "chunk", "mean_bits_per_dim")
+    """Mean bits/dim of a dataset ``y`` (dequantized, in [0, 1)) under ``log_prob``, in chunks
+    (``levels`` and each chunk's log-probabilities are checked by :func:`bits_per_dim`)."""
+    who = "mean_bits_per_dim"
+    check_callable(log_prob, "log_prob", who)
+    check_tensor(y, f"{who} (its data y)")
+    check_count(chunk, "chunk", who)
     dims = int(y[0].numel())
     return torch.cat([bits_per_dim(log_prob(part), dims, levels) for part in y.split(chunk)]).mean().item()

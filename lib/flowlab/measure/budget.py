@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from flowlab.validate import check_module
+
 
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters of ``model`` (shared tensors once)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"count_parameters expects an nn.Module, got {type(model).__name__}")
+    check_module(model, "model", "count_parameters")
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

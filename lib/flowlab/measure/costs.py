@@ -13,7 +13,7 @@ from torch import nn
 
 from flowlab.measure.counting import CallCounter
 from flowlab.measure.timing import time_call
-from flowlab.validate import check_callable, check_count, check_generator
+from flowlab.validate import check_callable, check_count, check_counts, check_generator, check_sequence
 
 
 def direction_costs(make_flow: Callable[[int], nn.Module], dims: Sequence[int], *,
@@ -26,16 +26,13 @@ def direction_costs(make_flow: Callable[[int], nn.Module], dims: Sequence[int], 
     longer the call, which biases log-log slopes upward). Each entry is the best of ``inner`` calls,
     and the ``dims`` are interleaved within each repeat so that a slow spell hits every ``D``.
     """
-    check_callable(make_flow, "make_flow", "direction_costs")
-    check_callable(networks, "networks", "direction_costs")
-    check_generator(generator, "direction_costs")
-    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
-        raise TypeError(f"direction_costs expects a sequence of dimensions, got {type(dims).__name__}")
-    dims = [check_count(d, "dimension", "direction_costs") for d in dims]
-    if not dims:
-        raise ValueError("direction_costs needs at least one dimension")
-    for name, v in (("batch", batch), ("repeats", repeats), ("inner", inner)):
-        check_count(v, name, "direction_costs")
+    who = "direction_costs"
+    check_callable(make_flow, "make_flow", who)
+    check_callable(networks, "networks", who)
+    check_generator(generator, who)
+    dims = check_sequence(dims, "dims (the dimensions)", who)
+    dims = [check_count(d, "dimension", who) for d in dims]
+    check_counts(who, batch=batch, repeats=repeats, inner=inner)
     flows = {d: make_flow(d).eval() for d in dims}
     inputs = {d: torch.randn(batch, d, generator=generator) for d in dims}
     directions = ("forward", "inverse")

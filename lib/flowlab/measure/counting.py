@@ -15,6 +15,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from flowlab.validate import check_choice
+
 PHASES = ("forward", "backward")
 
 
@@ -28,11 +30,11 @@ class CallCounter:
     """Count calls of ``modules`` (one or several ``nn.Module``) by autograd phase."""
 
     def __init__(self, modules: nn.Module | Iterable[nn.Module], *, vjps: bool = False):
-        if not isinstance(modules, nn.Module) and not hasattr(modules, "__iter__"):
-            raise TypeError(f"CallCounter expects one or more nn.Module instances, got {type(modules).__name__}")
-        self.modules = [modules] if isinstance(modules, nn.Module) else list(modules)
+        if isinstance(modules, nn.Module):
+            modules = [modules]
+        self.modules = list(modules) if hasattr(modules, "__iter__") else []
         if not self.modules or not all(isinstance(m, nn.Module) for m in self.modules):
-            raise TypeError("CallCounter expects one or more nn.Module instances")
+            raise TypeError(f"CallCounter expects one or more nn.Module instances, got {type(modules).__name__}")
         self.vjps = vjps
         self._handles: list = []
         self._forced: str | None = None
@@ -58,8 +60,7 @@ class CallCounter:
     @contextmanager
     def phase(self, name: str):
         """Count every call inside the block as ``name`` ("forward" or "backward")."""
-        if name not in PHASES:
-            raise ValueError(f"CallCounter.phase: unknown phase {name!r}; expected one of {PHASES}")
+        check_choice(name, PHASES, "phase", "CallCounter.phase")
         previous, self._forced = self._forced, name
         try:
             yield self

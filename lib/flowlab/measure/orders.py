@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Mapping, Sequence
 
-from flowlab.measure.seeds import SeedComparison, _comparison
+from flowlab.measure.seeds import SeedComparison, compare_seeds
+from flowlab.validate import check_fraction, check_number
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive at this scale"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
@@ -45,9 +45,6 @@ class Part:
     comparison: SeedComparison
     relation: str
     margin: float = 0.0
-
-    def __post_init__(self):
-        assert self.relation in _RELATIONS and self.margin >= 0, (self.relation, self.margin)
 
     def region(self) -> tuple[float, float]:
         """The open interval of Δ = mean(A) - mean(B) where the claim holds."""
@@ -85,12 +82,11 @@ def _num(x: float) -> str:
 
 def _part(a, b, relation: str, margin: float) -> Part:
     who = relation.replace(" ", "_")
-    if isinstance(margin, bool) or not isinstance(margin, Real) or not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"{who}: the margin must be a finite number >= 0, got {margin!r}")
-    if relation in ("not worse", "similar") and margin == 0:
-        raise ValueError(f"{who} needs a margin > 0 fixed before the runs (how close counts as close); with "
-                         "margin 0 no interval can ever lie inside it")
-    return Part(_comparison(a, b, who), relation, float(margin))
+    close = relation in ("not worse", "similar")   # a margin 0 would leave no interval that lies inside it
+    margin = check_number(margin, "the margin", who)
+    if margin < 0 or (close and margin == 0):
+        raise ValueError(f"{who}: the margin must be >= 0, and margin > 0 for not_worse and similar, got {margin!r}")
+    return Part(compare_seeds(a, b), relation, margin)
 
 
 def lower(a: Sequence[float], b: Sequence[float] | float, margin: float = 0.0) -> Part:
@@ -119,13 +115,6 @@ class OrderDecision:
     parts: Mapping[str, Part]
     alpha: float = ALPHA
 
-    def __post_init__(self):
-        if not self.parts or not all(isinstance(p, Part) for p in self.parts.values()):
-            raise ValueError("decide: expects a non-empty dict of name -> part (lower, higher, not_worse, similar), "
-                             f"got {self.parts!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, Real) or not 0 < self.alpha < 0.5:
-            raise ValueError(f"decide: alpha must be a probability in (0, 0.5), got {self.alpha!r}")
-
     @property
     def alpha_each(self) -> float:
         return self.alpha / len(self.parts)
@@ -147,7 +136,11 @@ class OrderDecision:
 def decide(parts: Mapping[str, Part], alpha: float = ALPHA) -> OrderDecision:
     """Decide a claim made of ``parts`` (name -> :func:`lower`, :func:`higher`, :func:`not_worse` or
     :func:`similar`) by the rule of this module, at family-wise error rate ``alpha``."""
-    return OrderDecision(dict(parts), alpha)
+    parts = dict(parts)
+    if not parts or not all(isinstance(p, Part) for p in parts.values()):
+        raise ValueError(f"decide expects a non-empty dict name -> part (of lower, higher, not_worse...), got {parts}")
+    alpha = check_fraction(alpha, "alpha (a probability)", "decide", high=0.5)
+    return OrderDecision(parts, alpha)
 
 
 def detection_rate(effect: float, sd: float, seeds: int, parts: int = 1, alpha: float = ALPHA) -> float:

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from flowlab.validate import check_array, check_fraction, check_number
+
 
 @dataclass(frozen=True)
 class SeedComparison:
@@ -60,38 +62,28 @@ class SeedComparison:
         return self.delta - half, self.delta + half
 
 
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof = 1) of per-seed values."""
-    return _mean_sd(values, "mean_sd")
-
-
-def _mean_sd(values, who: str) -> tuple[float, float]:
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{who} expects a sequence of per-seed numbers, got {type(values).__name__}")
-    try:
-        v = np.asarray(values, dtype=float)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"{who} expects a sequence of per-seed numbers, got {values!r}") from None
+def _check_seeds(values, who: str) -> np.ndarray:
+    """Per-seed results: a sequence of at least 2 finite numbers, as a float64 vector."""
+    v = check_array(values, "per-seed values", who)
     if v.ndim != 1 or len(v) < 2:
         raise ValueError(f"{who}: a seed comparison needs at least 2 seeds per method, got shape {v.shape}")
-    if not np.isfinite(v).all():
-        raise ValueError(f"{who}: per-seed values must be finite, got {v.tolist()}")
+    return v
+
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1) of per-seed values."""
+    v = _check_seeds(values, "mean_sd")
     return float(v.mean()), float(v.std(ddof=1))
 
 
 def compare_seeds(a: Sequence[float], b: Sequence[float] | float) -> SeedComparison:
     """Per-seed results of A against those of B, or against a fixed number ``b``."""
-    return _comparison(a, b, "compare_seeds")
-
-
-def _comparison(a, b, who: str) -> SeedComparison:
-    ma, sa = _mean_sd(a, f"{who} (its a)")
+    a = _check_seeds(a, "compare_seeds (its a)")
     if isinstance(b, Real) and not isinstance(b, bool):
-        if not math.isfinite(b):
-            raise ValueError(f"{who}: a fixed reference b must be finite, got {b!r}")
-        return SeedComparison(ma, sa, float(b), 0.0, len(a), 0)
-    mb, sb = _mean_sd(b, f"{who} (its b)")
-    return SeedComparison(ma, sa, mb, sb, len(a), len(b))
+        b = check_number(b, "a fixed reference b", "compare_seeds")
+        return SeedComparison(*mean_sd(a), b, 0.0, len(a), 0)
+    b = _check_seeds(b, "compare_seeds (its b)")
+    return SeedComparison(*mean_sd(a), *mean_sd(b), len(a), len(b))
 
 
 def mean_lower_bound(values: Sequence[float], alpha: float = 0.01) -> float:
@@ -103,8 +95,8 @@ def mean_lower_bound(values: Sequence[float], alpha: float = 0.01) -> float:
     quantile is 6.96, not the 3 that a z band would use (which passes such a null 4.8% of the time)."""
     from scipy import stats
 
-    mean, sd = _mean_sd(values, "mean_lower_bound")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ValueError(f"mean_lower_bound: alpha must be a probability in (0, 1), got {alpha!r}")
-    n = len(values)
+    v = _check_seeds(values, "mean_lower_bound")
+    alpha = check_fraction(alpha, "alpha (a probability)", "mean_lower_bound")
+    mean, sd = mean_sd(v)
+    n = len(v)
     return mean - float(stats.t.isf(alpha, n - 1)) * sd / math.sqrt(n)

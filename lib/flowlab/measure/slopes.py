@@ -9,38 +9,28 @@ from typing import Sequence
 
 import torch
 
+from flowlab.validate import check_array
 
-def _pairs(x, y, who: str):
-    """``x`` and ``y`` as float64 vectors of at least two finite (x, y) pairs, x not all equal."""
-    try:
-        x = torch.as_tensor(x, dtype=torch.float64).flatten()
-        y = torch.as_tensor(y, dtype=torch.float64).flatten()
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"{who} expects two sequences of numbers, got {type(x).__name__} "
-                        f"and {type(y).__name__}") from None
+
+def _check_pairs(x, y, who: str, *, loglog: bool = False):
+    """``x`` and ``y`` as float64 vectors of at least two finite (x, y) pairs, x not all equal (and
+    both positive for a log-log fit)."""
+    x = check_array(x, "x", who)
+    y = check_array(y, "y", who)
+    x, y = torch.as_tensor(x).flatten(), torch.as_tensor(y).flatten()
     if x.numel() != y.numel() or x.numel() < 2:
         raise ValueError(f"{who} needs at least two (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
-    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
-        raise ValueError(f"{who} needs finite x and y, got x={x.tolist()}, y={y.tolist()}")
     if bool((x == x[0]).all()):
         raise ValueError(f"{who}: x takes a single value {x[0].item()}, so no slope can be fitted")
-    return x, y
-
-
-def _loglog(x, y, who: str):
-    x, y = _pairs(x, y, who)
-    if (x <= 0).any() or (y <= 0).any():
+    if loglog and ((x <= 0).any() or (y <= 0).any()):
         raise ValueError(f"{who}: a log-log slope needs positive, finite x and y")
-    return x.log(), y.log()
+    return x, y
 
 
 def loglog_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Least-squares slope of log y against log x and its standard error (nan for two points)."""
-    return _loglog_fit(x, y, "loglog_fit")
-
-
-def _loglog_fit(x, y, who: str) -> tuple[float, float]:
-    lx, ly = _loglog(x, y, who)
+    x, y = _check_pairs(x, y, "loglog_fit", loglog=True)
+    lx, ly = x.log(), y.log()
     lx = lx - lx.mean()
     slope = (lx * (ly - ly.mean())).sum() / (lx ** 2).sum()
     n = lx.numel()
@@ -53,7 +43,7 @@ def _loglog_fit(x, y, who: str) -> tuple[float, float]:
 
 def linear_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Least-squares slope of y against x and the fit's R^2 (1 when y is constant)."""
-    x, y = _pairs(x, y, "linear_fit")
+    x, y = _check_pairs(x, y, "linear_fit")
     xc = x - x.mean()
     slope = (xc * (y - y.mean())).sum() / (xc ** 2).sum()
     ss_tot = ((y - y.mean()) ** 2).sum()
@@ -64,5 +54,6 @@ def linear_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
-    """Least-squares slope of log y against log x (the order of a power law y ~ x^slope)."""
-    return _loglog_fit(x, y, "loglog_slope")[0]
+    """Least-squares slope of log y against log x (the order of a power law y ~ x^slope): the slope of
+    :func:`loglog_fit`, which checks the pairs."""
+    return loglog_fit(x, y)[0]

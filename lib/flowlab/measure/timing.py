@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from flowlab.validate import check_choice, check_count
+from flowlab.validate import check_callable, check_choice, check_count, check_counts
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -43,18 +43,17 @@ def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, in
               clock: str = "wall", device: str | torch.device | None = None) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timings of ``inner`` calls each
     (seconds per call). ``device="cuda"`` synchronises before reading the clock."""
-    if not callable(fn):
-        raise TypeError(f"time_call expects a callable fn(), got {type(fn).__name__}")
-    check_count(repeats, "repeats", "time_call")
-    check_count(inner, "inner", "time_call")
-    check_count(warmup, "warmup", "time_call", minimum=0)
-    now = CLOCKS[check_choice(clock, CLOCKS, "clock", "time_call")]
+    who = "time_call"
+    check_callable(fn, "fn", who)
+    check_counts(who, repeats=repeats, inner=inner)
+    check_count(warmup, "warmup", who, minimum=0)
+    check_choice(clock, CLOCKS, "clock", who)
+    now = CLOCKS[clock]
     if device is not None:
         try:
             torch.device(device)
         except (TypeError, RuntimeError):
-            raise ValueError("time_call: device must be a torch device such as 'cpu' or 'cuda', "
-                             f"got {device!r}") from None
+            raise ValueError(f"{who}: device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
     for _ in range(warmup):
         fn()
     times = []

@@ -1,6 +1,6 @@
 r"""A trained VAE as a lossless coder: its three distributions handed to bits-back ANS.
 
-:class:`flowlab.coding.BitsBackCodec` takes callables; this wires them to a
+:class:`flowlab.coding.bitsback.BitsBackCodec` takes callables; this wires them to a
 :class:`~flowlab.models.VAE` with a Gaussian posterior and a Bernoulli pixel likelihood:
 
 - :math:`q(z|x) = \mathcal N(\mu(x), \mathrm{diag}\,\sigma^2(x))` from the encoder, with the posterior's
@@ -16,23 +16,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from flowlab.coding import BitsBackCodec, LatentGrid, standard_normal_prior
+from flowlab.coding.bitsback import BitsBackCodec, standard_normal_prior
+from flowlab.coding.latent import LatentGrid
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
-from flowlab.validate import check_count
+from flowlab.validate import check_count, check_instance
 
 
 def vae_codec(vae: VAE, *, batch: int = 64, grid: LatentGrid | None = None, seed: int = 0) -> BitsBackCodec:
-    """A :class:`~flowlab.coding.BitsBackCodec` for binary images under ``vae`` (evaluated without
+    """A :class:`~flowlab.coding.bitsback.BitsBackCodec` for binary images under ``vae`` (evaluated without
     gradients, in the VAE's dtype, ``batch`` images per network pass on both sides)."""
-    if not isinstance(vae, VAE):
-        raise TypeError(f"vae_codec expects a flowlab.models VAE, got {type(vae).__name__}")
+    check_instance(vae, VAE, "vae_codec", "vae must be a flowlab.models VAE")
     if not isinstance(vae.likelihood, Bernoulli):
-        raise ValueError(f"vae_codec codes binary images: the VAE needs a Bernoulli likelihood, "
-                         f"got {type(vae.likelihood).__name__}")
+        raise ValueError(f"vae_codec codes binary images: it needs Bernoulli(), not {type(vae.likelihood).__name__}")
     if vae.posterior.flow is not None:
-        raise ValueError("vae_codec needs a Gaussian posterior (flow='gaussian'): a flow posterior is not a "
-                         "product of per-coordinate Gaussians")
+        raise ValueError("vae_codec needs a Gaussian posterior (flow='gaussian'), a product of 1D Gaussians")
     check_count(batch, "batch", "vae_codec")
     dtype = vae.posterior.mean.weight.dtype
 

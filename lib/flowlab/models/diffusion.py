@@ -37,22 +37,22 @@ from torch import Tensor, nn
 from flowlab.validate import (
     check_count,
     check_generator,
+    check_instance,
     check_module,
     check_number,
     check_positive,
     check_shape,
-    check_tensor,
 )
 
 
 class NoiseSchedule(nn.Module):
-    """The :math:`\\beta_t, \\alpha_t, \\bar\\alpha_t` of a DDPM, index ``t`` in 1..T (entry ``t - 1``)."""
+    """The :math:`\\beta_t, \\alpha_t, \\bar\\alpha_t` of a DDPM, index ``t`` in 1..T (entry ``t - 1``),
+    from a 1D tensor of ``betas`` in (0, 1) (:func:`linear_schedule` builds and validates them). Its
+    methods check the steps ``t`` (and ``q_sample`` its noise's shape), which would otherwise index the
+    wrong entries silently; tensors are the caller's (``DDPM`` checks its data)."""
 
     def __init__(self, betas: Tensor):
         super().__init__()
-        check_tensor(betas, "NoiseSchedule (its betas)")
-        if betas.dim() != 1 or not bool(((betas > 0) & (betas < 1)).all()):
-            raise ValueError("NoiseSchedule: betas must be a 1D tensor of values in (0, 1)")
         betas = betas.double()
         self.register_buffer("betas", betas)
         self.register_buffer("alphas", 1 - betas)
@@ -72,19 +72,14 @@ class NoiseSchedule(nn.Module):
 
     def q_sample(self, x0: Tensor, t, eps: Tensor) -> Tensor:
         """:math:`\\sqrt{\\bar\\alpha_t}x_0 + \\sqrt{1 - \\bar\\alpha_t}\\epsilon` (``t`` per row or one int)."""
-        check_tensor(x0, "NoiseSchedule.q_sample (its x0)")
-        check_tensor(eps, "NoiseSchedule.q_sample (its eps)", like=x0)
         if eps.shape != x0.shape:
-            raise ValueError(f"NoiseSchedule.q_sample: eps must have x0's shape {list(x0.shape)}, "
-                             f"got {list(eps.shape)}")
+            raise ValueError(f"NoiseSchedule.q_sample: eps {list(eps.shape)} must have x0's shape {list(x0.shape)}")
         ab = self.alpha_bars[self._t(t, "NoiseSchedule.q_sample") - 1].to(x0.dtype)
         ab = ab.reshape(-1, *[1] * (x0.dim() - 1)) if ab.dim() else ab
         return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
 
     def sequential(self, x0: Tensor, t: int, generator: torch.Generator | None = None) -> Tensor:
         """Noise step by step, :math:`x_s = \\sqrt{\\alpha_s}x_{s-1} + \\sqrt{\\beta_s}\\epsilon_s`, up to ``t``."""
-        check_tensor(x0, "NoiseSchedule.sequential")
-        check_generator(generator, "NoiseSchedule.sequential")
         x = x0
         for s in range(int(self._t(t, "NoiseSchedule.sequential"))):
             eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
@@ -103,7 +98,6 @@ class NoiseSchedule(nn.Module):
 
     def score_from_eps(self, eps: Tensor, t) -> Tensor:
         """:math:`s = -\\epsilon / \\sqrt{1 - \\bar\\alpha_t}`."""
-        check_tensor(eps, "NoiseSchedule.score_from_eps")
         ab = self.alpha_bars[self._t(t, "NoiseSchedule.score_from_eps") - 1].to(eps.dtype)
         ab = ab.reshape(-1, *[1] * (eps.dim() - 1)) if ab.dim() else ab
         return -eps / (1 - ab).sqrt()
@@ -130,9 +124,7 @@ class DDPM(nn.Module):
                  label_dropout: float = 0.1):
         super().__init__()
         self.net = check_module(net, "net", "DDPM")
-        self.schedule = check_module(schedule, "schedule", "DDPM")
-        if not isinstance(schedule, NoiseSchedule):
-            raise TypeError(f"DDPM: schedule must be a NoiseSchedule, got {type(schedule).__name__}")
+        self.schedule = check_instance(schedule, NoiseSchedule, "DDPM", "schedule must be a linear_schedule(T)")
         self.features = check_count(features, "features", "DDPM")
         self.num_classes = check_count(num_classes, "num_classes", "DDPM", minimum=0)
         p = check_number(label_dropout, "label_dropout", "DDPM")
@@ -152,8 +144,7 @@ class DDPM(nn.Module):
             raise TypeError(f"DDPM: labels must be integers 0..{self.num_classes - 1}, got dtype {y.dtype}")
         y = y.long().expand(n) if y.dim() == 0 else y.long()
         if y.shape != (n,) or bool((y < 0).any() or (y > self.num_classes).any()):
-            raise ValueError(f"DDPM: labels must have shape [{n}] and lie in 0..{self.num_classes} "
-                             f"({self.num_classes} = empty), got shape {list(y.shape)}")
+            raise ValueError(f"DDPM: labels must be [{n}] in 0..{self.num_classes} (= empty), got {list(y.shape)}")
         return y
 
     def eps(self, x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.nn import MLP
-from flowlab.validate import check_count, check_generator, check_shape, check_tensor
+from flowlab.nn.conditioners import MLP
+from flowlab.validate import check_count, check_counts, check_generator, check_shape, check_tensor
 
 
 class Generator(nn.Module):
@@ -40,8 +40,8 @@ class Generator(nn.Module):
 
     def __init__(self, latent_dim: int, features: int, hidden: int = 64, layers: int = 2):
         super().__init__()
-        self.latent_dim = check_count(latent_dim, "latent_dim", "Generator")
-        self.features = check_count(features, "features", "Generator")
+        check_counts("Generator", latent_dim=latent_dim, features=features, hidden=hidden, layers=layers)
+        self.latent_dim, self.features = latent_dim, features
         self.net = MLP(latent_dim, features, hidden, layers, activation=nn.LeakyReLU, zero_last=False)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -61,7 +61,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, features: int, hidden: int = 64, layers: int = 2):
         super().__init__()
-        self.features = check_count(features, "features", "Discriminator")
+        check_counts("Discriminator", features=features, hidden=hidden, layers=layers)
+        self.features = features
         self.net = MLP(features, 1, hidden, layers, activation=nn.LeakyReLU, zero_last=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -98,9 +99,7 @@ def nonsaturating_generator_loss(fake_logits: Tensor) -> Tensor:
 
 def quadratic_features(x: Tensor) -> Tensor:
     """:math:`\\phi(x) = (1, x_i, x_i x_j\\ (i \\le j))`: the logit of two Gaussians is linear in it."""
-    check_tensor(x, "quadratic_features")
-    if x.dim() != 2:
-        raise ValueError(f"quadratic_features expects x of shape [batch, D], got {list(x.shape)}")
+    check_shape(x, (None,), "quadratic_features")
     i, j = torch.triu_indices(x.shape[1], x.shape[1])
     return torch.cat([torch.ones_like(x[:, :1]), x, x[:, i] * x[:, j]], dim=1)
 
@@ -125,11 +124,8 @@ def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: int = 100, tol
     """Fit :math:`P(y{=}1|x) = \\sigma(\\phi^\\top\\theta)` to positives ``phi_pos`` and negatives
     ``phi_neg`` by Newton's method (float64); stop when the step is below ``tol``."""
     who = "fit_logistic"
-    check_tensor(phi_pos, f"{who} (its phi_pos)")
-    check_tensor(phi_neg, f"{who} (its phi_neg)")
-    if phi_pos.dim() != 2 or phi_neg.dim() != 2 or phi_pos.shape[1] != phi_neg.shape[1]:
-        raise ValueError(f"{who} expects features [n, k] for both classes, got {list(phi_pos.shape)} "
-                         f"and {list(phi_neg.shape)}")
+    check_shape(phi_pos, (None,), f"{who} (its phi_pos [n, k])")
+    check_shape(phi_neg, (phi_pos.shape[1],), f"{who} (its phi_neg [n, k], k of phi_pos)")
     check_count(iterations, "iterations", who)
     phi = torch.cat([phi_pos, phi_neg]).double()
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()

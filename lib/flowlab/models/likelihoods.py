@@ -58,9 +58,9 @@ class PixelLikelihood(nn.Module):
         check_pixels(x, self.levels, who)
         check_tensor(params, f"{who} (its params)")
         flat = x.reshape(x.shape[0], -1)
-        if params.shape != (x.shape[0], self.num_params(flat.shape[1])):
-            raise ValueError(f"{who} expects params of shape {[x.shape[0], self.num_params(flat.shape[1])]} "
-                             f"for pixels {list(x.shape)}, got {list(params.shape)}")
+        expected = [x.shape[0], self.num_params(flat.shape[1])]
+        if list(params.shape) != expected:
+            raise ValueError(f"{who} expects params {expected} for pixels {list(x.shape)}, got {list(params.shape)}")
         return self._log_prob(params.reshape(x.shape[0], flat.shape[1], self.params_per_pixel), flat.long())
 
     def _log_prob(self, params: Tensor, pixels: Tensor) -> Tensor:  # pragma: no cover - abstract

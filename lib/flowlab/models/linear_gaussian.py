@@ -39,7 +39,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_count, check_positive, check_shape, check_tensor
+from flowlab.validate import check_counts, check_instance, check_positive, check_shape, check_tensor
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -51,8 +51,7 @@ class LinearGaussian:
         check_tensor(weight, "LinearGaussian (its weight)")
         check_tensor(bias, "LinearGaussian (its bias)")
         if weight.dim() != 2 or bias.shape != (weight.shape[0],):
-            raise ValueError(f"LinearGaussian expects weight [d, k] and bias [d], got {list(weight.shape)} "
-                             f"and {list(bias.shape)}")
+            raise ValueError(f"LinearGaussian expects weight [d, k], bias [d], got {[*weight.shape]} {[*bias.shape]}")
         self.weight, self.bias = weight, bias.to(weight.dtype)
         self.noise_std = check_positive(noise_std, "noise_std", "LinearGaussian")
         self.d, self.k = weight.shape
@@ -66,9 +65,7 @@ class LinearGaussian:
     def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
         """:math:`\\log p(x, z)` for ``x`` [B, d] and ``z`` [S, B, k]; returns [S, B]."""
         self._x(x, "LinearGaussian.log_joint")
-        check_tensor(z, "LinearGaussian.log_joint (its z)", like=self.weight)
-        if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.k):
-            raise ValueError(f"LinearGaussian.log_joint expects z [S, {x.shape[0]}, {self.k}], got {list(z.shape)}")
+        check_shape(z, (x.shape[0], self.k), "LinearGaussian.log_joint (its z [S, B, k])", like=self.weight)
         resid = x - z @ self.weight.T - self.bias
         s2 = self.noise_std ** 2
         log_lik = -0.5 * ((resid * resid).sum(-1) / s2 + self.d * (LOG_2PI + math.log(s2)))
@@ -104,8 +101,7 @@ def _check_q(q_mean: Tensor, q_var: Tensor, shape: tuple[int, int], who: str) ->
     check_tensor(q_mean, f"{who} (its q_mean)")
     check_tensor(q_var, f"{who} (its q_var)", like=q_mean)
     if q_mean.shape != shape or q_var.shape != shape:
-        raise ValueError(f"{who} expects q_mean and q_var of shape {list(shape)}, got "
-                         f"{list(q_mean.shape)} and {list(q_var.shape)}")
+        raise ValueError(f"{who} expects q_mean, q_var of shape {list(shape)}, got {[*q_mean.shape]} {[*q_var.shape]}")
     if bool((q_var <= 0).any()):
         raise ValueError(f"{who}: q_var must be positive (variances of a diagonal Gaussian)")
 
@@ -124,16 +120,13 @@ def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: T
     """KL(q || p), :math:`\\chi^2(p \\| q)` and :math:`\\mathrm{Var}_q[\\log p/q]` for diagonal Gaussians
     ``q`` [B, k] against Gaussians ``p`` (mean [B, k], one covariance [k, k]); module docstring."""
     who = "gaussian_gap_moments"
-    check_tensor(q_mean, f"{who} (its q_mean)")
-    if q_mean.dim() != 2:
-        raise ValueError(f"{who} expects q_mean [B, k], got {list(q_mean.shape)}")
+    check_shape(q_mean, (None,), f"{who} (its q_mean [B, k])")
     _check_q(q_mean, q_var, tuple(q_mean.shape), who)
     check_tensor(p_mean, f"{who} (its p_mean)", like=q_mean)
     check_tensor(p_cov, f"{who} (its p_cov)", like=q_mean)
     k = q_mean.shape[1]
     if p_mean.shape != q_mean.shape or p_cov.shape != (k, k):
-        raise ValueError(f"{who} expects p_mean {list(q_mean.shape)} and p_cov [{k}, {k}], got "
-                         f"{list(p_mean.shape)} and {list(p_cov.shape)}")
+        raise ValueError(f"{who} expects p_mean like q_mean, p_cov [{k}, {k}]; got {[*p_mean.shape]}, {[*p_cov.shape]}")
     eye = torch.eye(k, dtype=q_mean.dtype)
     lam = torch.linalg.inv(p_cov)
     scale = q_var.sqrt()                                               # diagonal of L, [B, k]
@@ -145,8 +138,7 @@ def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: T
     var_log_w = (b * b).sum(-1) + 0.5 * (a * a).sum((-1, -2))
     two = eye + 2 * a
     if bool((torch.linalg.eigvalsh(two) <= 0).any()):
-        raise ValueError(f"{who}: chi^2(p || q) is infinite (q is too narrow: need 2 Lambda_p > diag(1/v)); "
-                         "widen q")
+        raise ValueError(f"{who}: chi^2(p || q) is infinite (q is too narrow: need 2 Lambda_p > diag(1/v)); widen q")
     sol = torch.linalg.solve(two, b.unsqueeze(-1)).squeeze(-1)
     log_second = -0.5 * torch.linalg.slogdet(two)[1] + 2 * (b * sol).sum(-1) + 2 * c0
     fourth = (torch.linalg.eigvalsh(eye + 4 * a) > 0).all(-1)
@@ -158,15 +150,12 @@ def elbo_gap_z(importance: Tensor, elbo: Tensor, moments: GaussianGap, num_impor
     """z-scores [B] of :math:`\\log\\hat p_K - \\hat{\\mathcal L}_N` against the KL, with the importance
     estimate's bias :math:`-\\chi^2/(2K)` removed and the exact spread (module docstring)."""
     who = "elbo_gap_z"
-    k = check_count(num_importance, "num_importance", who)
-    n = check_count(num_elbo, "num_elbo", who)
+    k, n = check_counts(who, num_importance=num_importance, num_elbo=num_elbo)
     check_tensor(importance, f"{who} (its importance estimates)")
     check_tensor(elbo, f"{who} (its ELBO estimates)", like=importance)
-    if not isinstance(moments, GaussianGap):
-        raise TypeError(f"{who} expects the GaussianGap of gaussian_gap_moments, got {type(moments).__name__}")
+    check_instance(moments, GaussianGap, who, "moments must be the GaussianGap of gaussian_gap_moments")
     if importance.shape != elbo.shape or importance.shape != moments.kl.shape:
-        raise ValueError(f"{who} expects importance, elbo and moments.kl of one shape [B] (moments from "
-                         "gaussian_gap_moments)")
+        raise ValueError(f"{who} expects importance, elbo, moments.kl of one shape [B], got {list(importance.shape)}")
     if not bool(moments.fourth_moment_finite.all()):
         raise ValueError(f"{who}: E[r^4] is infinite for some datapoints; the delta-method band does not apply")
     bias = moments.chi2 / (2 * k)

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.amortized import AMORTIZED_FLOWS, amortized_flow
-from flowlab.validate import check_choice, check_count, check_generator, check_shape
 
 POSTERIORS = ("gaussian",) + AMORTIZED_FLOWS
 
@@ -32,38 +31,35 @@ POSTERIORS = ("gaussian",) + AMORTIZED_FLOWS
 def repeat_rows(tensors: dict[str, Tensor], times: int) -> dict[str, Tensor]:
     """Each ``[batch, ...]`` tensor repeated ``times`` times as ``[times * batch, ...]``, draw-major
     (row ``s * batch + b`` is datapoint ``b``), to match ``z.reshape(times * batch, d)``."""
-    check_count(times, "times", "repeat_rows")
-    if not isinstance(tensors, dict) or not all(isinstance(v, Tensor) and v.dim() >= 1 for v in tensors.values()):
-        raise TypeError("repeat_rows expects a dict of tensors with a leading batch dimension")
     return {k: v.unsqueeze(0).expand(times, *v.shape).reshape(times * v.shape[0], *v.shape[1:])
             for k, v in tensors.items()}
 
 
 class FlowPosterior(nn.Module):
     """:math:`q(z|x)`: Gaussian heads on the encoder's features, then ``num_flows`` amortized maps
-    of kind ``flow`` (``"gaussian"``: none; else one of :data:`flowlab.flows.AMORTIZED_FLOWS`)."""
+    of kind ``flow`` (``"gaussian"``: none; else one of :data:`flowlab.flows.amortized.AMORTIZED_FLOWS`).
+
+    A part of :class:`~flowlab.models.VAE`, which checks the sizes, the kind and the images once: the
+    posterior trusts what the VAE hands it (the encoder's features, raw parameters of ``raw_shapes``)."""
 
     min_var = 1e-4  # keeps log q finite when a variance head saturates
 
     def __init__(self, context_features: int, latent: int, flow: str = "gaussian", num_flows: int = 0,
                  **flow_options):
         super().__init__()
-        self.context_features = check_count(context_features, "context_features", "FlowPosterior")
-        self.latent = check_count(latent, "latent", "FlowPosterior")
-        self.kind = check_choice(flow, POSTERIORS, "posterior flow", "FlowPosterior")
-        self.num_flows = check_count(num_flows, "num_flows", "FlowPosterior", minimum=0)
-        if (flow == "gaussian") != (num_flows == 0):
-            raise ValueError(f"FlowPosterior: a 'gaussian' posterior has num_flows=0 and a flow posterior "
-                             f"num_flows >= 1; got flow={flow!r}, num_flows={num_flows}")
+        self.context_features, self.latent, self.kind, self.num_flows = context_features, latent, flow, num_flows
         self.mean = nn.Linear(context_features, latent)
         self.var = nn.Linear(context_features, latent)
         self.flow = None if flow == "gaussian" else amortized_flow(flow, latent, num_flows, context_features,
                                                                    **flow_options)
 
+    @property
+    def raw_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of one datapoint's entry of each raw parameter."""
+        return {"mean": (self.latent,), "var_raw": (self.latent,), **(self.flow.shapes if self.flow else {})}
+
     def raw_parameters(self, h: Tensor) -> dict[str, Tensor]:
         """``{"mean", "var_raw", *flow raw parameters}``, each ``[batch, ...]``."""
-        check_shape(h, (self.context_features,), "FlowPosterior.raw_parameters (its features h)",
-                    like=self.mean.weight)
         raw = {"mean": self.mean(h), "var_raw": self.var(h)}
         if self.flow is not None:
             raw.update(self.flow.raw_parameters(h))
@@ -73,14 +69,7 @@ class FlowPosterior(nn.Module):
                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``num_samples`` reparametrized draws per datapoint: ``z`` [S, batch, latent] and
         ``log q(z|x)`` [S, batch]."""
-        check_count(num_samples, "num_samples", "FlowPosterior.sample")
-        check_generator(generator, "FlowPosterior.sample")
-        if not isinstance(raw, dict) or "mean" not in raw or "var_raw" not in raw:
-            raise ValueError("FlowPosterior.sample expects the raw parameters from raw_parameters(h)")
-        mean = check_shape(raw["mean"], (self.latent,), "FlowPosterior.sample (its raw mean)", like=self.mean.weight)
-        check_shape(raw["var_raw"], (self.latent,), "FlowPosterior.sample (its raw variance)", like=mean)
-        if raw["var_raw"].shape != mean.shape:
-            raise ValueError("FlowPosterior.sample: the raw mean and variance must have the same batch size")
+        mean = raw["mean"]
         batch, d = mean.shape
         var = F.softplus(raw["var_raw"]) + self.min_var
         eps = torch.randn(num_samples, batch, d, generator=generator, dtype=mean.dtype,
@@ -90,7 +79,6 @@ class FlowPosterior(nn.Module):
         if self.flow is None:
             return z, log_q
         flow_raw = {k: v for k, v in raw.items() if k not in ("mean", "var_raw")}
-        self.flow.check_raw(z[0], flow_raw)
         prepared = repeat_rows(self.flow.prepare(flow_raw), num_samples)
         z_k, logdet = self.flow.apply(z.reshape(num_samples * batch, d), prepared)
         return z_k.reshape(num_samples, batch, d), log_q - logdet.reshape(num_samples, batch)

@@ -33,13 +33,15 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.models.likelihoods import PixelLikelihood
-from flowlab.models.posteriors import FlowPosterior
-from flowlab.nn import ACTIVATIONS, MLP
+from flowlab.models.posteriors import POSTERIORS, FlowPosterior
+from flowlab.nn.conditioners import ACTIVATIONS, MLP
 from flowlab.validate import (
     check_choice,
     check_count,
+    check_counts,
     check_event_shape,
     check_generator,
+    check_instance,
     check_number,
     check_pixels,
     check_tensor,
@@ -59,33 +61,33 @@ class LogWeights(NamedTuple):
 
 
 def logmeanexp(values: Tensor, dim: int = 0) -> Tensor:
-    """:math:`\\log \\frac1n \\sum_i e^{v_i}` along ``dim``, without overflow."""
-    check_tensor(values, "logmeanexp", finite=False)
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -values.dim() <= dim < max(values.dim(), 1):
-        raise ValueError(f"logmeanexp: dim must be an axis of the {values.dim()}-dimensional values, got {dim!r}")
-    if values.dim() == 0 or values.shape[dim] == 0:
-        raise ValueError(f"logmeanexp needs at least one value along dim {dim}, got shape {list(values.shape)}")
-    if bool(torch.isnan(values).any()):
-        raise ValueError("logmeanexp got NaN among its values (-inf, a zero weight, is accepted)")
+    """:math:`\\log \\frac1n \\sum_i e^{v_i}` along ``dim``, without overflow (``-inf``, a zero weight,
+    counts as one of the ``n``)."""
     return torch.logsumexp(values, dim) - math.log(values.shape[dim])
 
 
 class VAE(nn.Module):
     """A VAE on images of ``event_shape`` (C, H, W) with a pixel ``likelihood``, ``latent`` dimensions,
     MLP encoder and decoder (``layers`` hidden layers of ``hidden`` units), encoder features of
-    ``context`` units, and a posterior ``flow`` of ``num_flows`` maps (``"gaussian"``: none) built with
-    ``flow_options`` (e.g. ``{"hidden": 8}``: O-SNF's columns, ``{"reflections": 8}``: H-SNF's)."""
+    ``context`` units, and a posterior ``flow`` of ``num_flows`` maps (``"gaussian"``: none; else one
+    of :data:`flowlab.flows.amortized.AMORTIZED_FLOWS`) built with ``flow_options`` (e.g.
+    ``{"hidden": 8}``: O-SNF's columns, ``{"reflections": 8}``: H-SNF's).
+
+    The constructor checks every size and the posterior's kind once (the posterior and its flow trust
+    them); each public method checks the images it is given once and then runs the network parts,
+    which trust it."""
 
     def __init__(self, event_shape: Sequence[int], likelihood: PixelLikelihood, latent: int = 64,
                  hidden: int = 300, layers: int = 2, context: int = 256, flow: str = "gaussian",
                  num_flows: int = 0, activation: str = "softplus", flow_options: dict | None = None):
         super().__init__()
         self.event_shape = check_event_shape(event_shape, "VAE")
-        if not isinstance(likelihood, PixelLikelihood):
-            raise TypeError("VAE: likelihood must be a flowlab.models PixelLikelihood, "
-                            f"got {type(likelihood).__name__}")
-        for name, value in (("latent", latent), ("hidden", hidden), ("layers", layers), ("context", context)):
-            check_count(value, name, "VAE")
+        check_instance(likelihood, PixelLikelihood, "VAE", "likelihood must be a PixelLikelihood (Bernoulli()...)")
+        check_counts("VAE", latent=latent, hidden=hidden, layers=layers, context=context)
+        check_choice(flow, POSTERIORS, "posterior flow", "VAE")
+        check_count(num_flows, "num_flows", "VAE", minimum=0)
+        if (flow == "gaussian") != (num_flows == 0):
+            raise ValueError(f"VAE: flow='gaussian' takes num_flows=0, others >= 1; got {flow!r}, {num_flows}")
         act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "VAE")]
         self.num_dims = math.prod(self.event_shape)
         self.latent = latent
@@ -94,33 +96,47 @@ class VAE(nn.Module):
         self.posterior = FlowPosterior(context, latent, flow, num_flows, **(flow_options or {}))
         self.decoder = MLP(latent, likelihood.num_params(self.num_dims), hidden, layers, act, zero_last=False)
 
-    def _check_x(self, x: Tensor, who: str) -> Tensor:
-        check_pixels(x, self.likelihood.levels, who)
+    def _check_x(self, x: Tensor, who: str, levels: int | None = None) -> Tensor:
+        check_pixels(x, self.likelihood.levels if levels is None else levels, who)
         if tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(f"{who} expects images of shape [batch, {', '.join(map(str, self.event_shape))}], "
                              f"got {list(x.shape)}")
         return x
 
-    def encode(self, x: Tensor) -> dict[str, Tensor]:
-        """The posterior's raw parameters for a batch of images (the encoder's output)."""
-        self._check_x(x, "VAE.encode")
+    def _raw(self, x: Tensor) -> dict[str, Tensor]:
         dtype = self.posterior.mean.weight.dtype
         return self.posterior.raw_parameters(self.encoder(self.likelihood.encoder_input(x, dtype)))
 
+    def _log_weights(self, x: Tensor, num_samples: int, generator: torch.Generator | None,
+                     raw: dict[str, Tensor]) -> LogWeights:
+        z, log_q = self.posterior.sample(raw, num_samples, generator)
+        params = self.decoder(z.reshape(-1, self.latent))
+        flat = x.unsqueeze(0).expand(num_samples, *x.shape).reshape(num_samples * x.shape[0], -1)
+        pixels = params.reshape(flat.shape[0], flat.shape[1], self.likelihood.params_per_pixel)
+        log_px_z = self.likelihood._log_prob(pixels, flat.long()).reshape(num_samples, -1)
+        log_pz = -0.5 * (z * z + math.log(2 * math.pi)).sum(-1)
+        return LogWeights(log_px_z, log_pz, log_q)
+
+    def encode(self, x: Tensor) -> dict[str, Tensor]:
+        """The posterior's raw parameters for a batch of images (the encoder's output)."""
+        self._check_x(x, "VAE.encode")
+        return self._raw(x)
+
     def log_weights(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None,
                     raw: dict[str, Tensor] | None = None) -> LogWeights:
-        """The terms of :math:`\\log w` for ``num_samples`` draws per image (posterior ``raw`` or the encoder's)."""
+        """The terms of :math:`\\log w` for ``num_samples`` draws per image (posterior ``raw``, as
+        :meth:`encode` returns it, or the encoder's)."""
         self._check_x(x, "VAE.log_weights")
         check_count(num_samples, "num_samples", "VAE.log_weights")
         check_generator(generator, "VAE.log_weights")
-        raw = self.encode(x) if raw is None else raw
-        z, log_q = self.posterior.sample(raw, num_samples, generator)
-        flat = z.reshape(-1, self.latent)
-        params = self.decoder(flat)
-        repeated = x.unsqueeze(0).expand(num_samples, *x.shape).reshape(-1, *x.shape[1:])
-        log_px_z = self.likelihood.log_prob(params, repeated).reshape(num_samples, -1)
-        log_pz = -0.5 * (z * z + math.log(2 * math.pi)).sum(-1)
-        return LogWeights(log_px_z, log_pz, log_q)
+        if raw is None:
+            return self._log_weights(x, num_samples, generator, self._raw(x))
+        shapes = {k: (x.shape[0], *shape) for k, shape in self.posterior.raw_shapes.items()}
+        if not isinstance(raw, dict) or {k: getattr(v, "shape", None) for k, v in raw.items()} != shapes:
+            raise ValueError(f"VAE.log_weights: raw must be encode(x)'s dict, shapes {shapes}")
+        for name, value in raw.items():
+            check_tensor(value, f"VAE.log_weights (its raw {name!r})", like=self.posterior.mean.weight)
+        return self._log_weights(x, num_samples, generator, raw)
 
     def elbo(self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None,
              raw: dict[str, Tensor] | None = None) -> Tensor:
@@ -135,18 +151,19 @@ class VAE(nn.Module):
                                   generator: torch.Generator | None = None) -> Tensor:
         """:math:`\\log \\frac1S \\sum_s w_s` per image [batch] with ``S = num_samples`` draws, at most
         ``batch`` (draw, image) pairs per network pass."""
-        self._check_x(x, "VAE.importance_log_likelihood")
-        check_count(num_samples, "num_samples", "VAE.importance_log_likelihood")
-        check_count(batch, "batch", "VAE.importance_log_likelihood")
+        who = "VAE.importance_log_likelihood"
+        self._check_x(x, who)
+        check_counts(who, num_samples=num_samples, batch=batch)
+        check_generator(generator, who)
         chunk = min(num_samples, batch)
         images = max(1, batch // chunk)
         out = []
         for part in x.split(images):
-            raw = self.encode(part)
+            raw = self._raw(part)
             pieces, done = [], 0
             while done < num_samples:
                 n = min(chunk, num_samples - done)
-                pieces.append(self.log_weights(part, n, generator, raw).total)
+                pieces.append(self._log_weights(part, n, generator, raw).total)
                 done += n
             out.append(logmeanexp(torch.cat(pieces), 0))
         return torch.cat(out)
@@ -156,9 +173,7 @@ class VAE(nn.Module):
         """Set the decoder's output bias to the likelihood's fit of the pixel marginals of ``x``
         (:meth:`PixelLikelihood.initial_bias`; ``levels`` of ``x`` if not the likelihood's, e.g. grey
         images that training binarizes): training starts from the average image."""
-        if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(f"VAE.initialize_decoder expects images of shape [batch, "
-                             f"{', '.join(map(str, self.event_shape))}], got {list(x.shape)}")
+        self._check_x(x, "VAE.initialize_decoder", levels)
         last = self.decoder[-1]
         last.bias.copy_(self.likelihood.initial_bias(x, levels).to(last.bias))
         return self
@@ -175,8 +190,7 @@ class LocalPosterior(nn.Module):
 
     def __init__(self, vae: VAE, x: Tensor):
         super().__init__()
-        if not isinstance(vae, VAE):
-            raise TypeError(f"LocalPosterior expects a flowlab.models VAE, got {type(vae).__name__}")
+        check_instance(vae, VAE, "LocalPosterior", "vae must be a flowlab.models VAE")
         with torch.no_grad():
             raw = vae.encode(x)
         self.raw = nn.ParameterDict({k: nn.Parameter(v.detach().clone()) for k, v in raw.items()})

@@ -5,7 +5,7 @@ networks count as a *pass*, which maps are its building blocks, and how its like
 The measurements:
 
 - **one-pass sampling** (:func:`sampling_costs`): network passes counted with
-  :class:`~flowlab.measure.CallCounter` while drawing a batch, and CPU time per sample, against
+  :class:`~flowlab.measure.counting.CallCounter` while drawing a batch, and CPU time per sample, against
   :math:`D`; the log-log slope of the passes is 0 when sampling is parallel over dimensions and 1
   when it is sequential (an autoregressive inverse);
 - **exact log-likelihood** (:func:`likelihood_kind`): ``log_prob`` against the change of variables
@@ -34,20 +34,20 @@ from flowlab.flows import (
     PlanarFlow,
     ResidualFlow,
     StandardNormal,
-    glow_step,
-    iaf,
     initialize_actnorm,
-    maf,
     randomize_parameters,
     realnvp,
 )
-from flowlab.measure import CallCounter, time_call
+from flowlab.flows.autoregressive import iaf, maf
+from flowlab.flows.multiscale import glow_step
+from flowlab.measure import time_call
+from flowlab.measure.counting import CallCounter
 from flowlab.models.diffusion import DDPM, linear_schedule
 from flowlab.models.gan import Generator
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
 from flowlab.nn import TimeConcatMLP, TimeLabelMLP
-from flowlab.validate import check_callable, check_count, check_generator
+from flowlab.validate import check_count, check_counts, check_generator, check_instance
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 def sampling_costs(family: Family, dims, *, batch: int = 64, repeats: int = 3,
                    generator: torch.Generator | None = None) -> dict:
     """Network passes and CPU seconds per sample of ``family`` drawing ``batch`` samples, per ``D``."""
-    if not isinstance(family, Family):
-        raise TypeError(f"sampling_costs expects a Family from FAMILIES, got {type(family).__name__}")
+    check_instance(family, Family, "sampling_costs", "family must be a Family from FAMILIES")
     dims = [check_count(d, "dimension", "sampling_costs", minimum=2) for d in dims]
-    check_count(batch, "batch", "sampling_costs")
-    check_count(repeats, "repeats", "sampling_costs")
+    check_counts("sampling_costs", batch=batch, repeats=repeats)
     g = check_generator(generator, "sampling_costs") or torch.Generator().manual_seed(0)
     passes, seconds = [], []
     with torch.no_grad():
@@ -209,7 +207,6 @@ def _acyclic(depends: Tensor) -> bool:
 
 def jacobian_structure(fn: Callable[[Tensor], Tensor], points: Tensor, tol: float = 1e-9) -> dict:
     """Classify the Jacobian of ``fn`` (``[a] -> [b]``, float64) from autograd at each of ``points`` [P, a]."""
-    check_callable(fn, "fn", "jacobian_structure")
     jac = torch.stack([jacobian(fn, p) for p in points]).detach()  # no vmap: ODE solvers step adaptively
     scale = jac.abs().max().clamp_min(1e-300)
     nonzero = (jac.abs() > tol * scale).any(0)
@@ -272,8 +269,7 @@ def _vae_likelihood(vae: VAE, samples: int, generator: torch.Generator) -> dict:
 def likelihood_kind(family: Family, d: int = 4, *, repeats: int = 200, z_band: float = 4.0,
                     generator: torch.Generator | None = None) -> dict:
     """What ``log p(x)`` the family gives at dimension ``d``: exact, an unbiased estimate, a bound, or none."""
-    if not isinstance(family, Family):
-        raise TypeError(f"likelihood_kind expects a Family from FAMILIES, got {type(family).__name__}")
+    check_instance(family, Family, "likelihood_kind", "family must be a Family from FAMILIES")
     check_count(d, "d", "likelihood_kind", minimum=2)
     check_count(repeats, "repeats", "likelihood_kind", minimum=3)
     g = check_generator(generator, "likelihood_kind") or torch.Generator().manual_seed(0)
@@ -321,8 +317,7 @@ class _GlowAsVector(nn.Module):
 def block_structures(family: Family, d: int = 4, *, points: int = 3,
                      generator: torch.Generator | None = None) -> dict[str, dict]:
     """:func:`jacobian_structure` of every building block of ``family.make(d)`` at ``points`` random inputs."""
-    if not isinstance(family, Family):
-        raise TypeError(f"block_structures expects a Family from FAMILIES, got {type(family).__name__}")
+    check_instance(family, Family, "block_structures", "family must be a Family from FAMILIES")
     check_count(d, "d", "block_structures", minimum=2)
     check_count(points, "points", "block_structures")
     g = check_generator(generator, "block_structures") or torch.Generator().manual_seed(0)

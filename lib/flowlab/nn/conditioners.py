@@ -1,14 +1,11 @@
 """Coupling conditioners: an MLP for vectors, RealNVP/Glow's conv net for images; the last
-layer starts at zero so that a fresh coupling is the identity."""
+layer starts at zero so that a fresh coupling is the identity. Inner networks: the layers and
+models that build them validate the sizes."""
 from __future__ import annotations
 
 from torch import nn
 
-from flowlab.validate import check_count
-
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
-
-
 
 
 def _zero(layer: nn.Module) -> nn.Module:
@@ -22,9 +19,6 @@ class MLP(nn.Sequential):
 
     def __init__(self, in_features: int, out_features: int, hidden: int = 64, layers: int = 2,
                  activation: type[nn.Module] = nn.ReLU, zero_last: bool = True):
-        for name, value in (("in_features", in_features), ("out_features", out_features),
-                            ("hidden", hidden), ("layers", layers)):
-            check_count(value, name, "MLP")
         mods: list[nn.Module] = []
         width = in_features
         for _ in range(layers):
@@ -39,8 +33,6 @@ class ConvNet(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, hidden: int = 64,
                  activation: type[nn.Module] = nn.ReLU):
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("hidden", hidden)):
-            check_count(value, name, "ConvNet")
         # The last layer is built first so that a seeded model draws the same weights as it always has.
         last = _zero(nn.Conv2d(hidden, out_channels, 3, padding=1))
         super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), activation(),

@@ -1,15 +1,17 @@
 r"""The one time-conditioned vector field :math:`f(t, z)`: FFJORD's ``concat`` layers (:math:`t`
 enters every layer as an extra input), on vectors or images, split as :math:`f = g \circ h` for the
-bottleneck trick; and the DDPM noise predictor :math:`\epsilon_\theta(x_t, t, y)`."""
+bottleneck trick; several one-hidden-layer fields stacked into one (:class:`StackedTimeMLP`); and the
+DDPM noise predictor :math:`\epsilon_\theta(x_t, t, y)`."""
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
-from flowlab.validate import check_choice, check_count, check_event_shape
+from flowlab.validate import check_choice, check_count, check_counts, check_event_shape, check_sequence
 
 
 class ConcatLinear(nn.Module):
@@ -17,8 +19,6 @@ class ConcatLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
-        check_count(in_features, "in_features", "ConcatLinear")
-        check_count(out_features, "out_features", "ConcatLinear")
         self.linear = nn.Linear(in_features + 1, out_features)
 
     def forward(self, t: Tensor, h: Tensor) -> Tensor:
@@ -27,15 +27,11 @@ class ConcatLinear(nn.Module):
 
 
 class ConcatConv2d(nn.Module):
-    """A 3x3 convolution over ``[h; t]``: time enters as one constant channel."""
+    """A convolution over ``[h; t]`` (odd ``kernel_size``, padded to keep the image size): time enters as
+    one constant channel."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
         super().__init__()
-        check_count(in_channels, "in_channels", "ConcatConv2d")
-        check_count(out_channels, "out_channels", "ConcatConv2d")
-        check_count(kernel_size, "kernel_size", "ConcatConv2d")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"ConcatConv2d needs an odd kernel_size (padding keeps the image size), got {kernel_size}")
         self.conv = nn.Conv2d(in_channels + 1, out_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, t: Tensor, h: Tensor) -> Tensor:
@@ -51,14 +47,8 @@ class _TimeConcatStack(nn.Module):
                  activation: str):
         super().__init__()
         name = type(self).__name__
-        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
-            raise TypeError(f"{name}: hidden must be a sequence of layer widths such as (64, 64), "
-                            f"got {type(hidden).__name__} {hidden!r}")
-        hidden = tuple(hidden)
-        if not hidden:
-            raise ValueError(f"{name} needs at least one hidden width, got {hidden}")
-        for h in hidden:
-            check_count(h, "hidden width", name)
+        hidden = check_sequence(hidden, "hidden (layer widths such as (64, 64))", name)
+        check_counts(name, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
         self.act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", name)]()
         widths = (width, *hidden, width)
         self.layers = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:]))
@@ -75,7 +65,7 @@ class _TimeConcatStack(nn.Module):
         return h
 
     def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        if z.dim() != len(self.event_shape) + 1 or tuple(z.shape[1:]) != self.event_shape:
+        if tuple(z.shape[1:]) != self.event_shape:
             raise ValueError(f"{type(self).__name__} expects z of shape [batch, "
                              f"{', '.join(map(str, self.event_shape))}], got {list(z.shape)}")
         return self.decode(t, self.encode(t, z))
@@ -113,9 +103,8 @@ class TimeLabelMLP(nn.Module):
     def __init__(self, features: int, num_classes: int = 0, hidden: int = 128, layers: int = 3,
                  time_features: int = 16, label_features: int = 16, activation: str = "swish"):
         super().__init__()
-        check_count(features, "features", "TimeLabelMLP")
+        check_counts("TimeLabelMLP", features=features, time_features=time_features, hidden=hidden, layers=layers)
         check_count(num_classes, "num_classes", "TimeLabelMLP", minimum=0)
-        check_count(time_features, "time_features", "TimeLabelMLP")
         if time_features % 2:
             raise ValueError(f"TimeLabelMLP: time_features must be even (sines and cosines), got {time_features}")
         act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "TimeLabelMLP")]
@@ -134,3 +123,39 @@ class TimeLabelMLP(nn.Module):
                 y = torch.full((len(x),), self.num_classes, dtype=torch.long, device=x.device)
             parts.append(self.label(y).to(x.dtype))
         return self.net(torch.cat(parts, dim=1))
+
+
+class StackedTimeMLP(nn.Module):
+    r"""Several independent one-hidden-layer time-concat fields :math:`f_s(t, z_s)` on :math:`\mathbb R^2`,
+    evaluated together on the concatenation :math:`z = [z_1, \dots, z_S] \in \mathbb R^{2S}`.
+
+    Its Jacobian is block diagonal, so a CNF over it moves every member independently and its
+    log-det is the sum of the members' log-dets. Built from ``TimeConcatMLP(2, (hidden,), "tanh")``
+    members, all alike (copied in), and :meth:`member` gives them back as ordinary fields. The
+    ensemble fitter that builds it (:func:`flowlab.train.fit_reverse_kl_cnf_ensemble`) validates.
+    """
+
+    def __init__(self, members: Sequence[TimeConcatMLP]):
+        super().__init__()
+        first, last = zip(*[(m.layers[0].linear, m.layers[1].linear) for m in members])
+        self.w1 = nn.Parameter(torch.stack([lin.weight.detach() for lin in first]))   # [S, H, 3]
+        self.b1 = nn.Parameter(torch.stack([lin.bias.detach() for lin in first]))     # [S, H]
+        self.w2 = nn.Parameter(torch.stack([lin.weight.detach() for lin in last]))    # [S, 2, H + 1]
+        self.b2 = nn.Parameter(torch.stack([lin.bias.detach() for lin in last]))      # [S, 2]
+        self._template = copy.deepcopy(members[0])
+        self.size = len(members)
+
+    def forward(self, t: Tensor, z: Tensor) -> Tensor:
+        zs = z.reshape(z.shape[0], self.size, 2)
+        tt = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(z.shape[0], self.size, 1)
+        h = torch.tanh(torch.einsum("bsi,shi->bsh", torch.cat([zs, tt], -1), self.w1) + self.b1)
+        out = torch.einsum("bsh,soh->bso", torch.cat([h, tt], -1), self.w2) + self.b2
+        return out.reshape(z.shape[0], 2 * self.size)
+
+    def member(self, i: int) -> TimeConcatMLP:
+        field = copy.deepcopy(self._template)
+        with torch.no_grad():
+            for layer, w, b in ((field.layers[0].linear, self.w1, self.b1), (field.layers[1].linear, self.w2, self.b2)):
+                layer.weight.copy_(w[i])
+                layer.bias.copy_(b[i])
+        return field

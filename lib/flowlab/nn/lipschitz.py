@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_count, check_generator, check_module, check_positive
+from flowlab.validate import check_count, check_counts, check_generator, check_positive
 
 
 class SpectralNormLinear(nn.Module):
@@ -31,12 +31,11 @@ class SpectralNormLinear(nn.Module):
                  init_iterations: int = 50, bias: bool = True, generator: torch.Generator | None = None):
         super().__init__()
         who = "SpectralNormLinear"
-        check_count(in_features, "in_features", who)
-        check_count(out_features, "out_features", who)
+        check_counts(who, in_features=in_features, out_features=out_features)
+        check_counts(who, minimum=0, n_power_iterations=n_power_iterations, init_iterations=init_iterations)
         self.coeff = check_positive(coeff, "coeff", who)
-        self.n_power_iterations = check_count(n_power_iterations, "n_power_iterations", who, minimum=0)
-        check_count(init_iterations, "init_iterations", who, minimum=0)
         check_generator(generator, who)
+        self.n_power_iterations = int(n_power_iterations)
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5, generator=generator)  # nn.Linear's default
         bound = in_features ** -0.5
@@ -78,7 +77,6 @@ def frozen_power_iteration(module: nn.Module):
     """No power iteration in any :class:`SpectralNormLinear` of ``module`` inside the block: every
     evaluation then sees the same normalised weights (a residual block's output, its Jacobian and
     its inverse within one step)."""
-    check_module(module, "module", "frozen_power_iteration")
     layers = [m for m in module.modules() if isinstance(m, SpectralNormLinear)]
     before = [m.frozen for m in layers]
     for m in layers:
@@ -115,8 +113,7 @@ class LipschitzMLP(nn.Sequential):
 
     def __init__(self, features: int, hidden: int = 64, layers: int = 2, *, coeff: float = 0.9,
                  n_power_iterations: int = 1, init_iterations: int = 50, generator: torch.Generator | None = None):
-        check_count(features, "features", "LipschitzMLP")
-        check_count(hidden, "hidden", "LipschitzMLP")
+        check_counts("LipschitzMLP", features=features, hidden=hidden)
         check_count(layers, "layers", "LipschitzMLP", minimum=0)
         widths = [features] + [hidden] * layers + [features]
         mods: list[nn.Module] = []

@@ -6,20 +6,14 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_count, check_tensor
+from flowlab.validate import check_choice, check_count, check_counts, check_symbols
 
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` of shape [out, in]."""
 
     def __init__(self, in_features: int, out_features: int, mask: Tensor):
-        check_count(in_features, "in_features", "MaskedLinear")
-        check_count(out_features, "out_features", "MaskedLinear")
-        check_tensor(mask, "MaskedLinear (its mask)", nonempty=False)
         super().__init__(in_features, out_features)
-        if mask.shape != (out_features, in_features):
-            raise ValueError(f"MaskedLinear mask must have shape {[out_features, in_features]}, "
-                             f"got {list(mask.shape)}")
         self.register_buffer("mask", mask.to(self.weight.dtype))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -27,27 +21,17 @@ class MaskedLinear(nn.Linear):
 
 
 def autoregressive_degrees(features: int, order: str | Sequence[int] | Tensor) -> Tensor:
-    """The position of each coordinate in the autoregressive order, as degrees 1..D."""
-    check_count(features, "features", "autoregressive_degrees")
+    """The position of each coordinate in the autoregressive order, as degrees 1..D: ``"natural"``,
+    ``"reverse"``, or a permutation of 0..D-1 listing the coordinates in the order they are generated.
+    :class:`MADE`'s ``order`` is validated here."""
     if isinstance(order, str):
-        if order == "natural":
-            return torch.arange(1, features + 1)
-        if order == "reverse":
-            return torch.arange(features, 0, -1)
-        raise ValueError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
-                         f"0..{features - 1}, got {order!r}")
-    try:
-        perm = torch.as_tensor(order, dtype=torch.long)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"autoregressive_degrees: order must be 'natural', 'reverse' or a permutation of "
-                        f"0..{features - 1}, got {type(order).__name__}") from None
-    if isinstance(order, Tensor) and (order.is_floating_point() or order.dtype == torch.bool):
-        raise TypeError(f"autoregressive_degrees: a permutation order must be an integer tensor, got {order.dtype}")
-    if perm.shape != (features,) or not torch.equal(perm.sort().values, torch.arange(features)):
-        raise ValueError(f"autoregressive_degrees: order must be a permutation of 0..{features - 1}, "
-                         f"got {perm.tolist()}")
+        check_choice(order, ("natural", "reverse"), "order", "MADE")
+        return torch.arange(1, features + 1) if order == "natural" else torch.arange(features, 0, -1)
+    perm = check_symbols(order, features, "MADE", "order (a permutation)")
+    if perm.shape != (features,) or sorted(perm.tolist()) != list(range(features)):
+        raise ValueError(f"MADE: order must be a permutation of 0..{features - 1}, got {perm.tolist()}")
     degrees = torch.empty(features, dtype=torch.long)
-    degrees[perm] = torch.arange(1, features + 1)  # perm[k] is the k-th coordinate to be generated
+    degrees[torch.from_numpy(perm).long()] = torch.arange(1, features + 1)  # perm[k]: the k-th generated
     return degrees
 
 
@@ -69,14 +53,11 @@ class MADE(nn.Module):
     def __init__(self, features: int, hidden: int = 64, layers: int = 2, params_per_feature: int = 2,
                  order: str | Sequence[int] | Tensor = "natural", context_features: int = 0):
         super().__init__()
-        for name, v in (("features", features), ("hidden", hidden), ("layers", layers),
-                        ("params_per_feature", params_per_feature)):
-            check_count(v, name, "MADE")
+        check_counts("MADE", features=features, hidden=hidden, layers=layers, params_per_feature=params_per_feature)
         self.context_features = check_count(context_features, "context_features", "MADE", minimum=0)
-        self.context = nn.Linear(context_features, hidden) if context_features else None
         if features > 1 and hidden < features - 1:
-            raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} so that every "
-                             f"coordinate can depend on all of its past; got hidden={hidden}")
+            raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} to see every past, got {hidden}")
+        self.context = nn.Linear(context_features, hidden) if context_features else None
         self.features, self.params_per_feature = features, params_per_feature
         self.register_buffer("degrees", autoregressive_degrees(features, order))
         # With D = 1 there is no past at all: degree 0 hidden units are cut from every output.
@@ -92,8 +73,7 @@ class MADE(nn.Module):
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         if (context is None) != (self.context is None):
-            raise ValueError(f"MADE built with context_features={self.context_features} was called "
-                             f"{'without' if context is None else 'with'} a context")
+            raise ValueError(f"MADE has context_features={self.context_features}: pass a context iff that is > 0")
         if context is None:
             out = self.net(x)
         else:

@@ -42,25 +42,6 @@ from flowlab.validate import check_tensor
 WHO = "odeint_alg1"
 
 
-def _check(func, z0, t, adjoint_params):
-    if not callable(func):
-        raise ValueError(f"{WHO}: func must be a vector field callable as func(t, z), got {type(func).__name__}")
-    if adjoint_params is None and not isinstance(func, nn.Module):
-        raise ValueError(f"{WHO}: func must be an nn.Module so that its parameters are known; "
-                         "otherwise pass adjoint_params=(...) explicitly (possibly empty)")
-    if not isinstance(z0, torch.Tensor) or not z0.is_floating_point():
-        raise ValueError(f"{WHO}: z0 must be a floating-point tensor, got {type(z0).__name__}"
-                         + (f" of dtype {z0.dtype}" if isinstance(z0, torch.Tensor) else ""))
-    check_tensor(z0, f"{WHO} (its z0)")
-    if not isinstance(t, torch.Tensor) or t.dim() != 1 or t.numel() < 2:
-        raise ValueError(f"{WHO}: t must be a 1-D tensor of at least two time points [t0, ..., t1], got "
-                         + (f"shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__))
-    check_tensor(t, f"{WHO} (its times t)")
-    steps = t[1:] - t[:-1]
-    if not (bool((steps > 0).all()) or bool((steps < 0).all())):
-        raise ValueError(f"{WHO}: t must be strictly monotone, got {t.tolist()}")
-
-
 class _Algorithm1(torch.autograd.Function):
     """Forward: ``odeint`` without a graph. Backward: the augmented ODE solved from t_N to t_0."""
 
@@ -108,7 +89,12 @@ def odeint_alg1(func, z0: torch.Tensor, t: torch.Tensor, *, method: str = "dopri
     the backward pass uses the same solver, tolerances and options. Gradients flow to ``z0`` and to
     ``adjoint_params`` (default: the parameters of ``func`` that require grad).
     """
-    _check(func, z0, t, adjoint_params)
+    if not callable(func) or (adjoint_params is None and not isinstance(func, nn.Module)):
+        raise ValueError(f"{WHO}: func(t, z) must be an nn.Module, or pass adjoint_params, got {type(func).__name__}")
+    check_tensor(z0, f"{WHO} (its z0)")
+    check_tensor(t, f"{WHO} (its times t)")
+    if t.dim() != 1 or t.numel() < 2 or not (bool((t.diff() > 0).all()) or bool((t.diff() < 0).all())):
+        raise ValueError(f"{WHO}: t must be a 1-D tensor of >= 2 strictly monotone times, got {t.tolist()}")
     if adjoint_params is None:
         adjoint_params = func.parameters()
     params = tuple(p for p in adjoint_params if p.requires_grad)

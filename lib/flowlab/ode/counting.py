@@ -20,6 +20,7 @@ from __future__ import annotations
 from torch import nn
 
 from flowlab.measure.counting import CallCounter
+from flowlab.validate import check_module
 
 
 class CountingField(nn.Module):
@@ -31,8 +32,7 @@ class CountingField(nn.Module):
 
     def __init__(self, field: nn.Module):
         super().__init__()
-        if not isinstance(field, nn.Module):
-            raise TypeError(f"CountingField wraps a vector field nn.Module f(t, z), got {type(field).__name__}")
+        check_module(field, "field (a vector field f(t, z))", "CountingField")
         self.field = field
         self.counter = CallCounter(field, vjps=True).attach()
 

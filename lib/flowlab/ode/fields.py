@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from flowlab.validate import check_number, check_tensor
+from flowlab.validate import check_number, check_square
 
 
 class ScalarGrowthField(nn.Module):
@@ -27,7 +27,8 @@ class ScalarGrowthField(nn.Module):
 
     def __init__(self, theta: float = 0.5):
         super().__init__()
-        self.theta = nn.Parameter(torch.tensor(check_number(theta, "theta", "ScalarGrowthField")))
+        theta = check_number(theta, "theta", "ScalarGrowthField")
+        self.theta = nn.Parameter(torch.tensor(theta))
 
     def forward(self, t, z):
         return self.theta * z
@@ -49,10 +50,7 @@ class LinearField(nn.Module):
 
     def __init__(self, A: torch.Tensor):
         super().__init__()
-        if not isinstance(A, torch.Tensor) or A.dim() != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"LinearField needs a square matrix A, got "
-                             f"{list(A.shape) if isinstance(A, torch.Tensor) else type(A).__name__}")
-        check_tensor(A, "LinearField (its matrix A)")
+        check_square(A, "LinearField (its matrix A)")
         self.A = nn.Parameter(A.clone())
 
     def forward(self, t, z: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from typing import Callable
 
 import torch
 
+from flowlab.validate import check_callable
+
 
 class _Held:
     """A saved tensor as the autograd graph holds it (weak-referenceable)."""
@@ -38,8 +40,7 @@ class _Held:
 
 def saved_tensor_bytes(fn: Callable[[], object]) -> tuple[object, int]:
     """Run ``fn()`` and return ``(result, bytes of distinct storages held for backward)``."""
-    if not callable(fn):
-        raise ValueError(f"saved_tensor_bytes needs a callable fn() that builds the graph, got {type(fn).__name__}")
+    check_callable(fn, "fn (which builds the graph)", "saved_tensor_bytes")
     holders: list[weakref.ref] = []
 
     def pack(tensor):
@@ -97,12 +98,14 @@ def _release_free_heap() -> None:
 
 def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") -> tuple[object, int]:
     """Run ``fn()`` and return ``(result, peak memory in bytes above the level before it ran)``."""
-    if not callable(fn):
-        raise ValueError(f"peak_memory needs a callable fn(), got {type(fn).__name__}")
+    check_callable(fn, "fn", "peak_memory")
     try:
-        device = torch.device(device)
+        parsed = torch.device(device)
     except (TypeError, RuntimeError):
-        raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device!r}") from None
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device!r}")
+    device = parsed
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -111,8 +114,6 @@ def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") ->
         result = fn()
         torch.cuda.synchronize(device)
         return result, int(torch.cuda.max_memory_allocated(device) - before)
-    if device.type != "cpu":
-        raise ValueError(f"peak_memory supports 'cpu' and 'cuda' devices, got {device}")
     _release_free_heap()
     before = _rss_kib("VmRSS")
     if before is not None and _reset_peak_rss():

@@ -22,7 +22,8 @@ class ResidualBlock(nn.Module):
     def __init__(self, field: nn.Module, step: float = 1.0, t: float = 0.0):
         super().__init__()
         check_callable(field, "field", "ResidualBlock")
-        self.field, self.step = field, check_positive(step, "step", "ResidualBlock")
+        self.field = field
+        self.step = check_positive(step, "step", "ResidualBlock")
         self.t = check_number(t, "t", "ResidualBlock")
 
     def forward(self, z: Tensor) -> Tensor:
@@ -35,12 +36,11 @@ class EulerResNet(nn.Module):
 
     def __init__(self, field: nn.Module, num_blocks: int, horizon: float = 1.0):
         super().__init__()
-        check_callable(field, "field", "EulerResNet")
         check_count(num_blocks, "num_blocks", "EulerResNet")
         check_positive(horizon, "horizon", "EulerResNet")
         h = horizon / num_blocks
         self.field = field
-        self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))
+        self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))  # they check field
 
     def forward(self, z: Tensor) -> Tensor:
         check_tensor(z, "EulerResNet")  # once per pass; the blocks themselves run unchecked

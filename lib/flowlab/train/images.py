@@ -11,7 +11,7 @@ from flowlab.flows.model import FlowModel
 from flowlab.flows.multiscale import initialize_actnorm
 from flowlab.measure.bits import bits_per_dim, mean_bits_per_dim
 from flowlab.train.loop import fit
-from flowlab.validate import check_count, check_generator, check_pixels
+from flowlab.validate import check_count, check_generator, check_instance, check_pixels
 
 
 def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *, steps: int,
@@ -23,15 +23,13 @@ def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *
     The loss is bits/dim of the training batch (:func:`flowlab.measure.bits_per_dim`); ActNorm is
     initialised on the first batch. The test set is dequantized once with ``generator`` so that
     every evaluation (``history.evals["test_bpd"]``, every ``eval_every`` steps) sees the same data.
+    ``steps``, ``lr`` and ``grad_clip`` are :func:`~flowlab.train.fit`'s, which checks them.
     """
-    if not isinstance(model, FlowModel):
-        raise TypeError(f"fit_image_flow expects a FlowModel, got {type(model).__name__}")
+    check_instance(model, FlowModel, "fit_image_flow", "model must be a FlowModel")
     check_pixels(train, levels, "fit_image_flow (its train images)")
     check_pixels(test, levels, "fit_image_flow (its test images)")
     if train.shape[1:] != test.shape[1:]:
-        raise ValueError(f"fit_image_flow: train and test images differ in shape, {list(train.shape[1:])} "
-                         f"and {list(test.shape[1:])}")
-    check_count(steps, "steps", "fit_image_flow")
+        raise ValueError(f"fit_image_flow: train and test images differ in shape: {[*train.shape]}, {[*test.shape]}")
     check_count(batch_size, "batch_size", "fit_image_flow")
     check_generator(generator, "fit_image_flow", optional=False)
     dims = math.prod(train.shape[1:])

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from flowlab.files import write_bytes_atomic
-from flowlab.validate import check_callable, check_count, check_module, check_positive
+from flowlab.validate import check_callable, check_count, check_module, check_positive, check_sequence
 
 
 def progress_quiet() -> bool:
@@ -33,12 +33,10 @@ def progress_quiet() -> bool:
 
 def sweep(runs: Iterable, desc: str, total: int | None = None):
     """An outer progress bar over a multi-run sweep (variants x seeds); quiet like :func:`fit`'s."""
-    if isinstance(runs, (str, bytes)) or not hasattr(runs, "__iter__"):
-        raise TypeError(f"sweep expects an iterable of runs, got {type(runs).__name__} {runs!r}")
+    runs = check_sequence(runs, "runs (an iterable)", "sweep", nonempty=False)
     if total is not None:
         check_count(total, "total", "sweep")
-    runs = list(runs)
-    return tqdm(runs, desc=desc, total=total or len(runs), disable=progress_quiet(), leave=False)
+    return tqdm(list(runs), desc=desc, total=total or len(runs), disable=progress_quiet(), leave=False)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -85,21 +83,6 @@ def _batches(data) -> Callable[[int], object]:
             return next(iterator)
 
     return nxt
-
-
-def _check_fit_arguments(model, loss_fn, data, steps, lr, grad_clip, eval_every, eval_fn) -> None:
-    check_module(model, "model", "fit")
-    check_callable(loss_fn, "loss_fn", "fit")
-    if not callable(data) and not hasattr(data, "__iter__"):
-        raise TypeError(f"fit: data must be a function step -> batch or an iterable of batches, "
-                        f"got {type(data).__name__}")
-    check_count(steps, "steps", "fit")
-    check_positive(lr, "lr", "fit")
-    if grad_clip is not None:
-        check_positive(grad_clip, "grad_clip", "fit")
-    check_count(eval_every, "eval_every", "fit", minimum=0)
-    if eval_fn is not None:
-        check_callable(eval_fn, "eval_fn", "fit")
 
 
 def _cached(checkpoint: Path | None, key: str, model: nn.Module) -> History | None:
@@ -166,7 +149,17 @@ def fit(
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
     them instead of training (a different config retrains and overwrites).
     """
-    _check_fit_arguments(model, loss_fn, data, steps, lr, grad_clip, eval_every, eval_fn)
+    check_module(model, "model", "fit")
+    check_callable(loss_fn, "loss_fn", "fit")
+    if not callable(data) and not hasattr(data, "__iter__"):
+        raise TypeError(f"fit: data must be a function step -> batch or an iterable, got {type(data).__name__}")
+    check_count(steps, "steps", "fit")
+    check_positive(lr, "lr", "fit")
+    if grad_clip is not None:
+        check_positive(grad_clip, "grad_clip", "fit")
+    check_count(eval_every, "eval_every", "fit", minimum=0)
+    if eval_fn is not None:
+        check_callable(eval_fn, "eval_fn", "fit")
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     checkpoint = Path(checkpoint) if checkpoint is not None else None

@@ -7,15 +7,14 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_count, check_generator
+from flowlab.validate import check_callable, check_count, check_generator
 
 
 def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
              nfe_log: list | None = None) -> Callable[[Tensor], Tensor]:
     """Mean negative log-likelihood of a batch under ``model``. With ``nfe_of`` (a CNF) and
     ``nfe_log``, each step appends that CNF's forward-solve NFE: the cost curve of training."""
-    if not callable(getattr(model, "log_prob", None)):
-        raise TypeError(f"nll_loss expects a density model with log_prob(x), got {type(model).__name__}")
+    check_callable(getattr(model, "log_prob", None), "model.log_prob (a density model's)", "nll_loss")
     if (nfe_of is None) != (nfe_log is None):
         raise ValueError("nll_loss: give both nfe_of (the CNF) and nfe_log (a list), or neither")
 
@@ -30,9 +29,8 @@ def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
 
 def kl_warmup(step: int, warmup_steps: int) -> float:
     """KL warm-up weight :math:`\\beta_t = \\min(1, t / T)` at step ``t`` (1-based) of a ``T``-step
-    warm-up; 1 throughout when ``warmup_steps`` is 0 (Bowman et al. 2016; Sønderby et al. 2016)."""
-    check_count(step, "step", "kl_warmup", minimum=0)
-    check_count(warmup_steps, "warmup_steps", "kl_warmup", minimum=0)
+    warm-up; 1 throughout when ``warmup_steps`` is 0 (Bowman et al. 2016; Sønderby et al. 2016).
+    :func:`elbo_loss` checks ``warmup_steps``."""
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
@@ -43,8 +41,7 @@ def elbo_loss(vae: nn.Module, *, warmup_steps: int = 0, num_samples: int = 1,
     warm-up: the closure counts its calls, and call :math:`t` weighs the KL part by
     :func:`kl_warmup` :math:`(t, T)`, so the objective anneals from reconstruction alone to the
     bound itself. Draws come from ``generator``; each step's :math:`\beta` is appended to ``betas``."""
-    if not callable(getattr(vae, "elbo", None)):
-        raise TypeError(f"elbo_loss expects a VAE with elbo(x, num_samples, beta, generator), got {type(vae).__name__}")
+    check_callable(getattr(vae, "elbo", None), "vae.elbo (a flowlab.models VAE's)", "elbo_loss")
     check_count(warmup_steps, "warmup_steps", "elbo_loss", minimum=0)
     check_count(num_samples, "num_samples", "elbo_loss")
     check_generator(generator, "elbo_loss")

@@ -25,15 +25,18 @@ from flowlab.flows.base import Flow, Inverse
 from flowlab.flows.continuous import CNF
 from flowlab.flows.model import StandardNormal
 from flowlab.nn import TimeConcatMLP
+from flowlab.nn.fields import StackedTimeMLP
 from flowlab.train.loop import History, fit, seed_everything
 from flowlab.validate import (
     check_callable,
     check_choice,
     check_count,
+    check_counts,
     check_generator,
+    check_instance,
     check_number,
     check_positive,
-    check_shape,
+    check_sequence,
 )
 
 
@@ -43,10 +46,9 @@ def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None =
     and return :math:`(z, \log q(z))` with
     :math:`\log q = \log \mathcal N(\varepsilon) - \log|\det \partial g/\partial\varepsilon|`.
 
-    Differentiable in the flow's parameters (the reparametrization trick).
+    Differentiable in the flow's parameters (the reparametrization trick). The fitters and
+    :func:`kl_to_target` check the flow and ``n``.
     """
-    _check_sampler(flow, n, generator, "sample_with_log_prob")
-    check_count(features, "features", "sample_with_log_prob")
     param = next(flow.parameters(), None)
     dtype = param.dtype if param is not None else torch.get_default_dtype()
     base = StandardNormal(features).to(dtype=dtype)
@@ -58,8 +60,6 @@ def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None =
 def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
                     generator: torch.Generator | None = None) -> Tensor:
     r"""Monte Carlo :math:`\mathbb E_q[\log q(z) + U(z)]` over ``n`` samples (KL minus :math:`\log Z`)."""
-    _check_sampler(flow, n, generator, "reverse_kl_loss")
-    check_callable(u, "the energy u", "reverse_kl_loss")
     z, log_q = sample_with_log_prob(flow, n, generator)
     return (log_q + u(z)).mean()
 
@@ -67,11 +67,11 @@ def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
 def kl_to_target(flow: Flow, u: Callable[[Tensor], Tensor], log_z: float, n: int = 20000,
                  generator: torch.Generator | None = None) -> tuple[float, float]:
     r""":math:`\mathrm{KL}(q\,\|\,p)` estimated from ``n`` samples of ``q``, and its standard error."""
-    _check_sampler(flow, n, generator, "kl_to_target")
+    check_instance(flow, Flow, "kl_to_target", "flow must be a Flow (sampled through its inverse)")
     check_callable(u, "the energy u", "kl_to_target")
     check_number(log_z, "log_z", "kl_to_target")
-    if n < 2:
-        raise ValueError(f"kl_to_target needs n >= 2 samples for a standard error, got {n}")
+    check_count(n, "n (samples, two at least for a standard error)", "kl_to_target", minimum=2)
+    check_generator(generator, "kl_to_target")
     with torch.no_grad():
         z, log_q = sample_with_log_prob(flow, n, generator)
         terms = log_q + u(z) + log_z
@@ -83,34 +83,22 @@ def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, bat
     """Fit ``flow`` to :math:`e^{-U}` by minimising :func:`reverse_kl_loss` with Adam via :func:`flowlab.train.fit`.
 
     Each step draws a fresh batch from a generator seeded with ``seed``, so a fit is reproducible.
+    (No checks of its own: a helper of the tests and benchmarks; :func:`fit` checks the loop.)
     """
-    if not isinstance(flow, Flow):
-        raise TypeError(f"fit_reverse_kl expects a Flow, got {type(flow).__name__}")
-    check_callable(u, "the energy u", "fit_reverse_kl")
-    check_count(batch, "batch", "fit_reverse_kl")
-    check_count(seed, "seed", "fit_reverse_kl", minimum=0)
     gen = seed_everything(seed)
     return fit(flow, lambda _: reverse_kl_loss(flow, u, batch, gen), lambda step: step,
                steps=steps, lr=lr, desc=desc)
 
 
-def _check_sampler(flow, n, generator, who: str) -> None:
-    if not isinstance(flow, Flow):
-        raise TypeError(f"{who} expects a Flow (sampled through its inverse), got {type(flow).__name__}")
-    check_count(n, "n (a positive number of samples)", who)
-    check_generator(generator, who)
-
-
-def _check_ensemble(energies, seeds, who: str) -> None:
-    for arg, values in (("energies", energies), ("seeds", seeds)):
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-            raise TypeError(f"{who}: {arg} must be a sequence, got {type(values).__name__} {values!r}")
-    if not energies or not seeds:
-        raise ValueError(f"{who} needs at least one energy and one seed")
+def _check_ensemble(energies, seeds, batch, who: str) -> tuple[tuple, tuple]:
+    """The (energy, seed) grid of an ensemble fitter and its batch size, checked."""
+    energies = check_sequence(energies, "energies", who)
+    seeds = check_sequence(seeds, "seeds", who)
     for name in energies:
         check_choice(name, ENERGIES, "energy", who)
-    for seed in seeds:
-        check_count(seed, "seed", who, minimum=0)
+    check_counts(who, minimum=0, **{f"seeds[{i}]": s for i, s in enumerate(seeds)})
+    check_count(batch, "batch", who)
+    return energies, seeds
 
 
 class _StackedParameters(nn.Module):
@@ -137,9 +125,8 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
     take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
     The history's losses are the sum over copies.
     """
-    _check_ensemble(energies, seeds, "fit_reverse_kl_ensemble")
+    energies, seeds = _check_ensemble(energies, seeds, batch, "fit_reverse_kl_ensemble")
     check_callable(make_flow, "make_flow", "fit_reverse_kl_ensemble")
-    check_count(batch, "batch", "fit_reverse_kl_ensemble")
     keys = [(name, int(seed)) for name in energies for seed in seeds]
     flows = []
     for _, seed in keys:
@@ -170,60 +157,18 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
     return dict(zip(keys, flows)), history
 
 
-class StackedTimeMLP(nn.Module):
-    r"""Several independent one-hidden-layer time-concat fields :math:`f_s(t, z_s)` on :math:`\mathbb R^2`,
-    evaluated together on the concatenation :math:`z = [z_1, \dots, z_S] \in \mathbb R^{2S}`.
-
-    Its Jacobian is block diagonal, so a CNF over it moves every member independently and its
-    log-det is the sum of the members' log-dets. Built from ``TimeConcatMLP(2, (hidden,), "tanh")``
-    members (copied in), and :meth:`member` gives them back as ordinary fields.
-    """
-
-    def __init__(self, members: Sequence[nn.Module]):
-        super().__init__()
-        if isinstance(members, nn.Module) or not all(isinstance(m, nn.Module) for m in members):
-            raise TypeError("StackedTimeMLP needs a sequence of TimeConcatMLP members")
-        shapes = {tuple(p.shape for p in m.parameters()) for m in members}
-        if not members or len(shapes) != 1 or len(members[0].layers) != 2:
-            raise ValueError("StackedTimeMLP needs one or more TimeConcatMLP members with one hidden layer, all alike")
-        first, last = zip(*[(m.layers[0].linear, m.layers[1].linear) for m in members])
-        self.w1 = nn.Parameter(torch.stack([lin.weight.detach() for lin in first]))   # [S, H, 3]
-        self.b1 = nn.Parameter(torch.stack([lin.bias.detach() for lin in first]))     # [S, H]
-        self.w2 = nn.Parameter(torch.stack([lin.weight.detach() for lin in last]))    # [S, 2, H + 1]
-        self.b2 = nn.Parameter(torch.stack([lin.bias.detach() for lin in last]))      # [S, 2]
-        self._template = copy.deepcopy(members[0])
-        self.size = len(members)
-
-    def forward(self, t: Tensor, z: Tensor) -> Tensor:
-        check_shape(z, (2 * self.size,), "StackedTimeMLP", finite=False)
-        zs = z.reshape(z.shape[0], self.size, 2)
-        tt = torch.as_tensor(t, dtype=z.dtype, device=z.device).expand(z.shape[0], self.size, 1)
-        h = torch.tanh(torch.einsum("bsi,shi->bsh", torch.cat([zs, tt], -1), self.w1) + self.b1)
-        out = torch.einsum("bsh,soh->bso", torch.cat([h, tt], -1), self.w2) + self.b2
-        return out.reshape(z.shape[0], 2 * self.size)
-
-    def member(self, i: int) -> nn.Module:
-        field = copy.deepcopy(self._template)
-        with torch.no_grad():
-            for layer, w, b in ((field.layers[0].linear, self.w1, self.b1), (field.layers[1].linear, self.w2, self.b2)):
-                layer.weight.copy_(w[i])
-                layer.bias.copy_(b[i])
-        return field
-
-
 def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *, hidden: int, steps: int,
                                 batch: int, lr: float, step_size: float = 0.25, T: float = 1.0,
                                 desc: str = "reverse KL (CNF)") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one CNF with a ``TimeConcatMLP(2, (hidden,), "tanh")`` field per (energy, seed) pair by reverse KL.
 
-    All members run as one CNF over :class:`StackedTimeMLP` (fixed-step RK4, ``step_size``), trained
+    All members run as one CNF over :class:`flowlab.nn.fields.StackedTimeMLP` (fixed-step RK4, ``step_size``), trained
     on the sum of their losses, which separates exactly as in :func:`fit_reverse_kl_ensemble`. The
     training log-det uses Hutchinson's estimator with Rademacher probes (FFJORD; unbiased, and with a
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
     ordinary CNFs with the exact trace, for evaluation.
     """
-    _check_ensemble(energies, seeds, "fit_reverse_kl_cnf_ensemble")
-    check_count(batch, "batch", "fit_reverse_kl_cnf_ensemble")
+    energies, seeds = _check_ensemble(energies, seeds, batch, "fit_reverse_kl_cnf_ensemble")
     check_count(hidden, "hidden", "fit_reverse_kl_cnf_ensemble")
     check_positive(step_size, "step_size", "fit_reverse_kl_cnf_ensemble")
     keys = [(name, int(seed)) for name in energies for seed in seeds]

@@ -12,22 +12,10 @@ import torch
 from torch import Tensor
 
 from flowlab.data.binary import binarize
+from flowlab.models.vae import VAE
 from flowlab.train.loop import History, fit
 from flowlab.train.objectives import elbo_loss
-from flowlab.validate import (
-    check_count,
-    check_generator,
-    check_module,
-    check_pixels,
-    check_positive,
-    check_tensor,
-)
-
-
-def _check_vae(vae, who: str) -> None:
-    check_module(vae, "vae", who)
-    if not all(callable(getattr(vae, m, None)) for m in ("elbo", "importance_log_likelihood", "initialize_decoder")):
-        raise TypeError(f"{who} expects a flowlab.models VAE, got {type(vae).__name__}")
+from flowlab.validate import check_count, check_counts, check_generator, check_instance, check_pixels, check_tensor
 
 
 def fit_vae(vae, images: Tensor, *, steps: int, generator: torch.Generator, batch_size: int = 100,
@@ -35,15 +23,14 @@ def fit_vae(vae, images: Tensor, *, steps: int, generator: torch.Generator, batc
             optimizer: torch.optim.Optimizer | None = None, initialize: bool = True,
             desc: str = "vae") -> History:
     """Maximise the (warmed-up) ELBO of ``vae`` on integer ``images`` [N, C, H, W] for ``steps`` steps;
-    with ``initialize`` the decoder starts at the images' pixel marginals (``VAE.initialize_decoder``)."""
+    with ``initialize`` the decoder starts at the images' pixel marginals (``VAE.initialize_decoder``).
+    ``steps``, ``lr`` and ``optimizer`` are :func:`~flowlab.train.fit`'s, which checks them."""
     who = "fit_vae"
-    _check_vae(vae, who)
+    check_instance(vae, VAE, who, "vae must be a flowlab.models VAE")
     if binarize_levels is not None:
         check_count(binarize_levels, "binarize_levels", who, minimum=2)
     check_pixels(images, binarize_levels or vae.likelihood.levels, who)
-    check_count(steps, "steps", who)
     check_count(batch_size, "batch_size", who)
-    check_positive(lr, "lr", who)
     check_generator(generator, who, optional=False)
     n = images.shape[0]
 
@@ -63,12 +50,10 @@ def evaluate_vae(vae, images: Tensor, *, generator: torch.Generator, elbo_sample
     """Mean test -ELBO (``elbo_samples`` draws per image) and importance-sampled NLL
     (``importance_samples`` draws per image), in nats and bits/dim."""
     who = "evaluate_vae"
-    _check_vae(vae, who)
+    check_instance(vae, VAE, who, "vae must be a flowlab.models VAE")
     check_pixels(images, vae.likelihood.levels, who)
     check_generator(generator, who, optional=False)
-    check_count(elbo_samples, "elbo_samples", who)
-    check_count(importance_samples, "importance_samples", who)
-    check_count(batch, "batch", who)
+    check_counts(who, elbo_samples=elbo_samples, importance_samples=importance_samples, batch=batch)
     per = max(1, batch // elbo_samples)
     elbo = torch.cat([vae.elbo(part, elbo_samples, generator=generator) for part in images.split(per)])
     log_lik = vae.importance_log_likelihood(images, importance_samples, batch, generator)
