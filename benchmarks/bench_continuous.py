@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from timing import row, time_call
+from timing import interleaved, row, time_call
 
 
 def _train_step(model_log_prob, params, x):
@@ -41,23 +41,22 @@ def run(quick: bool) -> list[dict]:
     from flowlab.measure.counting import CallCounter
     from flowlab.nn import TimeConcatMLP
 
-    width, batch, repeats = (64, 256, 5) if quick else (128, 1024, 15)
+    width, batch, repeats = (64, 256, 9) if quick else (128, 1024, 21)
     rows = []
     for exact in (True, False):
         trace = "exact" if exact else "hutchinson"
         torch.manual_seed(0)
         x = torch.randn(batch, 2) * 1.5
         peer = zuko.flows.CNF(2, hidden_features=(width, width), exact=exact, atol=1e-6, rtol=1e-5)
-        peer_s = time_call(_train_step(lambda v, peer=peer: peer().log_prob(v), list(peer.parameters()), x),
-                           repeats=repeats, warmup=1)
+        peer_step = _train_step(lambda v, peer=peer: peer().log_prob(v), list(peer.parameters()), x)
         for adjoint in (False, True):
             torch.manual_seed(0)
             cnf = CNF(TimeConcatMLP(2, (width, width), activation="elu"), 2, trace=trace, noise="gaussian",
                       method="dopri5", rtol=1e-5, atol=1e-6, adjoint=adjoint)
             model = FlowModel(cnf, StandardNormal(2))
             with CallCounter(cnf.field) as field_calls:
-                ours_s = time_call(_train_step(model.log_prob, list(model.parameters()), x), repeats=repeats,
-                                   warmup=1)
+                ours_s, peer_s = interleaved(_train_step(model.log_prob, list(model.parameters()), x), peer_step,
+                                             repeats=repeats, warmup=1)
             nfe_per_step = field_calls.count / (repeats + 1)
             rows.append(row(f"FFJORD train step, {trace}, {'adjoint' if adjoint else 'backprop'}",
                             ours_s, "zuko", peer_s, batch=batch, width=width,

@@ -12,7 +12,8 @@ Equal architectures on both sides, built layer for layer:
   (plain masked MLP: no residual blocks, no batch norm) with reverse permutations between layers.
 
 Timed: ``log_prob`` of a batch (no grad) and one training step (``log_prob`` -> mean NLL -> backward ->
-Adam step). Medians over repeats after warm-up, same thread count, float32, CPU.
+Adam step). Ours and the peer alternate within one loop (``timing.interleaved``); the ratio is the
+median of the round-by-round ratios, with its quartiles. Same thread count, float32, CPU.
 """
 from __future__ import annotations
 
@@ -20,17 +21,7 @@ import warnings
 
 import torch
 
-from timing import row, time_call
-
-ROUNDS = 3  # ours and peer alternate, best median of the rounds: fair under a shared, noisy CPU
-
-
-def _compare(ours_fn, peer_fn, repeats):
-    ours, peer = [], []
-    for _ in range(ROUNDS):
-        ours.append(time_call(ours_fn, repeats=repeats))
-        peer.append(time_call(peer_fn, repeats=repeats))
-    return min(ours), min(peer)
+from timing import interleaved, row
 
 
 def _train_step(params, nll):
@@ -53,9 +44,9 @@ def _pair(name, ours_log_prob, ours_params, peer, peer_log_prob, peer_params, x,
     # without this whichever model is timed first pays for it (~2x on its log_prob).
     ours_step(), peer_step()
     with torch.no_grad():
-        ours_s, peer_s = _compare(lambda: ours_log_prob(x), lambda: peer_log_prob(x), repeats)
+        ours_s, peer_s = interleaved(lambda: ours_log_prob(x), lambda: peer_log_prob(x), repeats)
     rows.append(row(f"{name} log_prob", ours_s, peer, peer_s, **extra))
-    ours_s, peer_s = _compare(ours_step, peer_step, repeats)
+    ours_s, peer_s = interleaved(ours_step, peer_step, repeats)
     rows.append(row(f"{name} train step", ours_s, peer, peer_s, **extra))
     return rows
 
@@ -95,7 +86,7 @@ def _perturb(*models):
 def run(quick: bool) -> list[dict]:
     warnings.filterwarnings("ignore", message=".*torch.lu is deprecated")  # inside normflows
     torch.manual_seed(0)
-    repeats = 5 if quick else 10
+    repeats = 15 if quick else 30  # interleaved rounds
     rows = []
     batch, channels, size, steps, hidden = (64, 8, 16, 4, 64) if quick else (64, 12, 16, 8, 128)
     x = torch.randn(batch, channels, size, size)
