@@ -95,3 +95,26 @@ def test_alg1_rejects_bad_input():
         odeint_alg1(lambda t, z: -z, z0, torch.tensor([0.0, 1.0], dtype=torch.float64))
     with pytest.raises(ValueError, match=r"TimeConcatMLP.*\[2, 4\]"):  # the field checks its own input
         field(torch.tensor(0.0), torch.zeros(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_alg1_seminorm_matches_torchdiffeq_seminorm_and_full_algorithm_1(seed):
+    # The seminorm only changes which steps the backward solver takes, so its gradient is another
+    # O(tol) approximation of the same one: within the same 1000 x tol of the full norm's and of
+    # torchdiffeq's odeint_adjoint(adjoint_options=dict(norm="seminorm")).
+    field = _random_mlp(seed, hidden=32)
+    z0 = torch.randn(16, 3, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    solver = dict(method="dopri5", rtol=TOL, atol=TOL)
+    semi = _gradients(lambda *a, **k: odeint_alg1(*a, norm="seminorm", **k), field, z0, t, **solver)
+    theirs = _gradients(lambda *a, **k: odeint_adjoint(*a, adjoint_options=dict(norm="seminorm"), **k),
+                        field, z0, t, **solver)
+    assert _rel(semi, theirs) < 1e3 * TOL
+    assert _rel(semi, _gradients(odeint_alg1, field, z0, t, **solver)) < 1e3 * TOL
+
+
+def test_alg1_refuses_an_unknown_norm():
+    field = _random_mlp(0)
+    z0 = torch.randn(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="unknown norm 'l1'.*'full'.*'seminorm'"):
+        odeint_alg1(field, z0, torch.tensor([0.0, 1.0], dtype=torch.float64), norm="l1")

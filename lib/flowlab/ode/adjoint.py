@@ -28,6 +28,11 @@ The two vector-Jacobian products :math:`a^\top \partial f / \partial (z, \theta)
 stored forward value there (as torchdiffeq's ``odeint_adjoint`` does). Gradients with respect to the
 time points are not computed.
 
+With ``norm="seminorm"`` (Kidger, Chen and Lyons, ICML 2021) the backward solver's step-size control
+measures the error on :math:`[z, a]` only, as the RMS of each, and ignores :math:`a_\theta`: the
+parameter-gradient integral is read off the solution and never feeds back into the dynamics, so its
+error need not hold the steps back. Algorithm 1 as written (``norm="full"``) controls all of :math:`s`.
+
 ``odeint_alg1`` wraps this as a ``torch.autograd.Function``, so ``loss.backward()`` runs it; it is
 meant for teaching and for checking torchdiffeq's ``odeint_adjoint``, which implements the same idea.
 """
@@ -40,17 +45,18 @@ from torchdiffeq import odeint
 from flowlab.validate import check_tensor
 
 WHO = "odeint_alg1"
+_ADAPTIVE = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun")
 
 
 class _Algorithm1(torch.autograd.Function):
     """Forward: ``odeint`` without a graph. Backward: the augmented ODE solved from t_N to t_0."""
 
     @staticmethod
-    def forward(ctx, func, t, solver, z0, *params):
+    def forward(ctx, func, t, solver, backward_solver, z0, *params):
         with torch.no_grad():
             zs = odeint(func, z0, t, **solver)
         ctx.func = func
-        ctx.solver = solver
+        ctx.solver = backward_solver
         # Only the outputs and the parameters are kept: the memory held is independent of the steps.
         ctx.save_for_backward(t, zs, *params)
         return zs
@@ -78,16 +84,24 @@ class _Algorithm1(torch.autograd.Function):
                 solution = odeint(augmented_dynamics, state, t[i - 1:i + 1].flip(0), **solver)
                 _, a, *a_theta = (component[-1] for component in solution)
                 a = a + grad_zs[i - 1]
-        return (None, None, None, a, *a_theta)
+        return (None, None, None, None, a, *a_theta)
+
+
+def _state_and_adjoint_rms(state) -> torch.Tensor:
+    # The seminorm: the error of [z, a] (the first two components of the augmented state) alone.
+    return torch.stack([state[0].pow(2).mean().sqrt(), state[1].pow(2).mean().sqrt()]).max()
 
 
 def odeint_alg1(func, z0: torch.Tensor, t: torch.Tensor, *, method: str = "dopri5", rtol: float = 1e-7,
-                atol: float = 1e-9, options: dict | None = None, adjoint_params=None) -> torch.Tensor:
+                atol: float = 1e-9, options: dict | None = None, adjoint_params=None,
+                norm: str = "full") -> torch.Tensor:
     """Solve ``dz/dt = func(t, z)`` from ``z0`` at the times ``t``; differentiate by Algorithm 1.
 
     Same call and result as ``torchdiffeq.odeint`` (the trajectory, shape ``[len(t), *z0.shape]``);
     the backward pass uses the same solver, tolerances and options. Gradients flow to ``z0`` and to
-    ``adjoint_params`` (default: the parameters of ``func`` that require grad).
+    ``adjoint_params`` (default: the parameters of ``func`` that require grad). ``norm="seminorm"``
+    lets the backward step-size control ignore the parameter-gradient integral (module docstring);
+    it applies to adaptive methods, and to a fixed grid it changes nothing.
     """
     if not callable(func) or (adjoint_params is None and not isinstance(func, nn.Module)):
         raise ValueError(f"{WHO}: func(t, z) must be an nn.Module, or pass adjoint_params, got {type(func).__name__}")
@@ -98,5 +112,10 @@ def odeint_alg1(func, z0: torch.Tensor, t: torch.Tensor, *, method: str = "dopri
     if adjoint_params is None:
         adjoint_params = func.parameters()
     params = tuple(p for p in adjoint_params if p.requires_grad)
+    if norm not in ("full", "seminorm"):
+        raise ValueError(f"{WHO}: unknown norm {norm!r}; expected 'full' (Algorithm 1) or 'seminorm'")
     solver = {"method": method, "rtol": rtol, "atol": atol, "options": options}
-    return _Algorithm1.apply(func, t, solver, z0, *params)
+    backward_solver = solver
+    if norm == "seminorm" and method in _ADAPTIVE:
+        backward_solver = {**solver, "options": {**(options or {}), "norm": _state_and_adjoint_rms}}
+    return _Algorithm1.apply(func, t, solver, backward_solver, z0, *params)
