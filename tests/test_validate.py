@@ -1,5 +1,7 @@
 """The one place inputs are checked: counts refuse bools and floats (TypeError) and out-of-range
 integers (ValueError); tensors must be finite, non-empty, of the layer's dtype; shapes are named."""
+import inspect
+
 import pytest
 import torch
 
@@ -47,3 +49,38 @@ def test_check_tensor_and_shape():
         check_tensor(torch.zeros(0, 3), "layer")
     with pytest.raises(TypeError, match="torch.Tensor"):
         check_tensor([1.0], "layer")
+
+
+def test_checked_runs_the_contracts_written_in_the_signature():
+    from flowlab.validate import Count, MaybePositive, OneOf, Rng, checked
+
+    class Layer:
+        @checked
+        def __init__(self, features: Count, step: MaybePositive = None, kind: OneOf(("a", "b")) = "a",
+                     generator: Rng = None):
+            self.features, self.step, self.kind = features, step, kind
+
+        @checked
+        def sample(self, n: Count, generator: Rng = None):
+            return n
+
+    class Sub(Layer):
+        pass
+
+    import numpy as np
+    layer = Layer(np.int64(3), step=2)
+    assert type(layer.features) is int and layer.step == 2.0 and type(layer.step) is float
+    assert Layer(2, None).step is None and layer.sample(n=4) == 4
+    with pytest.raises(TypeError, match="Sub: features must be an integer >= 1, got bool True"):
+        Sub(True)
+    with pytest.raises(ValueError, match="Layer: step must be a positive finite number, got 0"):
+        Layer(2, 0)
+    with pytest.raises(ValueError, match=r"Layer: unknown kind 'c'; expected one of \('a', 'b'\)"):
+        Layer(2, kind="c")
+    with pytest.raises(TypeError, match="Layer.sample: pass a torch.Generator or None, got int"):
+        layer.sample(2, generator=0)
+    with pytest.raises(ValueError, match="Layer.sample: n must be a positive integer, got 0"):
+        layer.sample(0)
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        layer.sample()
+    assert "Annotated[int, Count(>= 1)]" in str(inspect.signature(Layer.sample))  # what help() shows

@@ -22,7 +22,18 @@ from torch import nn
 from tqdm.auto import tqdm  # a widget in Jupyter, text in a terminal
 
 from flowlab.files import write_bytes_atomic
-from flowlab.validate import check_callable, check_count, check_module, check_positive, check_sequence
+from flowlab.validate import (
+    Count,
+    Count0,
+    Function,
+    MaybeCount,
+    MaybeFunction,
+    MaybePositive,
+    Module,
+    Positive,
+    check_sequence,
+    checked,
+)
 
 
 def progress_quiet() -> bool:
@@ -31,17 +42,16 @@ def progress_quiet() -> bool:
     return bool(os.environ.get("CI") or os.environ.get("FLOWLAB_QUIET"))
 
 
-def sweep(runs: Iterable, desc: str, total: int | None = None):
+@checked
+def sweep(runs: Iterable, desc: str, total: MaybeCount = None):
     """An outer progress bar over a multi-run sweep (variants x seeds); quiet like :func:`fit`'s."""
     runs = check_sequence(runs, "runs (an iterable)", "sweep", nonempty=False)
-    if total is not None:
-        check_count(total, "total", "sweep")
     return tqdm(list(runs), desc=desc, total=total or len(runs), disable=progress_quiet(), leave=False)
 
 
-def seed_everything(seed: int) -> torch.Generator:
+@checked
+def seed_everything(seed: Count0) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch Generator seeded the same way for explicit draws."""
-    check_count(seed, "seed", "seed_everything", minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -127,17 +137,18 @@ def _evaluate(model: nn.Module, eval_fn, history: History, step: int) -> None:
     model.train()
 
 
+@checked
 def fit(
-    model: nn.Module,
-    loss_fn: Callable[[object], torch.Tensor],
+    model: Module,
+    loss_fn: Function,
     data: Callable[[int], object] | Iterable,
     *,
-    steps: int,
-    lr: float = 1e-3,
+    steps: Count,
+    lr: Positive = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
-    grad_clip: float | None = None,
-    eval_fn: Callable[[], dict[str, float]] | None = None,
-    eval_every: int = 0,
+    grad_clip: MaybePositive = None,
+    eval_fn: MaybeFunction = None,
+    eval_every: Count0 = 0,
     checkpoint: str | Path | None = None,
     config: dict | None = None,
     desc: str = "train",
@@ -149,17 +160,8 @@ def fit(
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
     them instead of training (a different config retrains and overwrites).
     """
-    check_module(model, "model", "fit")
-    check_callable(loss_fn, "loss_fn", "fit")
     if not callable(data) and not hasattr(data, "__iter__"):
         raise TypeError(f"fit: data must be a function step -> batch or an iterable, got {type(data).__name__}")
-    check_count(steps, "steps", "fit")
-    check_positive(lr, "lr", "fit")
-    if grad_clip is not None:
-        check_positive(grad_clip, "grad_clip", "fit")
-    check_count(eval_every, "eval_every", "fit", minimum=0)
-    if eval_fn is not None:
-        check_callable(eval_fn, "eval_fn", "fit")
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     checkpoint = Path(checkpoint) if checkpoint is not None else None
