@@ -335,11 +335,13 @@ FloatTensor = Annotated[Tensor, Check(lambda v, name, who: check_tensor(v, f"{wh
 def checked(fn):
     """``fn`` with the :class:`Check` of each annotated argument run on what the caller passed (defaults
     are the library's own and trusted), the checked value (``int(n)``) passed on; a complaint names
-    ``fn``, or the class of ``self`` for an ``__init__``."""
+    ``fn``, by the class of ``self`` for a method (``Bernoulli.num_params``; ``MAF`` for an ``__init__``)."""
     parameters, plan = inspect.signature(fn).parameters, []
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     positions = {n: i for i, (n, p) in enumerate(parameters.items()) if p.kind in positional}
     name_of = fn.__qualname__.rsplit("<locals>.", 1)[-1]
+    method = next(iter(parameters), None) == "self"
+    suffix = "" if fn.__name__ == "__init__" else f".{fn.__name__}"
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -347,7 +349,7 @@ def checked(fn):
             hints = typing.get_type_hints(fn, include_extras=True)
             plan.extend([(n, positions.get(n, len(parameters)), c) for n, h in hints.items()
                          for c in getattr(h, "__metadata__", ()) if isinstance(c, Check)] or [None])
-        who = type(args[0]).__name__ if fn.__name__ == "__init__" else name_of
+        who = type(args[0]).__name__ + suffix if method else name_of
         args = list(args)
         for name, at, check in filter(None, plan):
             if at < len(args):

@@ -21,7 +21,7 @@ def test_builtin_image_sets():
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="unknown image dataset 'svhn'; expected one of"):
+    with pytest.raises(ValueError, match="load_images: unknown name 'svhn'; expected one of"):
         load_images("svhn")
 
 

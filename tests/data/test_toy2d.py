@@ -15,7 +15,7 @@ def test_toy_densities_shape_and_determinism(name):
 
 
 def test_toy_errors():
-    with pytest.raises(ValueError, match="unknown toy density 'spiral'; expected one of"):
+    with pytest.raises(ValueError, match="sample_toy: unknown name 'spiral'; expected one of"):
         sample_toy("spiral", 10)
     with pytest.raises(ValueError, match="positive integer"):
         sample_toy("moons", 0)

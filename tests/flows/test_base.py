@@ -47,7 +47,7 @@ def test_wrong_shape_gives_clear_error():
         Affine(torch.zeros(2, 2))
     with pytest.raises(TypeError, match="Flow layers"):
         Compose(torch.nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="positive number of samples"):
+    with pytest.raises(ValueError, match=r"FlowModel\.sample: n must be a positive integer"):
         FlowModel(ElementwiseAffine(2), StandardNormal(2)).sample(0)
 
 

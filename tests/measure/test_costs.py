@@ -25,7 +25,7 @@ def test_direction_costs_counts_passes_and_times_every_dimension():
 def test_errors():
     with pytest.raises(ValueError, match="repeats must be a positive integer"):
         direction_costs(lambda d: MAF(d), [2], networks=made_of, repeats=0)
-    with pytest.raises(ValueError, match="dims .* is empty"):
+    with pytest.raises(ValueError, match="direction_costs: dims is empty"):
         direction_costs(lambda d: MAF(d), [], networks=made_of)
     with pytest.raises(TypeError):
         direction_costs(lambda d: MAF(d), [2])  # networks= is required: what counts as a pass

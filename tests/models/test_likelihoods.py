@@ -76,7 +76,7 @@ def test_errors():
         Bernoulli().log_prob(torch.zeros(2, 5), torch.zeros(2, 1, 2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="pixel values must lie in"):
         Bernoulli().log_prob(torch.zeros(1, 1), torch.full((1, 1), 2))
-    with pytest.raises(ValueError, match="unknown likelihood"):
+    with pytest.raises(ValueError, match="make_likelihood: unknown kind"):
         make_likelihood("gaussian")
     with pytest.raises(ValueError, match="levels"):
         Categorical(1)

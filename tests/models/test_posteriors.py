@@ -81,7 +81,7 @@ def test_errors():
     """The posterior is a part of the VAE, which checks its kind, sizes and raw parameters once."""
     with pytest.raises(ValueError, match="num_flows"):
         VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="planar", num_flows=0)
-    with pytest.raises(ValueError, match="unknown posterior flow"):
+    with pytest.raises(ValueError, match="VAE: unknown flow"):
         VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="radial", num_flows=2)
     vae = VAE((1, 2, 2), Bernoulli(), latent=2, hidden=4, layers=1, context=3, flow="planar", num_flows=2)
     x = torch.tensor([[0, 1, 1, 0]]).reshape(1, 1, 2, 2)

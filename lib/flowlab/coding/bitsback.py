@@ -33,7 +33,7 @@ import torch
 
 from flowlab.coding import message as msg
 from flowlab.coding.latent import LatentGrid, gaussian_entropy_bits
-from flowlab.validate import check_array, check_count, check_symbols
+from flowlab.validate import Count0, IsA, check_array, check_count, check_symbols, checked
 
 PRECISION = 24  # constriction's default ANS coder: 24-bit probabilities, so one symbol costs <= 24 bits
 _MIN_P = 2.0 ** -PRECISION
@@ -102,10 +102,11 @@ class BitsBackCodec:
     decode), and the callables' outputs for finiteness (a diverged model).
     """
 
+    @checked
     def __init__(self, posterior: Callable, likelihood: Callable, prior: Callable, *, latent_dim: int,
-                 shape, levels: int = 2, grid: LatentGrid | None = None, batch: int = 64,
-                 initial_words: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float32):
-        who = "BitsBackCodec"
+                 shape, levels: int = 2, grid: IsA((LatentGrid, type(None)), "a LatentGrid or None") = None,
+                 batch: int = 64, initial_words: int | None = None, seed: Count0 = 0,
+                 dtype: torch.dtype = torch.float32):
         self.posterior = posterior
         self.likelihood = likelihood
         self.prior = prior
@@ -115,11 +116,9 @@ class BitsBackCodec:
         self.dtype = dtype
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
         self.grid = grid if grid is not None else LatentGrid()
-        if not isinstance(self.grid, LatentGrid):
-            raise TypeError(f"{who}: grid must be a LatentGrid, got {type(self.grid).__name__}")
         need = math.ceil(self.batch * self.latent_dim * PRECISION / 32) + 2
         self.initial_words = need if initial_words is None else initial_words
-        self.seed = check_count(seed, "seed", who, minimum=0)
+        self.seed = seed
         self.dims = int(np.prod(self.shape))
         k = self.grid.k_max
         self._latent_family = constriction.stream.model.QuantizedGaussian(-k, k)

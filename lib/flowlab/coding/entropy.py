@@ -15,7 +15,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from flowlab.validate import check_count, check_probabilities, check_symbols
+from flowlab.validate import Count, check_probabilities, check_symbols, checked
 
 
 def _check_distribution(probs, who: str) -> np.ndarray:
@@ -55,10 +55,10 @@ def encode_iid(symbols, probs) -> np.ndarray:
     return coder.get_compressed()
 
 
-def decode_iid(words, probs, n: int) -> np.ndarray:
+@checked
+def decode_iid(words, probs, n: Count) -> np.ndarray:
     """Decode ``n`` symbols from the words of :func:`encode_iid` (same ``probs``)."""
     p = _check_distribution(probs, "decode_iid")
-    n = check_count(n, "n", "decode_iid")
     w = np.asarray(words)
     if w.dtype != np.uint32 or w.ndim != 1:
         raise TypeError(f"decode_iid expects the uint32 word array of encode_iid, got {w.dtype} {list(w.shape)}")

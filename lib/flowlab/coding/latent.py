@@ -28,24 +28,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from flowlab.validate import check_array, check_count, check_positive
+from flowlab.validate import AtLeast, Count, Positive, Rng, check_array, checked
 
 LN2 = math.log(2.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LatentGrid:
     """The grid :math:`z = \\delta k`, :math:`|k| \\le K`, with :math:`K = \\lceil b/\\delta \\rceil`."""
 
     width: float = 2.0 ** -6
     bound: float = 6.0
 
-    def __post_init__(self):
-        check_positive(self.width, "width", "LatentGrid")
-        check_positive(self.bound, "bound", "LatentGrid")
-        if not (self.width < self.bound and self.bound / self.width <= 2 ** 13):
+    @checked
+    def __init__(self, width: Positive = 2.0 ** -6, bound: Positive = 6.0):
+        if not (width < bound and bound / width <= 2 ** 13):
             raise ValueError(f"LatentGrid: need width < bound and at most 2^13 bins a side (more are too many for "
-                             f"24-bit probabilities: each takes >= 2^-24), got width {self.width}, bound {self.bound}")
+                             f"24-bit probabilities: each takes >= 2^-24), got width {width}, bound {bound}")
+        object.__setattr__(self, "width", width)  # frozen: the fields are set once, here
+        object.__setattr__(self, "bound", bound)
 
     @property
     def k_max(self) -> int:
@@ -92,8 +93,9 @@ class Mismatch:
     se: float
 
 
-def aggregate_posterior_kl(mean, std, *, samples: int = 4096, generator: torch.Generator | None = None,
-                           chunk: int = 512) -> Mismatch:
+@checked
+def aggregate_posterior_kl(mean, std, *, samples: AtLeast(2) = 4096, generator: Rng = None,
+                           chunk: Count = 512) -> Mismatch:
     """:math:`\\mathrm{KL}(q(z)\\,\\|\\,\\mathcal N(0, I))` in bits, with :math:`q(z)` the mixture of the
     diagonal Gaussians :math:`\\mathcal N(\\mu_n, \\sigma_n^2)` given as ``mean``, ``std`` of shape
     [N, d] (the posteriors of the coded images)."""
@@ -102,7 +104,6 @@ def aggregate_posterior_kl(mean, std, *, samples: int = 4096, generator: torch.G
     sd = check_array(std, "std", who)
     if mu.ndim != 2 or sd.shape != mu.shape or (sd <= 0).any():
         raise ValueError(f"{who}: mean, std need one shape [N, d], std positive; got {list(mu.shape)} {list(sd.shape)}")
-    samples = check_count(samples, "samples", who, minimum=2)
     mu, sd = torch.as_tensor(mu), torch.as_tensor(sd)
     n, d = mu.shape
     comp = torch.randint(n, (samples,), generator=generator)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_fraction, check_generator, check_pixels
+from flowlab.validate import Rng, check_fraction, check_pixels, checked
 
 
-def binarize(images: Tensor, levels: int, generator: torch.Generator | None = None, *,
+@checked
+def binarize(images: Tensor, levels: int, generator: Rng = None, *,
              threshold: float | None = None) -> Tensor:
     """Binary int64 images (0/1) of the shape of ``images`` (integer pixels ``0 .. levels - 1``):
     Bernoulli draws from ``generator``, or ``pixel / (levels - 1) > threshold`` when ``threshold`` is given."""
     who = "binarize"
     check_pixels(images, levels, who)
-    check_generator(generator, who)
     p = images.to(torch.float64) / (levels - 1)
     if threshold is not None:
         t = check_fraction(threshold, "threshold (a fraction of the pixel range)", who, zero=True)

@@ -12,7 +12,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_generator, check_pixels
+from flowlab.validate import Rng, check_pixels, checked
 
 
 @lru_cache(maxsize=16)
@@ -26,7 +26,8 @@ def _lower_edges(levels: int, dtype: torch.dtype) -> Tensor:
     return torch.where(below, torch.nextafter(edges, torch.ones((), dtype=dtype)), edges)
 
 
-def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None) -> Tensor:
+@checked
+def dequantize(x: Tensor, levels: int, generator: Rng = None) -> Tensor:
     r"""Uniform dequantization :math:`y = (x + u)/K`, :math:`u \sim U[0,1)`: integers in [0, K) to [0, 1).
 
     Every value lies in its pixel's bin: :math:`x/K \le y < (x+1)/K`, with :math:`y` read as the real
@@ -38,7 +39,6 @@ def dequantize(x: Tensor, levels: int, generator: torch.Generator | None = None)
     every other value is :math:`(x + u)/K` as computed (for :math:`K = 256`, all of them).
     """
     check_pixels(x, levels, "dequantize")
-    check_generator(generator, "dequantize")
     dtype = torch.get_default_dtype()
     u = torch.rand(x.shape, generator=generator, dtype=dtype, device=generator.device if generator else "cpu")
     u = u.to(x.device)

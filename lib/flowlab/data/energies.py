@@ -26,7 +26,17 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_callable, check_count, check_dtype, check_number, check_positive, check_shape
+from flowlab.validate import (
+    AtLeast,
+    Dtype,
+    Function,
+    Positive,
+    check_count,
+    check_number,
+    check_positive,
+    check_shape,
+    checked,
+)
 
 BOX = 4.0       # the paper's plotting box [-4, 4]^2
 WALL = 0.5      # length scale of the wall outside |z1| <= BOX (U2-U4 only)
@@ -98,7 +108,8 @@ def energy(name: str) -> Callable[[Tensor], Tensor]:
     return ENERGIES[name]
 
 
-def grid(lim: float | tuple[float, float] = BOX, n: int = 200, dtype=torch.float64, *,
+@checked
+def grid(lim: float | tuple[float, float] = BOX, n: int = 200, dtype: Dtype = torch.float64, *,
          cells: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """An ``n x n`` grid on the square ``[-lim, lim]^2``, or ``[lo, hi]^2`` for ``lim=(lo, hi)``: the two
     coordinate arrays, indexed ``[y, x]`` as ``imshow(origin="lower")`` draws them, and the points
@@ -115,7 +126,6 @@ def grid(lim: float | tuple[float, float] = BOX, n: int = 200, dtype=torch.float
         hi = check_positive(lim, "lim", "grid")
         lo = -hi
     check_count(n, "n", "grid", minimum=1 if cells else 2)
-    check_dtype(dtype, "grid")
     if cells:
         axis = lo + (torch.arange(n, dtype=dtype) + 0.5) * ((hi - lo) / n)
     else:
@@ -124,16 +134,14 @@ def grid(lim: float | tuple[float, float] = BOX, n: int = 200, dtype=torch.float
     return g1, g2, torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=-1)
 
 
-def log_normalizer(u: Callable[[Tensor], Tensor], lim: float = 7.0, n: int = 1401) -> float:
+@checked
+def log_normalizer(u: Function, lim: Positive = 7.0, n: AtLeast(2) = 1401) -> float:
     r""":math:`\log Z = \log \int e^{-U}` by a Riemann sum on a fine grid (equal to the trapezoid rule,
     the integrand being ~0 at the edges).
 
     The integrands are smooth and decay fast inside ``[-lim, lim]^2``, where such sums converge
     very fast; compare two ``n`` to see the error.
     """
-    check_callable(u, "the energy u", "log_normalizer")
-    check_positive(lim, "lim", "log_normalizer")
-    check_count(n, "n", "log_normalizer", minimum=2)
     _, _, pts = grid(lim, n)
     cell = (2 * lim / (n - 1)) ** 2
     with torch.no_grad():

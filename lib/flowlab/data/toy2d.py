@@ -9,7 +9,7 @@ import math
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_choice, check_count, check_generator
+from flowlab.validate import Count, OneOf, Rng, checked
 
 
 def _eight_gaussians(n: int, g: torch.Generator) -> Tensor:
@@ -69,10 +69,8 @@ TOY_DENSITIES = {
 }
 
 
-def sample_toy(name: str, n: int, generator: torch.Generator | None = None) -> Tensor:
+@checked
+def sample_toy(name: OneOf(TOY_DENSITIES), n: Count, generator: Rng = None) -> Tensor:
     """``n`` samples of the named toy density; names are ``TOY_DENSITIES``'s keys."""
-    check_choice(name, TOY_DENSITIES, "toy density", "sample_toy")
-    check_count(n, "n", "sample_toy")
-    check_generator(generator, "sample_toy")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     return TOY_DENSITIES[name](n, g).to(torch.get_default_dtype())

@@ -20,12 +20,12 @@ Both return one gradient estimate per draw, ``[num_samples, d]`` for each of :ma
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_callable, check_count, check_generator, check_number, check_tensor
+from flowlab.validate import Count, FloatTensor, Function, Number, SeededRng, check_tensor, checked
 
 __all__ = ["GradientSamples", "reparametrization_gradient", "score_function_gradient"]
 
@@ -37,14 +37,11 @@ class GradientSamples(NamedTuple):
     log_std: Tensor
 
 
-def _check(f, mean, log_std, num_samples, generator, who: str) -> None:
-    check_callable(f, "f", who)
-    check_tensor(mean, f"{who} (its mean)")
+def _check_log_std(mean: Tensor, log_std, who: str) -> None:
+    """``log_std`` beside the checked ``mean``: a finite tensor of its shape [d], dtype and device."""
     check_tensor(log_std, f"{who} (its log_std)", like=mean)
     if mean.dim() != 1 or mean.shape != log_std.shape:
         raise ValueError(f"{who} expects mean, log_std of one shape [d], got {list(mean.shape)}, {list(log_std.shape)}")
-    check_count(num_samples, "num_samples", who)
-    check_generator(generator, who, optional=False)
 
 
 def _draw(mean: Tensor, num_samples: int, generator: torch.Generator) -> Tensor:
@@ -59,11 +56,12 @@ def _values(f, z: Tensor, who: str) -> Tensor:
     return values
 
 
-def reparametrization_gradient(f: Callable[[Tensor], Tensor], mean: Tensor, log_std: Tensor, *,
-                               num_samples: int, generator: torch.Generator) -> GradientSamples:
+@checked
+def reparametrization_gradient(f: Function, mean: FloatTensor, log_std: Tensor, *, num_samples: Count,
+                               generator: SeededRng) -> GradientSamples:
     """Pathwise estimates :math:`\\nabla f(z_s)` and :math:`\\nabla f(z_s) \\odot \\sigma \\odot \\varepsilon_s`."""
     who = "reparametrization_gradient"
-    _check(f, mean, log_std, num_samples, generator, who)
+    _check_log_std(mean, log_std, who)
     eps = _draw(mean, num_samples, generator)
     std = log_std.detach().exp()
     with torch.enable_grad():
@@ -72,16 +70,15 @@ def reparametrization_gradient(f: Callable[[Tensor], Tensor], mean: Tensor, log_
     return GradientSamples(grad, grad * std * eps)
 
 
-def score_function_gradient(f: Callable[[Tensor], Tensor], mean: Tensor, log_std: Tensor, *,
-                            num_samples: int, generator: torch.Generator,
-                            baseline: float = 0.0) -> GradientSamples:
+@checked
+def score_function_gradient(f: Function, mean: FloatTensor, log_std: Tensor, *, num_samples: Count,
+                            generator: SeededRng, baseline: Number = 0.0) -> GradientSamples:
     """REINFORCE estimates :math:`(f(z_s) - c)\\,\\varepsilon_s/\\sigma` and
     :math:`(f(z_s) - c)(\\varepsilon_s^2 - 1)`."""
     who = "score_function_gradient"
-    _check(f, mean, log_std, num_samples, generator, who)
-    c = check_number(baseline, "baseline", who)
+    _check_log_std(mean, log_std, who)
     eps = _draw(mean, num_samples, generator)
     std = log_std.detach().exp()
     with torch.no_grad():
-        centred = (_values(f, mean.detach() + std * eps, who) - c).unsqueeze(-1)
+        centred = (_values(f, mean.detach() + std * eps, who) - baseline).unsqueeze(-1)
     return GradientSamples(centred * eps / std, centred * (eps * eps - 1))

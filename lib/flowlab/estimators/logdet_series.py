@@ -50,30 +50,25 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.estimators.trace import NOISES, _check_probes, _operator, draw_probes, hutchinson_variance
+from flowlab.estimators.trace import NOISES, _form_variance, _operator, draw_probes
 from flowlab.validate import (
-    check_choice,
-    check_count,
+    Count,
+    Count0,
+    FloatTensor,
+    Fraction,
+    Number,
+    OneOf,
+    Positive,
+    SeededRng,
     check_fraction,
-    check_number,
-    check_positive,
     check_samples,
     check_square,
-    check_tensor,
+    checked,
 )
 
+# The law of N = m + K: exact_terms m >= 0, K geometric(p) (p in (0, 1); p = 1 is the series truncated after
+# exact_terms: truncated_logdet) or Poisson(lam), lam > 0. The estimators declare it in their signatures.
 TRUNCATIONS = ("geometric", "poisson")
-
-
-def _check_law(truncation, p, lam, exact_terms, who) -> None:
-    r"""The law of :math:`N = m + K`: ``exact_terms`` :math:`m \ge 0`, :math:`K` geometric(``p``) or
-    Poisson(``lam``)."""
-    check_choice(truncation, TRUNCATIONS, "truncation", who)
-    check_count(exact_terms, "exact_terms", who, minimum=0)
-    if truncation == "geometric":
-        check_fraction(p, "p", who)   # p = 1 is the series truncated after exact_terms: truncated_logdet
-    else:
-        check_positive(lam, "lam", who)
 
 
 def _coefficients(terms: int, dtype, device) -> Tensor:
@@ -100,10 +95,10 @@ def _probes(A, shape, noise, generator) -> Tensor:
     return draw_probes(shape, noise, generator, dtype=A.dtype, device=generator.device).to(A.device)
 
 
-def power_traces(op, x: Tensor | None = None, *, dim: int | None = None, terms: int) -> Tensor:
+@checked
+def power_traces(op, x: Tensor | None = None, *, dim: int | None = None, terms: Count) -> Tensor:
     r"""Exact :math:`\operatorname{tr}(A^k)`, :math:`k = 1..` ``terms``: basis vectors through the
     operator, :math:`m` products per power. Returns ``[terms, *batch]``."""
-    check_count(terms, "terms", "power_traces")
     A = _operator(op, x, dim, "power_traces")
     return torch.stack([form.sum(0) for form in _power_forms(A, _basis(A), terms)])
 
@@ -116,15 +111,16 @@ def logdet_exact(op, x: Tensor | None = None, *, dim: int | None = None) -> Tens
     return torch.linalg.slogdet(torch.eye(A.dim, dtype=A.dtype, device=A.device) + rows)[1]
 
 
-def truncated_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = None, terms: int,
-                             probes: int = 1, noise: str = "gaussian", generator: torch.Generator) -> Tensor:
+@checked
+def truncated_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = None, terms: Count,
+                             probes: Count = 1, noise: OneOf(NOISES) = "gaussian", generator: SeededRng) -> Tensor:
     r"""``probes`` independent draws of :math:`\sum_{k \le n} (-1)^{k+1} v^\top A^k v / k`
     (``terms`` :math:`= n`): ``[probes, *batch]``. Their mean is :math:`\sum_{k\le n}(-1)^{k+1}
     \operatorname{tr}(A^k)/k`, biased by the tail of the series."""
-    who = "truncated_logdet_samples"
-    check_count(terms, "terms", who)
-    _check_probes(probes, noise, generator, who)
-    A = _operator(op, x, dim, who)
+    return _truncated(_operator(op, x, dim, "truncated_logdet_samples"), terms, probes, noise, generator)
+
+
+def _truncated(A, terms: int, probes: int, noise: str, generator: torch.Generator) -> Tensor:
     V = _probes(A, (probes, *A.batch_shape, A.dim), noise, generator)
     coef = _coefficients(terms, torch.float64, "cpu").tolist()
     return sum(c * form for c, form in zip(coef, _power_forms(A, V, terms)))
@@ -132,9 +128,9 @@ def truncated_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = N
 
 def truncated_logdet(op, x: Tensor | None = None, *, dim: int | None = None, terms: int, probes: int = 1,
                      noise: str = "gaussian", generator: torch.Generator) -> Tensor:
-    """The truncated series averaged over ``probes`` probes: ``[*batch]``."""
-    return truncated_logdet_samples(op, x, dim=dim, terms=terms, probes=probes, noise=noise,
-                                    generator=generator).mean(0)
+    """The truncated series averaged over ``probes`` probes: ``[*batch]``. ResidualFlow's, at every
+    forward pass: it trusts the settings (the block checked them when they were set)."""
+    return _truncated(_operator(op, x, dim, "truncated_logdet"), terms, probes, noise, generator).mean(0)
 
 
 def _log_tail_poisson(j: Tensor, lam: float) -> Tensor:
@@ -165,17 +161,20 @@ def _draw_extra(shape, truncation, p, lam, generator, device) -> Tensor:
     return torch.poisson(rate, generator=generator).long()
 
 
+@checked
 def roulette_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = None,
-                            truncation: str = "geometric", p: float = 0.5, lam: float = 2.0,
-                            exact_terms: int = 2, probes: int = 1, noise: str = "gaussian",
-                            generator: torch.Generator) -> Tensor:
+                            truncation: OneOf(TRUNCATIONS) = "geometric", p: Fraction = 0.5, lam: Positive = 2.0,
+                            exact_terms: Count0 = 2, probes: Count = 1, noise: OneOf(NOISES) = "gaussian",
+                            generator: SeededRng) -> Tensor:
     r"""``probes`` independent Russian-roulette draws (each its own :math:`N` and probe) of
     :math:`\sum_{k\le N} (-1)^{k+1} v^\top A^k v / (k\,P(N \ge k))`: ``[probes, *batch]``, unbiased for
     :math:`\log|\det(I + A)|` when the series converges (:math:`\rho(A) < 1`)."""
-    who = "roulette_logdet_samples"
-    _check_law(truncation, p, lam, exact_terms, who)
-    _check_probes(probes, noise, generator, who)
-    A = _operator(op, x, dim, who)
+    A = _operator(op, x, dim, "roulette_logdet_samples")
+    return _roulette(A, truncation, p, lam, exact_terms, probes, noise, generator)
+
+
+def _roulette(A, truncation: str, p: float, lam: float, exact_terms: int, probes: int, noise: str,
+              generator: torch.Generator) -> Tensor:
     shape = (probes, *A.batch_shape)
     N = exact_terms + _draw_extra(shape, truncation, p, lam, generator, generator.device).to(A.device)
     n_max = int(N.max())
@@ -194,18 +193,18 @@ def roulette_logdet_samples(op, x: Tensor | None = None, *, dim: int | None = No
 def roulette_logdet(op, x: Tensor | None = None, *, dim: int | None = None, truncation: str = "geometric",
                     p: float = 0.5, lam: float = 2.0, exact_terms: int = 2, probes: int = 1,
                     noise: str = "gaussian", generator: torch.Generator) -> Tensor:
-    """The Russian-roulette estimate averaged over ``probes`` draws: ``[*batch]``."""
-    return roulette_logdet_samples(op, x, dim=dim, truncation=truncation, p=p, lam=lam, exact_terms=exact_terms,
-                                   probes=probes, noise=noise, generator=generator).mean(0)
+    """The Russian-roulette estimate averaged over ``probes`` draws: ``[*batch]``. ResidualFlow's, at every
+    forward pass: it trusts the settings (the block checked them when they were set)."""
+    A = _operator(op, x, dim, "roulette_logdet")
+    return _roulette(A, truncation, p, lam, exact_terms, probes, noise, generator).mean(0)
 
 
 # ------------------------------------------------------------------------- closed forms and laws
-def series_tail(eigenvalues: Tensor, terms: int) -> Tensor:
+@checked
+def series_tail(eigenvalues: FloatTensor, terms: Count0) -> Tensor:
     r"""The tail :math:`\sum_{k>n}(-1)^{k+1}\operatorname{tr}(J^k)/k` for a spectrum of real
     eigenvalues in :math:`(-1, 1)`: :math:`\sum_i [\log(1+\lambda_i) - \sum_{k\le n}(-1)^{k+1}\lambda_i^k/k]`."""
     who = "series_tail"
-    check_count(terms, "terms", who, minimum=0)
-    check_tensor(eigenvalues, who)
     lam = eigenvalues.to(torch.float64)
     if lam.dim() != 1 or (lam.abs() >= 1).any():
         raise ValueError(f"{who} expects a vector of real eigenvalues of modulus < 1 (the series converges), got "
@@ -214,20 +213,17 @@ def series_tail(eigenvalues: Tensor, terms: int) -> Tensor:
     return (torch.log1p(lam) - head).sum()
 
 
-def iresnet_tail_bound(lip: float, dim: int, terms: int) -> float:
+@checked
+def iresnet_tail_bound(lip: float, dim: Count, terms: Count0) -> float:
     r"""i-ResNet (Behrmann et al. 2019, Thm 3): :math:`|\text{tail}| \le -d\,(\ln(1 - L) + \sum_{k\le n} L^k/k)`."""
-    who = "iresnet_tail_bound"
-    lip = check_fraction(lip, "the Lipschitz constant lip", who, zero=True)
-    check_count(dim, "dim", who)
-    check_count(terms, "terms", who, minimum=0)
+    lip = check_fraction(lip, "the Lipschitz constant lip", "iresnet_tail_bound", zero=True)
     return -dim * (math.log1p(-lip) + sum(lip ** k / k for k in range(1, terms + 1)))
 
 
-def roulette_variance_finite(rho: float, *, truncation: str = "geometric", p: float = 0.5) -> bool:
+@checked
+def roulette_variance_finite(rho: Number, *, truncation: OneOf(TRUNCATIONS) = "geometric", p: Fraction = 0.5) -> bool:
     r"""Whether one roulette draw has finite variance at spectral radius ``rho``: :math:`\rho^2 \le 1 - p`
     (geometric), :math:`\rho = 0` (Poisson)."""
-    rho = check_number(rho, "rho", "roulette_variance_finite")
-    check_choice(truncation, TRUNCATIONS, "truncation", "roulette_variance_finite")
     return rho ** 2 <= 1 - p if truncation == "geometric" else rho == 0
 
 
@@ -237,18 +233,16 @@ class RouletteMoments(NamedTuple):
     partial_second: Tensor  # [max_terms + 1] E[X^2 ; N <= n]: converges iff the variance is finite
 
 
-def roulette_moments(J: Tensor, *, truncation: str = "geometric", p: float = 0.5, lam: float = 2.0,
-                     exact_terms: int = 2, noise: str = "gaussian", max_terms: int = 100) -> RouletteMoments:
+@checked
+def roulette_moments(J: Tensor, *, truncation: OneOf(TRUNCATIONS) = "geometric", p: Fraction = 0.5,
+                     lam: Positive = 2.0, exact_terms: Count0 = 2, noise: OneOf(NOISES) = "gaussian",
+                     max_terms: Count = 100) -> RouletteMoments:
     r"""Exact moments of one roulette draw for a matrix ``J [m, m]``, by summing over
     :math:`N = n \le` ``max_terms``:
     :math:`E[X^2] = \sum_n P(N=n)\,(\mathrm{Var}_v(v^\top M_n v) + (\operatorname{tr} M_n)^2)`,
     :math:`M_n = \sum_{k \le n} (-1)^{k+1} J^k / (k\,P(N\ge k))`, computed as :math:`\sqrt{P(N=n)}\,M_n`
     so that no weight overflows."""
-    who = "roulette_moments"
-    _check_law(truncation, p, lam, exact_terms, who)
-    check_choice(noise, NOISES, "noise", who)
-    check_count(max_terms, "max_terms", who)
-    check_square(J, who)
+    check_square(J, "roulette_moments")
     J = J.detach().to(torch.float64)
     powers = [J]
     for _ in range(max_terms - 1):
@@ -273,7 +267,7 @@ def roulette_moments(J: Tensor, *, truncation: str = "geometric", p: float = 0.5
     M = torch.einsum("nk,kij->nij", half, P)
     finite = torch.isfinite(M).all(-1).all(-1)
     safe = torch.where(finite[:, None, None], M, 0.0)
-    second = hutchinson_variance(safe, noise) + torch.diagonal(safe, dim1=-2, dim2=-1).sum(-1) ** 2
+    second = _form_variance(safe, noise) + torch.diagonal(safe, dim1=-2, dim2=-1).sum(-1) ** 2
     partial_second = torch.cumsum(torch.where(finite, second, math.inf), 0)
     return RouletteMoments(mean, partial_second[-1] - mean ** 2, partial_second)
 

@@ -41,18 +41,22 @@ from torch import Tensor
 from torch.func import jacrev, vjp, vmap
 
 from flowlab.validate import (
-    check_callable,
-    check_choice,
+    Count,
+    Function,
+    MaybeFunction,
+    OneOf,
+    SeededRng,
     check_count,
     check_dtype,
-    check_generator,
     check_samples,
     check_shape,
     check_square,
     check_tensor,
+    checked,
 )
 
 NOISES = ("gaussian", "rademacher")
+METHODS = ("vjp", "vmap")  # exact_trace's: one VJP at a time, or all at once
 
 
 @dataclass
@@ -74,7 +78,10 @@ class Operator:
 def as_operator(op, x: Tensor | None = None, *, dim: int | None = None,
                 dtype: torch.dtype = torch.float64) -> Operator:
     """Wrap a matrix, a matvec function (with ``dim``; probes of ``dtype``) or a function at a point
-    ``x`` (its Jacobian). An :class:`Operator` passes through; its ``products`` counts every product."""
+    ``x`` (its Jacobian). An :class:`Operator` passes through; its ``products`` counts every product.
+
+    Not ``@checked``: ResidualFlow's log-determinants build their operator here at every forward pass
+    (``dim`` and ``dtype``, checked below, only come with a matvec function)."""
     who = "as_operator"
     if isinstance(op, (Operator, Tensor)) and (x is not None or dim is not None):
         raise ValueError(f"{who}: a matrix or an Operator already knows its dimension; pass neither x nor dim")
@@ -113,28 +120,23 @@ def _operator(op, x, dim, who: str) -> Operator:
         raise type(err)(f"{who}: {err}") from err
 
 
-def _check_probes(probes, noise: str, generator, who: str, name: str = "probes") -> None:
-    """What every randomized estimator takes: a count of probes, their kind, an explicit generator."""
-    check_count(probes, name, who)
-    check_choice(noise, NOISES, "noise", who)
-    check_generator(generator, who, optional=False)
-
-
 def draw_probes(shape, noise: str, generator: torch.Generator, *, dtype=torch.float64,
                 device="cpu") -> Tensor:
     """Probes with mean 0 and identity covariance: standard normal or Rademacher (+-1 w.p. 1/2).
 
-    The estimators' (and the CNF's) one source of probes; they validate ``noise`` and ``generator``."""
+    The estimators' (and the CNF's) one source of probes; they validate ``noise`` and ``generator`` (in
+    their signatures: ``probes: Count, noise: OneOf(NOISES), generator: SeededRng``), so this one, which the
+    CNF calls per solve, trusts them."""
     if noise == "gaussian":
         return torch.randn(shape, generator=generator, dtype=dtype, device=device)
     bits = torch.randint(0, 2, shape, generator=generator, device=device)
     return (2 * bits - 1).to(dtype)
 
 
-def exact_trace(op, x: Tensor | None = None, *, dim: int | None = None, method: str = "vjp") -> Tensor:
+@checked
+def exact_trace(op, x: Tensor | None = None, *, dim: int | None = None, method: OneOf(METHODS) = "vjp") -> Tensor:
     r""":math:`\sum_i e_i^\top A e_i`: ``dim`` products, one per basis vector (``"vjp"`` one at a time,
     ``"vmap"`` all at once)."""
-    check_choice(method, ("vjp", "vmap"), "method", "exact_trace")
     A = _operator(op, x, dim, "exact_trace")
     eye = torch.eye(A.dim, dtype=A.dtype, device=A.device)
     basis = eye.reshape(A.dim, *([1] * len(A.batch_shape)), A.dim).expand(A.dim, *A.batch_shape, A.dim)
@@ -146,10 +148,10 @@ def exact_trace(op, x: Tensor | None = None, *, dim: int | None = None, method: 
     return total
 
 
-def hutchinson_samples(op, x: Tensor | None = None, *, dim: int | None = None, probes: int = 1,
-                       noise: str = "rademacher", generator: torch.Generator) -> Tensor:
+@checked
+def hutchinson_samples(op, x: Tensor | None = None, *, dim: int | None = None, probes: Count = 1,
+                       noise: OneOf(NOISES) = "rademacher", generator: SeededRng) -> Tensor:
     r"""``probes`` independent draws of :math:`\varepsilon^\top A \varepsilon`, shape ``[probes, *batch]``."""
-    _check_probes(probes, noise, generator, "hutchinson_samples")
     A = _operator(op, x, dim, "hutchinson_samples")
     eps = draw_probes((probes, *A.batch_shape, A.dim), noise, generator, dtype=A.dtype, device=A.device)
     return (A(eps) * eps).sum(-1)
@@ -161,13 +163,13 @@ def hutchinson_trace(op, x: Tensor | None = None, *, dim: int | None = None, pro
     return hutchinson_samples(op, x, dim=dim, probes=probes, noise=noise, generator=generator).mean(0)
 
 
-def hutch_plus_plus(op, x: Tensor | None = None, *, dim: int | None = None, matvecs: int,
-                    noise: str = "rademacher", generator: torch.Generator) -> Tensor:
+@checked
+def hutch_plus_plus(op, x: Tensor | None = None, *, dim: int | None = None, matvecs: Count,
+                    noise: OneOf(NOISES) = "rademacher", generator: SeededRng) -> Tensor:
     r"""Hutch++ with a budget of ``matvecs`` products (a multiple of 3, at least 3):
     sketch :math:`Q = \operatorname{orth}(A S)` with ``matvecs/3`` probes, exact
     :math:`\operatorname{tr}(Q^\top A Q)`, and Hutchinson with ``matvecs/3`` probes on the deflated rest."""
     who = "hutch_plus_plus"
-    _check_probes(matvecs, noise, generator, who, "matvecs")
     A = _operator(op, x, dim, who)
     k = matvecs // 3
     if matvecs % 3 or k > A.dim:
@@ -189,11 +191,16 @@ def symmetric_part(A: Tensor) -> Tensor:
     return (A + A.transpose(-1, -2)) / 2
 
 
-def hutchinson_variance(A: Tensor, noise: str) -> Tensor:
+@checked
+def hutchinson_variance(A: Tensor, noise: OneOf(NOISES)) -> Tensor:
     r"""Variance of one probe's :math:`\varepsilon^\top A \varepsilon`:
     :math:`2\|S\|_F^2` (Gaussian) or :math:`2(\|S\|_F^2 - \sum_i S_{ii}^2)` (Rademacher)."""
-    check_choice(noise, NOISES, "noise", "hutchinson_variance")
     check_square(A, "hutchinson_variance", batched=True)
+    return _form_variance(A, noise)
+
+
+def _form_variance(A: Tensor, noise: str) -> Tensor:
+    """:func:`hutchinson_variance` without its checks, for callers that checked ``A`` and ``noise``."""
     S = symmetric_part(A)
     fro2 = (S ** 2).sum((-1, -2))
     if noise == "gaussian":
@@ -216,10 +223,15 @@ def sample_variance_se(samples: Tensor) -> Tensor:
     return ((m4 - (n - 3) / (n - 1) * m2 ** 2).clamp_min(0) / n).sqrt()
 
 
-def field_jacobian(field: Callable, t: float | Tensor, z: Tensor) -> Tensor:
+@checked
+def field_jacobian(field: Function, t: float | Tensor, z: Tensor) -> Tensor:
     """Per-sample Jacobians ``∂f/∂z`` of ``field(t, ·)`` at a batch ``z`` of vectors: ``[B, D, D]``."""
-    check_callable(field, "field", "field_jacobian")
     check_shape(z, (None,), "field_jacobian")
+    return _field_jacobian(field, t, z)
+
+
+def _field_jacobian(field: Callable, t: float | Tensor, z: Tensor) -> Tensor:
+    # integrated_jacobian's default Jacobian, at every solver step: it checked the field and the start point
     t = torch.as_tensor(t, dtype=z.dtype, device=z.device)
     return vmap(jacrev(lambda v: field(t, v[None])[0]))(z)
 
@@ -237,8 +249,9 @@ def bottleneck_jacobian(field, t: Tensor, z: Tensor) -> Tensor:
     return J_h @ J_g
 
 
-def integrated_jacobian(field: Callable, x: Tensor, t0: float = 0.0, t1: float = 1.0, *,
-                        jacobian: Callable | None = None, **odeint_kwargs) -> Tensor:
+@checked
+def integrated_jacobian(field: Function, x: Tensor, t0: float = 0.0, t1: float = 1.0, *,
+                        jacobian: MaybeFunction = None, **odeint_kwargs) -> Tensor:
     r""":math:`M = \int_{t_0}^{t_1} J(t, z(t))\,dt` along each trajectory of :math:`dz/dt = f(t, z)`
     from ``x [B, D]``, solved by torchdiffeq on the augmented state :math:`[z, M]`.
 
@@ -251,10 +264,8 @@ def integrated_jacobian(field: Callable, x: Tensor, t0: float = 0.0, t1: float =
     from torchdiffeq import odeint
 
     who = "integrated_jacobian"
-    check_callable(field, "field", who)
     check_shape(x, (None,), who)
-    jacobian = partial(field_jacobian, field) if jacobian is None else jacobian
-    check_callable(jacobian, "jacobian", who)
+    jacobian = partial(_field_jacobian, field) if jacobian is None else jacobian
     k = jacobian(torch.as_tensor(t0, dtype=x.dtype), x[:1]).shape[-1]
 
     def rhs(t, state):

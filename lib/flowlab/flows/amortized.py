@@ -34,9 +34,9 @@ from torch import Tensor, nn
 
 from flowlab.flows.autoregressive import IAF
 from flowlab.flows.base import trusted
-from flowlab.flows.planar import planar_map, planar_u_hat
+from flowlab.flows.planar import planar_map, u_hat_of
 from flowlab.flows.sylvester import householder_q, orthogonalize, sylvester_map, triangle
-from flowlab.validate import check_count, check_shape
+from flowlab.validate import Count, MaybeCount, check_shape, checked
 
 AMORTIZED_FLOWS = ("planar", "iaf", "orthogonal", "householder", "triangular")
 
@@ -107,9 +107,8 @@ class AmortizedPlanar(AmortizedFlow):
         self._head("w", (num_flows, features))
         self._head("b", (num_flows,))
 
-    def prepare(self, raw):
-        with trusted():  # the heads' outputs (or checked raw parameters)
-            return {"u_hat": planar_u_hat(raw["u"], raw["w"]), "w": raw["w"], "b": raw["b"]}
+    def prepare(self, raw):  # the heads' outputs (or raw parameters check_raw accepts)
+        return {"u_hat": u_hat_of(raw["u"], raw["w"]), "w": raw["w"], "b": raw["b"]}
 
     def apply(self, z, prepared):
         total = z.new_zeros(z.shape[0])
@@ -134,21 +133,21 @@ class AmortizedSylvester(AmortizedFlow):
     transposed lower part) and have :math:`\tanh` diagonals of their own.
     """
 
+    @checked
     def __init__(self, features: int, num_flows: int, context_features: int, kind: str = "householder",
-                 hidden: int | None = None, reflections: int = 8, orthogonalize_steps: int = 100):
+                 hidden: MaybeCount = None, reflections: Count = 8, orthogonalize_steps: Count = 100):
         super().__init__(features, num_flows, context_features)
-        self.kind = kind  # one of SYLVESTER_KINDS (the posterior checked it)
+        self.kind = kind  # one of SYLVESTER_KINDS (the posterior checked it, and the sizes)
         d = features
         if kind == "orthogonal":
-            d = check_count(features if hidden is None else hidden, "hidden", "AmortizedSylvester")
+            d = features if hidden is None else hidden
             if d > features:
                 raise ValueError(f"AmortizedSylvester needs hidden <= features (M <= m), got {d} > {features}")
             self._head("q", (num_flows, features, d))
         elif kind == "householder":
-            reflections = check_count(reflections, "reflections", "AmortizedSylvester")
             self._head("vectors", (num_flows, reflections, features))
         self.hidden = d
-        self.orthogonalize_steps = check_count(orthogonalize_steps, "orthogonalize_steps", "AmortizedSylvester")
+        self.orthogonalize_steps = orthogonalize_steps
         self._head("full", (num_flows, d, d))
         self._head("diag", (num_flows, d))
         self._head("diag_tilde", (num_flows, d))
@@ -180,10 +179,11 @@ class AmortizedIAF(AmortizedFlow):
     orders, all seeing one per-sample context :math:`c = W h(x)` of ``context_size`` units (the raw
     parameter); each layer starts at the identity (zero-initialised MADE output)."""
 
-    def __init__(self, features: int, num_flows: int, context_features: int, hidden: int = 320,
-                 layers: int = 1, context_size: int | None = None):
+    @checked
+    def __init__(self, features: int, num_flows: int, context_features: int, hidden: Count = 320,
+                 layers: Count = 1, context_size: MaybeCount = None):
         super().__init__(features, num_flows, context_features)
-        size = check_count(hidden if context_size is None else context_size, "context_size", "AmortizedIAF")
+        size = hidden if context_size is None else context_size
         self._head("context", (size,))
         self.layers = nn.ModuleList(IAF(features, hidden, layers, order="natural" if k % 2 == 0 else "reverse",
                                         context_features=size) for k in range(num_flows))

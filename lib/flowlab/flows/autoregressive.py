@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Compose, Flow
 from flowlab.nn.made import MADE
-from flowlab.validate import check_counts, check_positive, check_shape
+from flowlab.validate import Count, Positive, check_shape, checked
 
 __all__ = ["MAF", "IAF", "maf", "iaf"]
 
@@ -44,17 +44,15 @@ __all__ = ["MAF", "IAF", "maf", "iaf"]
 class _AffineAutoregressive(Flow):
     """Shared machinery: ``_parallel`` is the one-pass direction, ``_sequential`` the D-pass one."""
 
-    def __init__(self, features: int, hidden: int = 64, layers: int = 2,
-                 order: str | Sequence[int] | Tensor = "natural", max_log_scale: float = 3.0,
+    @checked
+    def __init__(self, features: Count, hidden: Count = 64, layers: Count = 2,
+                 order: str | Sequence[int] | Tensor = "natural", max_log_scale: Positive = 3.0,
                  context_features: int = 0):
         super().__init__()
-        name = type(self).__name__
-        check_counts(name, features=features, hidden=hidden, layers=layers)
-        self.features = features
+        self.features, self.max_log_scale = features, max_log_scale
         self.event_shape = (features,)
-        self.made = MADE(features, hidden, layers, params_per_feature=2, order=order,
+        self.made = MADE(features, hidden, layers, params_per_feature=2, order=order,  # MADE checks the order
                          context_features=context_features)
-        self.max_log_scale = check_positive(max_log_scale, "max_log_scale", name)
         # Start at the identity; tests perturb the parameters so the harness is not trivial.
         last = self.made.net[-1]
         nn.init.zeros_(last.weight)

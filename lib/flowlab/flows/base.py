@@ -28,9 +28,11 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
-from flowlab.validate import check_choice, check_count, check_positive, check_shape, check_tensor, first_parameter
+from flowlab.validate import IsA, check_shape, check_tensor, first_parameter
 
 _INSIDE = ContextVar("inside_a_validated_flowlab_call", default=False)
+# An optional module argument (a conditioner, a residual network g): None means "build the default one".
+MaybeModule = IsA((nn.Module, type(None)), "a torch.nn.Module or None")
 
 
 def inside() -> bool:
@@ -75,10 +77,10 @@ class Flow(nn.Module):
 
     event_shape: tuple | None = None
     latent_shape: tuple | None = None
-    # Solver or estimator settings (plain attributes, changed by ``using``), each with what its value must
-    # be: a tuple of choices, "count" (an integer >= 1), "count0" (>= 0), "positive" (a positive number),
-    # "positive or None", "(0, 1)", or None (anything). Values are checked when they are set, never per call.
-    SETTINGS: dict[str, tuple | str | None] = {}
+    # Solver or estimator settings (plain attributes, changed by ``using``), each with its contract, a
+    # flowlab.validate annotation (OneOf(...), Count, Count0, Positive, MaybePositive, Fraction), or None
+    # (anything). Values are checked when they are set, never per call.
+    SETTINGS: dict[str, object] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -117,17 +119,10 @@ class Flow(nn.Module):
         super().__setattr__(name, value)
 
     def _check_setting(self, name: str, value):
-        """``value`` as the setting ``name`` takes it (see ``SETTINGS``)."""
-        kind, who = self.SETTINGS[name], self.name_of()
-        if isinstance(kind, tuple):
-            check_choice(value, kind, name, who)
-        elif kind in ("count", "count0"):
-            check_count(value, name, who, minimum=1 if kind == "count" else 0)
-        elif kind in ("positive", "(0, 1)") or (kind == "positive or None" and value is not None):
-            value = check_positive(value, name, who)
-            if kind == "(0, 1)" and value >= 1:
-                raise ValueError(f"{who}: {name} must lie in (0, 1), got {value!r}")
-        return value
+        """``value`` as the setting ``name`` takes it: its contract in ``SETTINGS`` run on it, as ``@checked``
+        runs an argument's."""
+        contract = self.SETTINGS[name]
+        return value if contract is None else contract.__metadata__[0](value, name, self.name_of())
 
     @contextmanager
     def using(self, **settings):

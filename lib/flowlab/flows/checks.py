@@ -23,7 +23,7 @@ from torch.autograd.functional import jacobian as autograd_jacobian
 from torch.func import jacrev
 
 from flowlab.flows.base import Flow
-from flowlab.validate import check_choice
+from flowlab.validate import OneOf, checked
 
 JACOBIANS = ("jacrev", "autograd")
 
@@ -52,12 +52,12 @@ def randomize_parameters(module: torch.nn.Module, std: float = 0.3, *, generator
     return module
 
 
-def autograd_logdet(fn, x: Tensor, jacobian: str = "jacrev") -> Tensor:
+@checked
+def autograd_logdet(fn, x: Tensor, jacobian: OneOf(JACOBIANS) = "jacrev") -> Tensor:
     """``log|det J|`` of ``fn`` at each sample of ``x``, by the full Jacobian (small events only).
 
     ``jacobian``: ``"jacrev"`` (``torch.func.jacrev``) or ``"autograd"``
     (``torch.autograd.functional.jacobian``, which also goes through torchdiffeq's solvers)."""
-    check_choice(jacobian, JACOBIANS, "jacobian", "autograd_logdet")
     out = []
     for xi in x:  # one sample at a time: layers may rely on batch statistics being unchanged
         def single(v, xi=xi):
@@ -69,13 +69,13 @@ def autograd_logdet(fn, x: Tensor, jacobian: str = "jacrev") -> Tensor:
     return torch.stack(out)
 
 
-def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8, jacobian: str = "jacrev") -> HarnessReport:
+@checked
+def check_flow(flow: Flow, x: Tensor, atol: float = 1e-8, jacobian: OneOf(JACOBIANS) = "jacrev") -> HarnessReport:
     """Run the harness on a float64 copy of ``flow`` at ``x`` (converted to float64) and raise on
     failure; ``flow`` itself is left as it is (its dtype, parameters and buffers).
 
     ``jacobian="autograd"`` takes the reference Jacobian with ``torch.autograd.functional.jacobian``
     instead of ``torch.func.jacrev`` (needed for a CNF: ``jacrev`` cannot go through torchdiffeq)."""
-    check_choice(jacobian, JACOBIANS, "jacobian", "check_flow")
     flow = copy.deepcopy(flow).double()
     x = x.double()
     with torch.no_grad():

@@ -35,19 +35,17 @@ Solving uses torchdiffeq's ``odeint`` (backpropagating through the solver's oper
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 from torch import Tensor, nn
 
 from flowlab.estimators.trace import NOISES, divergence_bottleneck, divergence_exact, divergence_hutchinson, draw_probes
 from flowlab.flows.base import Flow
 from flowlab.measure.counting import CallCounter
-from flowlab.validate import check_event_shape, check_generator, check_module
+from flowlab.validate import EventShape, Module, OneOf, Positive, Rng, checked
 
 TRACES = ("exact", "hutchinson")
-SETTINGS = {"trace": TRACES, "noise": NOISES, "bottleneck": None, "method": None, "rtol": "positive",
-            "atol": "positive", "options": None, "adjoint": None, "T": "positive"}
+SETTINGS = {"trace": OneOf(TRACES), "noise": OneOf(NOISES), "bottleneck": None, "method": None, "rtol": Positive,
+            "atol": Positive, "options": None, "adjoint": None, "T": Positive}
 
 
 class AugmentedDynamics(nn.Module):
@@ -102,15 +100,13 @@ class CNF(Flow):
 
     SETTINGS = SETTINGS
 
-    def __init__(self, field: nn.Module, event_shape: Sequence[int] | int, *, T: float = 1.0,
+    @checked
+    def __init__(self, field: Module, event_shape: EventShape, *, T: float = 1.0,
                  trace: str = "exact", noise: str = "gaussian", bottleneck: bool = False,
                  method: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5,
-                 options: dict | None = None, adjoint: bool = False,
-                 generator: torch.Generator | None = None):
+                 options: dict | None = None, adjoint: bool = False, generator: Rng = None):
         super().__init__()
-        self.field = check_module(field, "field (the vector field f(t, z))", "CNF")
-        self.event_shape = check_event_shape(event_shape, "CNF")
-        self.generator = check_generator(generator, "CNF")
+        self.field, self.event_shape, self.generator = field, event_shape, generator
         self.nfe = 0
         for name, value in dict(T=T, trace=trace, noise=noise, bottleneck=bottleneck, method=method, rtol=rtol,
                                 atol=atol, options=options, adjoint=adjoint).items():

@@ -25,21 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Compose, Flow
+from flowlab.flows.base import Compose, Flow, MaybeModule
 from flowlab.flows.masks import _half, alternating_mask
 from flowlab.nn.conditioners import MLP, ConvNet
-from flowlab.validate import (
-    check_choice,
-    check_count,
-    check_counts,
-    check_event_shape,
-    check_module,
-    check_positive,
-    check_tensor,
-)
+from flowlab.validate import AtLeast, Count, OneOf, Positive, check_event_shape, check_tensor, checked
 
 __all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
            "AdditiveMap", "AffineMap", "realnvp"]
+
+SCALES = ("tanh", "sigmoid")   # how AffineMap stabilises its log-scale
+MASKS = ("alternating", "half")  # the vector masks of realnvp
 
 
 # ----------------------------------------------------------------------------------------- splits
@@ -115,14 +110,14 @@ class AdditiveMap(nn.Module):
 
 
 class AffineMap(nn.Module):
-    r"""RealNVP: :math:`z_b = x_b \odot e^{s} + t`, log-det :math:`\sum s`."""
+    r"""RealNVP: :math:`z_b = x_b \odot e^{s} + t`, log-det :math:`\sum s`; ``scale`` one of ``SCALES``
+    and ``scale_bound > 0``, as :class:`AffineCoupling` checks them."""
 
     params_per_coordinate = 2
 
     def __init__(self, scale: str = "tanh", scale_bound: float = 3.0):
         super().__init__()
-        self.scale = check_choice(scale, ("tanh", "sigmoid"), "scale", "AffineCoupling")
-        self.scale_bound = check_positive(scale_bound, "scale_bound", "AffineCoupling")
+        self.scale, self.scale_bound = scale, float(scale_bound)
 
     def parameters_from(self, raw: Tensor) -> tuple[Tensor, ...]:
         raw_s, t = raw.chunk(2, dim=1)
@@ -171,8 +166,9 @@ class Coupling(Flow):
     masks); ``elementwise`` is a coupling map (:class:`AdditiveMap`, :class:`AffineMap`).
     """
 
-    def __init__(self, event_shape, mask: Tensor, elementwise: nn.Module, hidden: int = 64,
-                 layers: int = 2, activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None):
+    @checked
+    def __init__(self, event_shape, mask: Tensor, elementwise: nn.Module, hidden: Count = 64,
+                 layers: Count = 2, activation: type[nn.Module] = nn.ReLU, conditioner: MaybeModule = None):
         super().__init__()
         name = type(self).__name__
         self.event_shape = check_event_shape(event_shape, f"{name} (its event_shape)", allow_none=True)
@@ -181,10 +177,7 @@ class Coupling(Flow):
         self.partition, n_in, n_out = _split_for(self.event_shape, mask, name)
         self.map = elementwise
         n_out *= elementwise.params_per_coordinate
-        if conditioner is not None:
-            check_module(conditioner, "conditioner", name)
-        else:
-            check_counts(name, hidden=hidden, layers=layers)
+        if conditioner is None:
             conditioner = (ConvNet(n_in, n_out, hidden, activation) if len(self.event_shape) == 3
                            else MLP(n_in, n_out, hidden, layers, activation))
         self.conditioner = conditioner
@@ -237,21 +230,21 @@ class AffineCoupling(Coupling):
     ``scale_bound`` (identity at init); ``scale="sigmoid"`` is Glow's :math:`s = \log\sigma(\tilde s + 2)`.
     """
 
+    @checked
     def __init__(self, event_shape, mask: Tensor, hidden: int = 64, layers: int = 2,
                  activation: type[nn.Module] = nn.ReLU, conditioner: nn.Module | None = None,
-                 scale: str = "tanh", scale_bound: float = 3.0):
+                 scale: OneOf(SCALES) = "tanh", scale_bound: Positive = 3.0):
         super().__init__(event_shape, mask, AffineMap(scale, scale_bound), hidden, layers, activation,
                          conditioner)
 
 
-def realnvp(features: int, num_layers: int = 8, hidden: int = 64, layers: int = 2,
-            mask: str = "alternating", activation: type[nn.Module] = nn.ReLU,
+@checked
+def realnvp(features: AtLeast(2), num_layers: Count = 8, hidden: int = 64, layers: int = 2,
+            mask: OneOf(MASKS) = "alternating", activation: type[nn.Module] = nn.ReLU,
             additive: bool = False) -> Compose:
     """A RealNVP (or NICE, ``additive=True``) stack for vectors: couplings with masks of
-    alternating parity so that every coordinate is transformed. ``mask``: "alternating" or "half"."""
-    check_choice(mask, ("alternating", "half"), "mask", "realnvp")
-    check_count(features, "features", "realnvp", minimum=2)
-    check_count(num_layers, "num_layers", "realnvp")
+    alternating parity so that every coordinate is transformed. ``mask``: "alternating" or "half".
+    The couplings check ``hidden`` and ``layers``."""
     make_mask = alternating_mask if mask == "alternating" else _half  # masks of the checked size
     cls = AdditiveCoupling if additive else AffineCoupling
     return Compose([cls(features, make_mask(features, i % 2), hidden=hidden, layers=layers,

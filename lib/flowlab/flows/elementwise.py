@@ -5,7 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
-from flowlab.validate import check_count, check_invertible, check_tensor
+from flowlab.validate import Count, check_invertible, check_tensor, checked
 
 
 class Affine(Flow):
@@ -50,9 +50,10 @@ class ElementwiseAffine(Flow):
     The "affine flow" baseline: it can only shift and scale, so a Gaussian base stays Gaussian.
     """
 
-    def __init__(self, features: int):
+    @checked
+    def __init__(self, features: Count):
         super().__init__()
-        self.features = check_count(features, "features (a positive number of features)", "ElementwiseAffine")
+        self.features = features
         self.event_shape = (self.features,)
         self.log_scale = nn.Parameter(torch.zeros(features))
         self.shift = nn.Parameter(torch.zeros(features))

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow, inside
-from flowlab.validate import check_count, check_invertible
+from flowlab.validate import Count, Rng, check_invertible, checked
 
 
 class ActNorm(Flow):
@@ -39,9 +39,10 @@ class ActNorm(Flow):
     :meth:`initialize` explicitly to choose the batch, e.g. before running the flow harness.
     """
 
-    def __init__(self, channels: int, eps: float = 1e-6):
+    @checked
+    def __init__(self, channels: Count, eps: float = 1e-6):
         super().__init__()
-        self.channels = check_count(channels, "channels", "ActNorm")
+        self.channels = channels
         self.event_shape = (self.channels, None, None)
         self.eps = eps
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
@@ -94,9 +95,10 @@ class InvertibleConv1x1(Flow):
     diagonal log-magnitudes in the LU form. Initialised at a random rotation (log-det 0).
     """
 
-    def __init__(self, channels: int, lu: bool = False, generator: torch.Generator | None = None):
+    @checked
+    def __init__(self, channels: Count, lu: bool = False, generator: Rng = None):
         super().__init__()
-        self.channels = check_count(channels, "channels", "InvertibleConv1x1")
+        self.channels = channels
         self.event_shape = (self.channels, None, None)
         self.lu = bool(lu)
         w = random_rotation(channels, generator)

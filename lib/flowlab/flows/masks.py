@@ -11,21 +11,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_counts
+from flowlab.validate import AtLeast, Count, checked
 
 __all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
 
 
-def _check_mask(who: str, parity: int, minimum: int, **sizes: int) -> None:
-    """A parity 0 or 1 and sizes that are integers >= ``minimum``."""
+def _check_parity(parity, who: str) -> None:
+    """Parity 0 or 1 (not a bool, not 1.0): which of the two complementary masks."""
     if isinstance(parity, bool) or parity not in (0, 1):
         raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
-    check_counts(who, minimum=minimum, **sizes)
 
 
-def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
+@checked
+def checkerboard_mask(h: Count, w: Count, parity: int = 0) -> Tensor:
     """``[1, h, w]`` mask with ``b[i, j] = 1`` where ``(i + j) % 2 == parity`` (copied pixels)."""
-    _check_mask("checkerboard_mask", parity, 1, h=h, w=w)
+    _check_parity(parity, "checkerboard_mask")
     if h * w < 2:
         raise ValueError(f"checkerboard_mask needs positive integer h, w with h*w >= 2, got {h}, {w}")
     i = torch.arange(h)[:, None]
@@ -33,15 +33,17 @@ def checkerboard_mask(h: int, w: int, parity: int = 0) -> Tensor:
     return ((i + j) % 2 == parity).to(torch.get_default_dtype())[None]
 
 
-def channel_mask(c: int, parity: int = 0) -> Tensor:
+@checked
+def channel_mask(c: AtLeast(2), parity: int = 0) -> Tensor:
     """``[c, 1, 1]`` mask copying the first ``c // 2`` channels (parity 0) or the rest (parity 1)."""
-    _check_mask("channel_mask", parity, 2, c=c)
+    _check_parity(parity, "channel_mask")
     return _half(c, parity)[:, None, None]
 
 
-def half_mask(d: int, parity: int = 0) -> Tensor:
+@checked
+def half_mask(d: AtLeast(2), parity: int = 0) -> Tensor:
     """``[d]`` mask copying the first ``d // 2`` features (parity 0) or the last ``d - d//2`` (parity 1)."""
-    _check_mask("half_mask", parity, 2, d=d)
+    _check_parity(parity, "half_mask")
     return _half(d, parity)
 
 

@@ -7,22 +7,21 @@ against the events the flow takes; the flow and the base then trust what they ar
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 from torch import Tensor, nn
 from torch import distributions as D
 
 from flowlab.flows.base import Flow, inside, trusted
-from flowlab.validate import check_count, check_event_shape, check_generator, check_shape, first_parameter
+from flowlab.validate import Count, EventShape, IsA, Rng, check_shape, checked, first_parameter
 
 
 class StandardNormal(nn.Module):
     """:math:`\\mathcal N(0, I)` over events of ``shape``, living on the module's device/dtype."""
 
-    def __init__(self, shape: Sequence[int] | int):
+    @checked
+    def __init__(self, shape: EventShape):
         super().__init__()
-        self.shape = check_event_shape(shape, "StandardNormal")
+        self.shape = shape
         # A buffer so that .to(device, dtype) moves the distribution with the model.
         self.register_buffer("_zero", torch.zeros(()), persistent=False)
 
@@ -35,19 +34,17 @@ class StandardNormal(nn.Module):
             check_shape(z, self.shape, "StandardNormal.log_prob")
         return self.distribution().log_prob(z)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        n = check_count(n, "n (a positive number of samples)", "StandardNormal.sample")
-        check_generator(generator, "StandardNormal.sample")
+    @checked
+    def sample(self, n: Count, generator: Rng = None) -> Tensor:
         return torch.randn((n, *self.shape), generator=generator, dtype=self._zero.dtype, device=self._zero.device)
 
 
 class FlowModel(nn.Module):
     """``log_prob(x)`` and ``sample(n)`` for a flow ``f`` (data to latent) over a base ``p_Z``."""
 
-    def __init__(self, flow: Flow, base: nn.Module):
+    @checked
+    def __init__(self, flow: IsA(Flow, "a flowlab Flow"), base: nn.Module):
         super().__init__()
-        if not isinstance(flow, Flow):
-            raise TypeError(f"FlowModel expects a Flow, got {type(flow).__name__}")
         if not (callable(getattr(base, "log_prob", None)) and callable(getattr(base, "sample", None))):
             raise TypeError(f"FlowModel expects a base with log_prob(z) and sample(n), got {type(base).__name__}")
         self.flow = flow
@@ -63,9 +60,8 @@ class FlowModel(nn.Module):
             return self.base.log_prob(z) + logdet
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        check_count(n, "n (a positive number of samples)", "FlowModel.sample")
-        check_generator(generator, "FlowModel.sample")
+    @checked
+    def sample(self, n: Count, generator: Rng = None) -> Tensor:
         z = self.base.sample(n, generator=generator)
         with trusted():  # the base's own draws
             x, _ = self.flow.inverse(z)

@@ -9,21 +9,23 @@ keeps the solve free of data-dependent control flow, elementwise over a batch.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_callable, check_count, check_tensor
+from flowlab.validate import Count, FloatTensor, Function, checked
 
 
-def invert_increasing(f: Callable[[Tensor], Tensor], y: Tensor, lo: float | Tensor, hi: float | Tensor,
-                      iterations: int = 60) -> Tensor:
+@checked
+def invert_increasing(f: Function, y: FloatTensor, lo: float | Tensor, hi: float | Tensor,
+                      iterations: Count = 60) -> Tensor:
     """The ``x`` in ``[lo, hi]`` with ``f(x) = y``, elementwise, for an elementwise increasing ``f``:
     the midpoint of the bracket after ``iterations`` halvings (no gradient flows through it)."""
-    check_callable(f, "f", "invert_increasing")
-    check_tensor(y, "invert_increasing (its y)")
-    check_count(iterations, "iterations", "invert_increasing")
+    return bisect_increasing(f, y, lo, hi, iterations)
+
+
+def bisect_increasing(f, y: Tensor, lo: float | Tensor, hi: float | Tensor, iterations: int) -> Tensor:
+    """:func:`invert_increasing` without input checks, for the solvers of the layers (planar, Sylvester),
+    whose ``y`` comes from a checked input and their own parameters."""
     with torch.no_grad():
         lo = torch.as_tensor(lo, dtype=y.dtype, device=y.device).expand_as(y)
         hi = torch.as_tensor(hi, dtype=y.dtype, device=y.device).expand_as(y)

@@ -38,40 +38,25 @@ from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
 from flowlab.nn.conditioners import ConvNet
-from flowlab.validate import (
-    check_choice,
-    check_count,
-    check_counts,
-    check_event_shape,
-    check_generator,
-    first_parameter,
-)
+from flowlab.validate import Count, EventShape, IsA, OneOf, Rng, checked, first_parameter
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")
 
 
-def _check_image(shape: Sequence[int], who: str, divisor: int) -> tuple[int, int, int]:
-    """An image shape (C, H, W) whose H and W ``divisor`` divides (2 for a squeeze, 2 ** L for L levels)."""
-    shape = check_event_shape(shape, who)
+def _check_image(shape: tuple, who: str, divisor: int) -> tuple[int, int, int]:
+    """An event shape (an ``EventShape`` of the caller's) that is an image (C, H, W) whose H and W ``divisor``
+    divides (2 for a squeeze, 2 ** L for L levels)."""
     if len(shape) != 3 or shape[1] % divisor or shape[2] % divisor:
         raise ValueError(f"{who} needs an image shape (C, H, W) with H and W divisible by {divisor}, got {shape}")
-    return shape
-
-
-def _check_architecture(shape, levels: int, depth: int, permutation: str, coupling: str, who: str):
-    """The (C, H, W) of an L x K multi-scale flow, checked with its levels, depth and layer kinds."""
-    check_counts(who, levels=levels, depth=depth)
-    check_choice(permutation, PERMUTATIONS, "permutation", who)
-    check_choice(coupling, COUPLINGS, "coupling", who)
-    shape = _check_image(shape, who, 2 ** levels)
     return shape
 
 
 class Squeeze(Flow):
     """``[C, H, W] -> [4C, H/2, W/2]``: each 2x2 patch of a channel becomes 4 channels; log-det 0."""
 
-    def __init__(self, shape: Sequence[int]):
+    @checked
+    def __init__(self, shape: EventShape):
         super().__init__()
         c, h, w = _check_image(shape, "Squeeze", 2)
         self.in_shape = self.event_shape = (c, h, w)
@@ -185,18 +170,16 @@ def multiscale_flow(shape: Sequence[int], levels: int, depth: int, hidden: int,
     return level(tuple(shape), levels)[0]
 
 
-def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
-                     permutation: str = "conv", coupling: str = "affine", lu: bool = True,
-                     logit_alpha: float | None = 0.05,
-                     generator: torch.Generator | None = None) -> FlowModel:
+@checked
+def multiscale_model(shape: EventShape, levels: Count, depth: Count, hidden: Count,
+                     permutation: OneOf(PERMUTATIONS) = "conv", coupling: OneOf(COUPLINGS) = "affine",
+                     lu: bool = True, logit_alpha: float | None = 0.05, generator: Rng = None) -> FlowModel:
     """A density model on dequantized images in [0, 1): [logit ->] multi-scale flow -> N(0, I).
 
-    With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.flows.LogitTransform`) the
-    logit's log-det is inside ``log_prob``, so bits/dim of the [0, 1) data are honest.
+    With ``logit_alpha`` (RealNVP's preprocessing, see :class:`flowlab.flows.LogitTransform`, which checks
+    it) the logit's log-det is inside ``log_prob``, so bits/dim of the [0, 1) data are honest.
     """
-    shape = _check_architecture(shape, levels, depth, permutation, coupling, "multiscale_model")
-    check_count(hidden, "hidden", "multiscale_model")
-    check_generator(generator, "multiscale_model")
+    _check_image(shape, "multiscale_model", 2 ** levels)
     flow = multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu, generator)
     if logit_alpha is not None:
         flow = Compose(LogitTransform(logit_alpha), flow)
@@ -204,14 +187,13 @@ def multiscale_model(shape: Sequence[int], levels: int, depth: int, hidden: int,
 
 
 @torch.no_grad()
-def initialize_actnorm(model: FlowModel | Flow, x: Tensor) -> int:
+@checked
+def initialize_actnorm(model: IsA((FlowModel, Flow), "a FlowModel or a Flow"), x: Tensor) -> int:
     """Data-dependent init of every ActNorm in ``model`` (a :class:`FlowModel` or a flow) with one
     forward pass on ``x``.
 
     Each ActNorm initialises from the activations it receives, in order. Returns how many were set.
     """
-    if not isinstance(model, (FlowModel, Flow)):
-        raise TypeError(f"initialize_actnorm: model must be a FlowModel or a Flow, got {type(model).__name__}")
     flow = model.flow if isinstance(model, FlowModel) else model
     flow.check_input(x, who="initialize_actnorm", like=first_parameter(model))
     layers = [m for m in model.modules() if isinstance(m, ActNorm)]
@@ -222,15 +204,16 @@ def initialize_actnorm(model: FlowModel | Flow, x: Tensor) -> int:
     return len(layers)
 
 
-def hidden_for_budget(budget: int, shape: Sequence[int], levels: int, depth: int,
-                      permutation: str, coupling: str, lu: bool = True, max_hidden: int = 1024) -> int:
+@checked
+def hidden_for_budget(budget: Count, shape: EventShape, levels: Count, depth: Count,
+                      permutation: OneOf(PERMUTATIONS), coupling: OneOf(COUPLINGS), lu: bool = True,
+                      max_hidden: Count = 1024) -> int:
     """The conditioner width whose model has the parameter count closest to ``budget``.
 
     Affine couplings output twice as many channels as additive ones and the 1x1 convolution adds
     :math:`C^2` weights per step, so an ablation at equal *parameters* needs a width per variant.
     """
-    check_counts("hidden_for_budget", budget=budget, max_hidden=max_hidden)
-    shape = _check_architecture(shape, levels, depth, permutation, coupling, "hidden_for_budget")
+    _check_image(shape, "hidden_for_budget", 2 ** levels)
 
     def size(hidden):
         return count_parameters(multiscale_flow(shape, levels, depth, hidden, permutation, coupling, lu))

@@ -47,23 +47,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, inside
-from flowlab.flows.monotone import invert_increasing
-from flowlab.validate import check_count, check_tensor
+from flowlab.flows.base import Flow
+from flowlab.flows.monotone import bisect_increasing
+from flowlab.validate import Count, check_tensor, checked
 
 
 def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
     r""":math:`\hat u = u + [m(w^\top u) - w^\top u] w / \|w\|^2`, batched over leading dimensions.
 
     Guarantees :math:`w^\top \hat u = -1 + \log(1 + e^{w^\top u}) > -1` (up to rounding) for any
-    ``u`` and nonzero ``w``. Checks ``u`` and ``w`` when called directly; layers calling it trust
-    their parameters.
+    ``u`` and nonzero ``w``. Checks ``u`` and ``w``; the layer and the amortized posterior call
+    :func:`u_hat_of`, which trusts their parameters.
     """
-    if not inside():
-        check_tensor(u, "planar_u_hat (its u)", nonempty=False)
-        check_tensor(w, "planar_u_hat (its w)", nonempty=False, like=u)
-        if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
-            raise ValueError(f"planar_u_hat expects u, w of the same shape [..., d >= 1], got {u.shape}, {w.shape}")
+    check_tensor(u, "planar_u_hat (its u)", nonempty=False)
+    check_tensor(w, "planar_u_hat (its w)", nonempty=False, like=u)
+    if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
+        raise ValueError(f"planar_u_hat expects u, w of the same shape [..., d >= 1], got {u.shape}, {w.shape}")
+    return u_hat_of(u, w)
+
+
+def u_hat_of(u: Tensor, w: Tensor) -> Tensor:
+    """:func:`planar_u_hat` without input checks (``u``, ``w`` a layer's parameters or a posterior's heads)."""
     wtu = (w * u).sum(-1, keepdim=True)
     m = -1.0 + F.softplus(wtu)
     w_sq = (w * w).sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
@@ -96,7 +100,7 @@ def solve_tanh_residual(target: Tensor, c: Tensor, a: Tensor, s: Tensor, iters: 
     """
     with torch.no_grad():
         target, c, a, s = torch.broadcast_tensors(target.detach(), c.detach(), a.detach(), s.detach())
-        v = invert_increasing(lambda m: m + c * torch.tanh(a * m + s), target, target - c.abs(), target + c.abs(),
+        v = bisect_increasing(lambda m: m + c * torch.tanh(a * m + s), target, target - c.abs(), target + c.abs(),
                               iters)
         for _ in range(2):
             t = torch.tanh(a * v + s)
@@ -114,9 +118,10 @@ class PlanarFlow(Flow):
     are free: u-hat makes every value invertible.
     """
 
-    def __init__(self, features: int, init_scale: float = 0.5):
+    @checked
+    def __init__(self, features: Count, init_scale: float = 0.5):
         super().__init__()
-        self.features = check_count(features, "features", "PlanarFlow")
+        self.features = features
         self.event_shape = (self.features,)
         scale = init_scale / math.sqrt(features)
         self.u = nn.Parameter(torch.randn(features) * scale)
@@ -124,7 +129,7 @@ class PlanarFlow(Flow):
         self.b = nn.Parameter(torch.zeros(()))
 
     def u_hat(self) -> Tensor:
-        return planar_u_hat(self.u, self.w)
+        return u_hat_of(self.u, self.w)
 
     def inverse(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return planar_map(z, self.u_hat(), self.w, self.b)
@@ -151,9 +156,10 @@ class RadialFlow(Flow):
     :math:`r^2 + (\alpha + \beta - R) r - \alpha R = 0` and :math:`z - z_0 = (x - z_0)/(1 + \beta/(\alpha + r))`.
     """
 
-    def __init__(self, features: int, init_scale: float = 0.5):
+    @checked
+    def __init__(self, features: Count, init_scale: float = 0.5):
         super().__init__()
-        self.features = check_count(features, "features", "RadialFlow")
+        self.features = features
         self.event_shape = (self.features,)
         self.z0 = nn.Parameter(torch.randn(features) * init_scale)
         self.alpha_raw = nn.Parameter(torch.zeros(()))

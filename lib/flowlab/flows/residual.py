@@ -27,18 +27,19 @@ computed without gradients: it is the sampling path).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from flowlab.estimators.logdet_series import TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet
 from flowlab.estimators.trace import NOISES
-from flowlab.flows.base import Flow
+from flowlab.flows.base import Flow, MaybeModule
 from flowlab.nn import LipschitzMLP
 from flowlab.nn.lipschitz import frozen_power_iteration
-from flowlab.validate import check_count, check_generator, check_module, check_positive
+from flowlab.validate import Count, Count0, Fraction, IsA, MaybePositive, OneOf, Positive, Rng, checked
 
 LOGDETS = ("exact", "series", "roulette")
-SETTINGS = {"logdet": LOGDETS, "terms": "count", "probes": "count", "noise": NOISES, "truncation": TRUNCATIONS,
-            "p": "(0, 1)", "lam": "positive", "exact_terms": "count0", "tol": "positive or None", "max_iter": "count"}
+SETTINGS = {"logdet": OneOf(LOGDETS), "terms": Count, "probes": Count, "noise": OneOf(NOISES),
+            "truncation": OneOf(TRUNCATIONS), "p": Fraction, "lam": Positive, "exact_terms": Count0,
+            "tol": MaybePositive, "max_iter": Count}
 
 
 class FixedPointError(ValueError):
@@ -62,22 +63,17 @@ class ResidualFlow(Flow):
 
     SETTINGS = SETTINGS
 
-    def __init__(self, features: int, g: nn.Module | None = None, *, hidden: int = 64, layers: int = 2,
-                 coeff: float = 0.9, n_power_iterations: int = 1, step: float = 1.0, logdet: str = "exact",
+    @checked
+    def __init__(self, features: Count, g: MaybeModule = None, *, hidden: int = 64, layers: int = 2,
+                 coeff: float = 0.9, n_power_iterations: int = 1, step: Positive = 1.0, logdet: str = "exact",
                  terms: int = 10, probes: int = 1, noise: str = "gaussian", truncation: str = "geometric",
                  p: float = 0.5, lam: float = 2.0, exact_terms: int = 2, tol: float | None = None,
-                 max_iter: int = 1000, generator: torch.Generator | None = None, name: str | None = None):
+                 max_iter: int = 1000, generator: Rng = None, name: IsA((str, type(None)), "a string") = None):
         super().__init__()
-        who = "ResidualFlow"
-        self.features = check_count(features, "features", who)
-        if g is None:
+        if g is None:  # hidden, layers, coeff and n_power_iterations are checked by LipschitzMLP
             g = LipschitzMLP(features, hidden, layers, coeff=coeff, n_power_iterations=n_power_iterations)
-        self.g = check_module(g, "g", who)
-        self.step = check_positive(step, "step", who)
-        self.generator = check_generator(generator, who)
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"{who}: name must be a string, got {type(name).__name__}")
-        self.name = name or who
+        self.features, self.g, self.step, self.generator = features, g, step, generator
+        self.name = name or "ResidualFlow"
         self.event_shape = (self.features,)
         for setting, value in dict(logdet=logdet, terms=terms, probes=probes, noise=noise, truncation=truncation,
                                    p=p, lam=lam, exact_terms=exact_terms, tol=tol, max_iter=max_iter).items():
@@ -115,9 +111,9 @@ class ResidualFlow(Flow):
         return tol * (1.0 + float(z.abs().max()))
 
     @torch.no_grad()
-    def inverse_iterates(self, z: Tensor, iterations: int) -> Tensor:
+    @checked
+    def inverse_iterates(self, z: Tensor, iterations: Count0) -> Tensor:
         """The first ``iterations`` fixed-point iterates :math:`x_0 = z, x_1, \\dots`: ``[iterations + 1, B, D]``."""
-        check_count(iterations, "iterations", f"{self.name}.inverse_iterates", minimum=0)
         self.check_input(z, who=f"{self.name}.inverse_iterates")
         xs = [z]
         with frozen_power_iteration(self.g):

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
-from flowlab.validate import check_count, check_positive
+from flowlab.validate import AtLeast, Count, Positive, checked
 
 __all__ = ["spline_knots", "rq_spline", "RationalQuadraticSpline"]
 
@@ -107,15 +107,13 @@ class RationalQuadraticSpline(Flow):
     Initialised to the identity (uniform bins, unit derivatives).
     """
 
-    def __init__(self, features: int, bins: int = 8, bound: float = 3.0, min_bin_width: float = 1e-3,
+    @checked
+    def __init__(self, features: Count, bins: AtLeast(2) = 8, bound: Positive = 3.0, min_bin_width: float = 1e-3,
                  min_bin_height: float = 1e-3, min_derivative: float = 1e-3):
         super().__init__()
-        who = "RationalQuadraticSpline"
-        features = check_count(features, "features", who)
-        bins = check_count(bins, "bins", who, minimum=2)
-        bound = check_positive(bound, "bound B (of the interval [-B, B])", who)
         if not (0 < min_derivative < 1 and min_bin_width * bins < 1 and min_bin_height * bins < 1):
-            raise ValueError(f"{who} needs min_derivative in (0, 1), min_bin_width and min_bin_height < 1 / bins")
+            raise ValueError("RationalQuadraticSpline needs min_derivative in (0, 1), min_bin_width and "
+                             "min_bin_height < 1 / bins")
         self.features, self.bins, self.bound = features, bins, bound
         self.event_shape = (features,)
         self.mins = (min_bin_width, min_bin_height, min_derivative)

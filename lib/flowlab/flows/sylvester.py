@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
-from flowlab.validate import check_counts, check_shape, check_tensor
+from flowlab.validate import Count, MaybeCount, check_shape, check_tensor, checked
 
 
 def _check_factors(a: Tensor, b: Tensor, hprime: Tensor, who: str) -> None:
@@ -151,12 +151,12 @@ class SylvesterFlow(Flow):
     ``forward(x)`` is :math:`g^{-1}` by triangular back-substitution (module docstring).
     """
 
-    def __init__(self, features: int, hidden: int | None = None, reflections: int | None = None,
+    @checked
+    def __init__(self, features: Count, hidden: MaybeCount = None, reflections: MaybeCount = None,
                  init_scale: float = 0.5):
         super().__init__()
         hidden = features if hidden is None else hidden
         reflections = features if reflections is None else reflections
-        check_counts("SylvesterFlow", features=features, hidden=hidden, reflections=reflections)
         if hidden > features:
             raise ValueError(f"SylvesterFlow needs hidden <= features (d <= m), got {hidden} > {features}")
         self.features, self.hidden = features, hidden

@@ -29,6 +29,7 @@ from flowlab.lab import manifest, registry, report, specs
 from flowlab.lab.outputs import results_dir
 from flowlab.lab.provenance import code_identity, provenance
 from flowlab.measure.orders import REPRODUCED, RULE, OrderDecision
+from flowlab.validate import IsA, checked
 
 
 def _plain(value: Any, digits: int = 6) -> Any:
@@ -65,11 +66,15 @@ class ClaimBook:
         self.scales: dict[str, str] = {}
         self._measured: dict[str, dict] | None = None
 
-    def _record(self, claim_id: str) -> dict:
+    def _record(self, claim_id: str, *kinds: str) -> dict:
+        """The record of ``claim_id``, which must be registered (and of one of ``kinds`` when given)."""
         if claim_id not in self.specs:
             raise ValueError(f"claim {claim_id!r} is not registered for {self.notebook}; "
                              f"its claims are {sorted(self.specs)}")
         spec = self.specs[claim_id]
+        if kinds and spec.kind not in kinds:
+            raise ValueError(f"{claim_id} is a {spec.kind} claim; use "
+                             f"{'book.check' if 'order' in kinds else 'book.order or book.display'}")
         return self.records.setdefault(claim_id, {
             "id": spec.id, "kind": spec.kind, "statement": spec.statement, "source": spec.source,
             "checks": [], "display": [],
@@ -80,9 +85,7 @@ class ClaimBook:
         """One exact or stat check. Without ``passed``, it is ``max|measured - expected| <= tolerance``.
 
         Prints one short line; the ``why`` goes to the results file, and is printed only on failure."""
-        rec = self._record(claim_id)
-        if rec["kind"] not in ("exact", "stat"):
-            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
+        rec = self._record(claim_id, "exact", "stat")
         if passed is None:
             if tolerance is None:
                 raise ValueError("check needs a tolerance, or an explicit passed=...")
@@ -120,12 +123,9 @@ class ClaimBook:
         Prints a headline, ``✓ C29 <what>: 16/16 within 0 ± 3.42``, and the rows as a table with a
         mark per row; records the value furthest from ``expected`` as the measurement, the rows beside
         it, and the names of the rows that fell outside."""
-        rec = self._record(claim_id)
-        if rec["kind"] not in ("exact", "stat"):
-            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.order or book.display")
+        rec = self._record(claim_id, "exact", "stat")
         if not isinstance(rows, dict) or not rows or not all(isinstance(r, dict) for r in rows.values()):
-            raise ValueError("check_rows expects rows as a non-empty dict of row name -> dict of columns, "
-                             f"got {rows!r}")
+            raise ValueError(f"check_rows expects rows as a non-empty dict: row name -> dict of columns, got {rows!r}")
         missing = [(name, c) for name, r in rows.items() for c in checked if c not in r]
         if not checked or missing:
             raise ValueError(f"check_rows: every row needs the checked columns {list(checked)}; missing {missing}")
@@ -151,17 +151,14 @@ class ClaimBook:
             print(f"    outside: {', '.join(entry['failed_rows'])}; why this tolerance: {why}")
             self._explain_failure(claim_id)
 
-    def order(self, claim_id: str, what: str, decision: OrderDecision, *, expected: str, why: str = "",
-              measured=None) -> None:
+    @checked
+    def order(self, claim_id: str, what: str,
+              decision: IsA(OrderDecision, "the OrderDecision of flowlab.measure.decide(...)"), *,
+              expected: str, why: str = "", measured=None) -> None:
         """An empirical ordering over seeds, decided by :func:`flowlab.measure.decide`: prints its outcome
         (reproduced, contradicted or inconclusive at this scale) and each comparison's deciding numbers
         (means, Δ, its interval, what was claimed); ``measured`` adds a table of the runs behind it."""
-        rec = self._record(claim_id)
-        if rec["kind"] != "order":
-            raise ValueError(f"{claim_id} is a {rec['kind']} claim; use book.check")
-        if not isinstance(decision, OrderDecision):
-            raise TypeError(f"book.order expects the OrderDecision of flowlab.measure.decide(...), got "
-                            f"{type(decision).__name__}")
+        rec = self._record(claim_id, "order")
         outcome = decision.outcome
         entry = {"what": what, "outcome": outcome, "passed": outcome == REPRODUCED,
                  "measured": _plain(decision.rows()), "alpha": decision.alpha, "expected": expected,

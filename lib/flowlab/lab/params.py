@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowlab.lab.specs import Param
-from flowlab.validate import check_choice, check_count
+from flowlab.validate import Count0, OneOf, check_choice, check_count, checked
 
 MODES = ("quick", "full")
 COMMON = ("mode", "seed", "device")
@@ -143,7 +143,8 @@ def _value(name: str, value, param: Param | None, mode: str):
     return check_count(value, name, "notebook parameters (None for the mode's default)")
 
 
-def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
+@checked
+def notebook_params(mode: OneOf(MODES) = "quick", seed: Count0 = 0, device: str = "auto", *,
                     declared: Mapping[str, Param] | None = None, **values) -> Params:
     """Check the common parameters and the notebook's own (counts, or a name among its choices).
 
@@ -158,9 +159,6 @@ def notebook_params(mode: str = "quick", seed: int = 0, device: str = "auto", *,
             if meant:
                 raise ValueError(f"notebook_params has no parameter {name!r} (did you mean {meant!r}?); it "
                                  f"takes {', '.join(COMMON)} and positive counts such as steps or samples")
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
-    check_count(seed, "seed", "notebook parameters", minimum=0)
     declared = declared or {}
     resolved = {name: _value(name, values.get(name), declared.get(name), mode) for name in [*declared, *values]}
     given = frozenset(name for name, value in values.items() if value is not None)

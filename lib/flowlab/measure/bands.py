@@ -59,14 +59,17 @@ from scipy import special, stats
 from torch import Tensor
 
 from flowlab.validate import (
+    AtLeast,
+    Count,
+    Fraction,
+    IsA,
+    OneOf,
+    Positive,
     check_array,
-    check_choice,
-    check_count,
-    check_fraction,
-    check_positive,
     check_samples,
     check_square,
     check_tensor,
+    checked,
 )
 
 __all__ = ["QuadraticFormCumulants", "bonferroni_z", "pearson_quantiles", "pearson_z",
@@ -74,6 +77,7 @@ __all__ = ["QuadraticFormCumulants", "bonferroni_z", "pearson_quantiles", "pears
            "sample_variance_moments", "variance_band"]
 
 NOISES = ("gaussian", "rademacher")
+_NUMPY_RNG = IsA(np.random.Generator, "a numpy.random.Generator (every draw is seeded)")
 
 
 class QuadraticFormCumulants(NamedTuple):
@@ -217,14 +221,13 @@ def pearson_quantiles(mean, var, third, z):
     return _out(lo.reshape(shape_out)), _out(hi.reshape(shape_out))
 
 
-def bonferroni_z(alpha: float, comparisons: int, *, two_sided: bool = True) -> float:
+@checked
+def bonferroni_z(alpha: Fraction, comparisons: Count, *, two_sided: bool = True) -> float:
     r"""Band, in z units, for ``comparisons`` z-scores so that a correct estimator fails any of them
     with probability at most ``alpha`` (Bonferroni: each at ``alpha / comparisons``). Holds for
     dependent z-scores too; for independent ones the rate is :math:`1 - (1 - \alpha/k)^k`, just below
     ``alpha``."""
-    alpha = check_fraction(alpha, "alpha (a probability)", "bonferroni_z")
-    k = check_count(comparisons, "comparisons", "bonferroni_z")
-    per = alpha / k / (2 if two_sided else 1)
+    per = alpha / comparisons / (2 if two_sided else 1)
     return float(stats.norm.isf(per))
 
 
@@ -245,7 +248,8 @@ def _per_column(value, batch: tuple, name: str, who: str) -> Tensor:
     return value
 
 
-def quadratic_form_z(samples: Tensor, A: Tensor, noise: str, *, center: Tensor | None = None,
+@checked
+def quadratic_form_z(samples: Tensor, A: Tensor, noise: OneOf(NOISES), *, center: Tensor | None = None,
                      variance: Tensor | None = None, pool: bool = False):
     r"""z-scores of the sample mean and of the sample variance of ``n`` draws of
     :math:`c + \varepsilon^\top A \varepsilon`, against their exact null law.
@@ -272,7 +276,6 @@ def quadratic_form_z(samples: Tensor, A: Tensor, noise: str, *, center: Tensor |
     who = "quadratic_form_z"
     check_samples(samples, f"{who} (its samples)", 3)
     check_square(A, f"{who} (its matrix A)", batched=True)
-    check_choice(noise, NOISES, "noise", who)
     s = samples.detach().to(torch.float64)
     batch = tuple(s.shape[1:])
     if not _broadcasts_to(A.shape[:-2], batch) or (pool and not batch):
@@ -294,20 +297,18 @@ def quadratic_form_z(samples: Tensor, A: Tensor, noise: str, *, center: Tensor |
     return pearson_z(dev_mean, 0.0, m_var, m_third), pearson_z(dev_var, 0.0, v_var, v_third)
 
 
-def variance_band(A: Tensor, noise: str, n: int, z: float):
+@checked
+def variance_band(A: Tensor, noise: OneOf(NOISES), n: AtLeast(3), z: Positive):
     r"""The interval of sample variances of ``n`` draws of :math:`\varepsilon^\top A \varepsilon`
     inside a band of ``z`` (e.g. :func:`bonferroni_z`): the values whose :func:`quadratic_form_z`
     variance score is :math:`\pm z`. Returns ``(low, high)``, arrays of the batch shape or floats."""
-    who = "variance_band"
-    check_square(A, f"{who} (its matrix A)", batched=True)
-    check_choice(noise, NOISES, "noise", who)
-    n = check_count(n, "n", who, minimum=3)
-    z = check_positive(z, "z", who)
+    check_square(A, "variance_band (its matrix A)", batched=True)
     mean, var, third = sample_variance_moments(quadratic_form_cumulants(A, noise), n)
     return pearson_quantiles(mean, var, third, z)
 
 
-def rmse_loglog_slope(x, errors, *, n_boot: int = 300, rng: np.random.Generator) -> tuple[float, float]:
+@checked
+def rmse_loglog_slope(x, errors, *, n_boot: AtLeast(2) = 300, rng: _NUMPY_RNG) -> tuple[float, float]:
     r"""Log-log slope of the root-mean-square error against ``x`` and its bootstrap standard error.
 
     ``errors`` is ``[len(x), trials]``: row ``i`` holds independent errors of an estimator run at
@@ -323,9 +324,6 @@ def rmse_loglog_slope(x, errors, *, n_boot: int = 300, rng: np.random.Generator)
         raise ValueError(f"{who}: x must be at least 2 positive finite numbers, got {x.tolist()}")
     if e.ndim != 2 or e.shape[0] != len(x) or e.shape[1] < 2:
         raise ValueError(f"{who}: errors must be [len(x), trials >= 2] = [{len(x)}, ...], got {list(e.shape)}")
-    n_boot = check_count(n_boot, "n_boot", who, minimum=2)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator (every draw is seeded), got {type(rng).__name__}")
     lx = np.log(x) - np.log(x).mean()
 
     def slopes(rmse):  # rows of log-RMSE curves -> their least-squares slopes

@@ -18,11 +18,14 @@ import math
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_callable, check_count, check_number, check_tensor
+from flowlab.validate import Count, FloatTensor, Function, Number, check_count, check_number, check_tensor, checked
 
 
 def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: int, levels: int = 256) -> Tensor | float:
-    """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1)."""
+    """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1).
+
+    (A training loss at every step, :func:`flowlab.train.fit_image_flow`'s: its checks are explicit, not
+    ``@checked``, which would cost a few microseconds more a call.)"""
     who = "bits_per_dim"
     check_count(num_dims, "num_dims", who)
     check_count(levels, "levels", who, minimum=2)
@@ -33,11 +36,11 @@ def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: int, levels: int 
     return (-log_prob_unit_cube + num_dims * math.log(levels)) / (num_dims * math.log(2))
 
 
-def nats_to_bits_per_dim(log_likelihood_nats: float, num_dims: int, levels: int = 256) -> float:
+@checked
+def nats_to_bits_per_dim(log_likelihood_nats: Number, num_dims: int, levels: int = 256) -> float:
     """A published log-likelihood in nats (data in [0,1]) as bits/dim, e.g. NICE's MNIST 1980.50
     (:func:`bits_per_dim` of that number, which checks ``num_dims`` and ``levels``)."""
-    nats = check_number(log_likelihood_nats, "log_likelihood_nats", "nats_to_bits_per_dim")
-    return float(bits_per_dim(nats, num_dims, levels))
+    return float(bits_per_dim(log_likelihood_nats, num_dims, levels))
 
 
 def bits_per_dim_to_nats(bpd: float, num_dims: int, levels: int = 256) -> float:
@@ -45,12 +48,9 @@ def bits_per_dim_to_nats(bpd: float, num_dims: int, levels: int = 256) -> float:
     return float(num_dims * math.log(levels) - bpd * num_dims * math.log(2))
 
 
-def mean_bits_per_dim(log_prob, y: Tensor, levels: int, chunk: int = 500) -> float:
+@checked
+def mean_bits_per_dim(log_prob: Function, y: FloatTensor, levels: int, chunk: Count = 500) -> float:
     """Mean bits/dim of a dataset ``y`` (dequantized, in [0, 1)) under ``log_prob``, in chunks
     (``levels`` and each chunk's log-probabilities are checked by :func:`bits_per_dim`)."""
-    who = "mean_bits_per_dim"
-    check_callable(log_prob, "log_prob", who)
-    check_tensor(y, f"{who} (its data y)")
-    check_count(chunk, "chunk", who)
     dims = int(y[0].numel())
     return torch.cat([bits_per_dim(log_prob(part), dims, levels) for part in y.split(chunk)]).mean().item()

@@ -6,33 +6,25 @@ MADE of an autoregressive layer, the conditioners of couplings); times come from
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
-
 import torch
-from torch import nn
 
 from flowlab.measure.counting import CallCounter
 from flowlab.measure.timing import time_call
-from flowlab.validate import check_callable, check_count, check_counts, check_generator, check_sequence
+from flowlab.validate import Count, Function, Items, Rng, check_count, checked
 
 
-def direction_costs(make_flow: Callable[[int], nn.Module], dims: Sequence[int], *,
-                    networks: Callable[[nn.Module], Iterable[nn.Module]], batch: int = 128,
-                    repeats: int = 5, inner: int = 3, generator: torch.Generator | None = None) -> dict:
+@checked
+def direction_costs(make_flow: Function, dims: Items, *, networks: Function, batch: Count = 128,
+                    repeats: Count = 5, inner: Count = 3, generator: Rng = None) -> dict:
     """Network passes and CPU seconds of ``forward`` and ``inverse`` of ``make_flow(D)`` per ``D``.
 
     Returns ``{"dims", "passes": {direction: [per D]}, "cpu_seconds": {direction: [repeats][per D]}}``.
     CPU time is not inflated when a shared machine preempts a long call (wall time is, more so the
     longer the call, which biases log-log slopes upward). Each entry is the best of ``inner`` calls,
     and the ``dims`` are interleaved within each repeat so that a slow spell hits every ``D``.
+    ``make_flow(D) -> nn.Module`` builds the flow; ``networks(flow)`` gives the modules whose calls count.
     """
-    who = "direction_costs"
-    check_callable(make_flow, "make_flow", who)
-    check_callable(networks, "networks", who)
-    check_generator(generator, who)
-    dims = check_sequence(dims, "dims (the dimensions)", who)
-    dims = [check_count(d, "dimension", who) for d in dims]
-    check_counts(who, batch=batch, repeats=repeats, inner=inner)
+    dims = [check_count(d, "dimension", "direction_costs") for d in dims]
     flows = {d: make_flow(d).eval() for d in dims}
     inputs = {d: torch.randn(batch, d, generator=generator) for d in dims}
     directions = ("forward", "inverse")

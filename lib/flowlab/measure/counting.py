@@ -15,7 +15,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from flowlab.validate import check_choice
+from flowlab.validate import OneOf, checked
 
 PHASES = ("forward", "backward")
 
@@ -58,10 +58,10 @@ class CallCounter:
         return "backward" if in_backward_pass() else "forward"
 
     @contextmanager
-    def phase(self, name: str):
-        """Count every call inside the block as ``name`` ("forward" or "backward")."""
-        check_choice(name, PHASES, "phase", "CallCounter.phase")
-        previous, self._forced = self._forced, name
+    @checked
+    def phase(self, phase: OneOf(PHASES)):
+        """Count every call inside the block as ``phase`` ("forward" or "backward")."""
+        previous, self._forced = self._forced, phase
         try:
             yield self
         finally:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from flowlab.measure.seeds import SeedComparison, compare_seeds
-from flowlab.validate import check_fraction, check_number
+from flowlab.validate import Number, check_fraction, checked
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive at this scale"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
@@ -81,30 +81,35 @@ def _num(x: float) -> str:
 
 
 def _part(a, b, relation: str, margin: float) -> Part:
+    """The part ``relation`` of ``a`` and ``b`` (the seeds go to compare_seeds, which checks them); its
+    function (lower, higher, not_worse, similar) checked that ``margin`` is a number."""
     who = relation.replace(" ", "_")
     close = relation in ("not worse", "similar")   # a margin 0 would leave no interval that lies inside it
-    margin = check_number(margin, "the margin", who)
     if margin < 0 or (close and margin == 0):
         raise ValueError(f"{who}: the margin must be >= 0, and margin > 0 for not_worse and similar, got {margin!r}")
     return Part(compare_seeds(a, b), relation, margin)
 
 
-def lower(a: Sequence[float], b: Sequence[float] | float, margin: float = 0.0) -> Part:
+@checked
+def lower(a: Sequence[float], b: Sequence[float] | float, margin: Number = 0.0) -> Part:
     """A's mean is lower than B's (or than the number ``b``) by more than ``margin``."""
     return _part(a, b, "lower", margin)
 
 
-def higher(a: Sequence[float], b: Sequence[float] | float, margin: float = 0.0) -> Part:
+@checked
+def higher(a: Sequence[float], b: Sequence[float] | float, margin: Number = 0.0) -> Part:
     """A's mean is higher than B's (or than the number ``b``) by more than ``margin``."""
     return _part(a, b, "higher", margin)
 
 
-def not_worse(a: Sequence[float], b: Sequence[float] | float, margin: float) -> Part:
+@checked
+def not_worse(a: Sequence[float], b: Sequence[float] | float, margin: Number) -> Part:
     """A's mean is at most ``margin`` above B's (lower is better): A matches or beats B."""
     return _part(a, b, "not worse", margin)
 
 
-def similar(a: Sequence[float], b: Sequence[float] | float, margin: float) -> Part:
+@checked
+def similar(a: Sequence[float], b: Sequence[float] | float, margin: Number) -> Part:
     """A's and B's means differ by less than ``margin``."""
     return _part(a, b, "similar", margin)
 

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Sequence
 
-import numpy as np
-
-from flowlab.validate import check_array, check_fraction, check_number
+from flowlab.validate import Fraction, check_array, check_number, checked
 
 
 @dataclass(frozen=True)
@@ -62,31 +60,32 @@ class SeedComparison:
         return self.delta - half, self.delta + half
 
 
-def _check_seeds(values, who: str) -> np.ndarray:
-    """Per-seed results: a sequence of at least 2 finite numbers, as a float64 vector."""
+def _summary(values, who: str) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof = 1) and count of per-seed results, which must be a
+    sequence of at least 2 finite numbers (the one place they are checked)."""
     v = check_array(values, "per-seed values", who)
     if v.ndim != 1 or len(v) < 2:
         raise ValueError(f"{who}: a seed comparison needs at least 2 seeds per method, got shape {v.shape}")
-    return v
+    return float(v.mean()), float(v.std(ddof=1)), len(v)
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof = 1) of per-seed values."""
-    v = _check_seeds(values, "mean_sd")
-    return float(v.mean()), float(v.std(ddof=1))
+    return _summary(values, "mean_sd")[:2]
 
 
 def compare_seeds(a: Sequence[float], b: Sequence[float] | float) -> SeedComparison:
     """Per-seed results of A against those of B, or against a fixed number ``b``."""
-    a = _check_seeds(a, "compare_seeds (its a)")
+    a_mean, a_sd, n_a = _summary(a, "compare_seeds (its a)")
     if isinstance(b, Real) and not isinstance(b, bool):
         b = check_number(b, "a fixed reference b", "compare_seeds")
-        return SeedComparison(*mean_sd(a), b, 0.0, len(a), 0)
-    b = _check_seeds(b, "compare_seeds (its b)")
-    return SeedComparison(*mean_sd(a), *mean_sd(b), len(a), len(b))
+        return SeedComparison(a_mean, a_sd, b, 0.0, n_a, 0)
+    b_mean, b_sd, n_b = _summary(b, "compare_seeds (its b)")
+    return SeedComparison(a_mean, a_sd, b_mean, b_sd, n_a, n_b)
 
 
-def mean_lower_bound(values: Sequence[float], alpha: float = 0.01) -> float:
+@checked
+def mean_lower_bound(values: Sequence[float], alpha: Fraction = 0.01) -> float:
     r"""One-sided lower confidence bound for the mean of independent runs (seeds, random inputs):
     :math:`\bar v - t_{1-\alpha,\,n-1}\, s/\sqrt n`, Student's t with :math:`n - 1` degrees of freedom.
 
@@ -95,8 +94,5 @@ def mean_lower_bound(values: Sequence[float], alpha: float = 0.01) -> float:
     quantile is 6.96, not the 3 that a z band would use (which passes such a null 4.8% of the time)."""
     from scipy import stats
 
-    v = _check_seeds(values, "mean_lower_bound")
-    alpha = check_fraction(alpha, "alpha (a probability)", "mean_lower_bound")
-    mean, sd = mean_sd(v)
-    n = len(v)
+    mean, sd, n = _summary(values, "mean_lower_bound")
     return mean - float(stats.t.isf(alpha, n - 1)) * sd / math.sqrt(n)

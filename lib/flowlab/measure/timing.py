@@ -10,11 +10,10 @@ import gc
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-from flowlab.validate import check_callable, check_choice, check_count, check_counts
+from flowlab.validate import Count, Count0, Function, OneOf, checked
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -39,16 +38,12 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 1, inner: int = 1,
-              clock: str = "wall", device: str | torch.device | None = None) -> Timing:
+@checked
+def time_call(fn: Function, *, repeats: Count = 5, warmup: Count0 = 1, inner: Count = 1,
+              clock: OneOf(CLOCKS) = "wall", device: str | torch.device | None = None) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timings of ``inner`` calls each
     (seconds per call). ``device="cuda"`` synchronises before reading the clock."""
-    who = "time_call"
-    check_callable(fn, "fn", who)
-    check_counts(who, repeats=repeats, inner=inner)
-    check_count(warmup, "warmup", who, minimum=0)
-    check_choice(clock, CLOCKS, "clock", who)
-    now = CLOCKS[clock]
+    who, now = "time_call", CLOCKS[clock]
     if device is not None:
         try:
             torch.device(device)

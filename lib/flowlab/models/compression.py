@@ -20,18 +20,17 @@ from flowlab.coding.bitsback import BitsBackCodec, standard_normal_prior
 from flowlab.coding.latent import LatentGrid
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
-from flowlab.validate import check_count, check_instance
+from flowlab.validate import Count, IsA, checked
 
 
-def vae_codec(vae: VAE, *, batch: int = 64, grid: LatentGrid | None = None, seed: int = 0) -> BitsBackCodec:
+@checked
+def vae_codec(vae: IsA(VAE, "a flowlab.models VAE"), *, batch: Count = 64, grid: LatentGrid | None = None,
+              seed: int = 0) -> BitsBackCodec:
     """A :class:`~flowlab.coding.bitsback.BitsBackCodec` for binary images under ``vae`` (evaluated without
     gradients, in the VAE's dtype, ``batch`` images per network pass on both sides)."""
-    check_instance(vae, VAE, "vae_codec", "vae must be a flowlab.models VAE")
-    if not isinstance(vae.likelihood, Bernoulli):
-        raise ValueError(f"vae_codec codes binary images: it needs Bernoulli(), not {type(vae.likelihood).__name__}")
-    if vae.posterior.flow is not None:
-        raise ValueError("vae_codec needs a Gaussian posterior (flow='gaussian'), a product of 1D Gaussians")
-    check_count(batch, "batch", "vae_codec")
+    if not isinstance(vae.likelihood, Bernoulli) or vae.posterior.flow is not None:
+        raise ValueError("vae_codec codes binary images with a Gaussian posterior: it needs Bernoulli() and "
+                         f"flow='gaussian', got {type(vae.likelihood).__name__}() and flow={vae.posterior.kind!r}")
     dtype = vae.posterior.mean.weight.dtype
 
     @torch.no_grad()

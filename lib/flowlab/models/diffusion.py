@@ -34,15 +34,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import (
-    check_count,
-    check_generator,
-    check_instance,
-    check_module,
-    check_number,
-    check_positive,
-    check_shape,
-)
+from flowlab.validate import AtLeast, Count, Count0, IsA, MaybePositive, Module, Number, Rng, check_shape, checked
 
 
 class NoiseSchedule(nn.Module):
@@ -103,12 +95,12 @@ class NoiseSchedule(nn.Module):
         return -eps / (1 - ab).sqrt()
 
 
-def linear_schedule(T: int, beta_start: float | None = None, beta_end: float | None = None) -> NoiseSchedule:
+@checked
+def linear_schedule(T: AtLeast(2), beta_start: MaybePositive = None, beta_end: MaybePositive = None) -> NoiseSchedule:
     """Linearly spaced :math:`\\beta_t`; by default DDPM's 1e-4 .. 0.02 at T = 1000, rescaled to T
     (``0.1/T`` .. ``20/T``) so that :math:`\\bar\\alpha_T \\approx e^{-10}` for every T."""
-    check_count(T, "T", "linear_schedule", minimum=2)
-    lo = check_positive(beta_start if beta_start is not None else 0.1 / T, "beta_start", "linear_schedule")
-    hi = check_positive(beta_end if beta_end is not None else min(20 / T, 0.5), "beta_end", "linear_schedule")
+    lo = 0.1 / T if beta_start is None else beta_start
+    hi = min(20 / T, 0.5) if beta_end is None else beta_end
     if not lo <= hi < 1:
         raise ValueError(f"linear_schedule needs beta_start <= beta_end < 1, got {lo}, {hi}")
     return NoiseSchedule(torch.linspace(lo, hi, T, dtype=torch.float64))
@@ -120,17 +112,14 @@ class DDPM(nn.Module):
     ``num_classes`` > 0 makes it conditional: labels 0..num_classes-1, and ``num_classes`` is the
     empty label, used in training with probability ``label_dropout`` and by ``guided_eps``."""
 
-    def __init__(self, net: nn.Module, schedule: NoiseSchedule, features: int, num_classes: int = 0,
-                 label_dropout: float = 0.1):
+    @checked
+    def __init__(self, net: Module, schedule: IsA(NoiseSchedule, "a linear_schedule(T)"), features: Count,
+                 num_classes: Count0 = 0, label_dropout: Number = 0.1):
         super().__init__()
-        self.net = check_module(net, "net", "DDPM")
-        self.schedule = check_instance(schedule, NoiseSchedule, "DDPM", "schedule must be a linear_schedule(T)")
-        self.features = check_count(features, "features", "DDPM")
-        self.num_classes = check_count(num_classes, "num_classes", "DDPM", minimum=0)
-        p = check_number(label_dropout, "label_dropout", "DDPM")
-        if not 0 <= p <= 1:
-            raise ValueError(f"DDPM: label_dropout must lie in [0, 1], got {p}")
-        self.label_dropout = p
+        if not 0 <= label_dropout <= 1:
+            raise ValueError(f"{type(self).__name__}: label_dropout must lie in [0, 1], got {label_dropout}")
+        self.net, self.schedule, self.features, self.num_classes = net, schedule, features, num_classes
+        self.label_dropout = label_dropout
 
     def _labels(self, y, n: int, device) -> Tensor | None:
         if self.num_classes == 0:
@@ -152,10 +141,10 @@ class DDPM(nn.Module):
         t = self.schedule._t(t, "DDPM.eps").to(x_t.device)
         return self.net(x_t, t.to(x_t.dtype) / self.schedule.T, self._labels(y, len(x_t), x_t.device))
 
-    def guided_eps(self, x_t: Tensor, t: Tensor, y, gamma: float) -> Tensor:
+    @checked
+    def guided_eps(self, x_t: Tensor, t: Tensor, y, gamma: Number) -> Tensor:
         """:math:`\\gamma\\,\\epsilon_\\theta(x_t, y) + (1 - \\gamma)\\,\\epsilon_\\theta(x_t, \\varnothing)`
         (= :math:`(1 + w)\\epsilon_c - w\\epsilon_u` with :math:`w = \\gamma - 1`)."""
-        gamma = check_number(gamma, "gamma", "DDPM.guided_eps")
         if gamma == 1.0 or self.num_classes == 0:
             return self.eps(x_t, t, y)
         eps_u = self.eps(x_t, t, None)
@@ -163,10 +152,10 @@ class DDPM(nn.Module):
             return eps_u
         return gamma * self.eps(x_t, t, y) + (1 - gamma) * eps_u
 
-    def loss(self, x0: Tensor, y: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+    @checked
+    def loss(self, x0: Tensor, y: Tensor | None = None, generator: Rng = None) -> Tensor:
         """The simple DDPM loss :math:`\\|\\epsilon - \\epsilon_\\theta(x_t, t, y)\\|^2` (mean over the batch)."""
         check_shape(x0, (self.features,), "DDPM.loss")
-        check_generator(generator, "DDPM.loss")
         n, dev = len(x0), x0.device
         y = self._labels(y, n, dev)
         if y is not None and self.label_dropout > 0:
@@ -178,10 +167,9 @@ class DDPM(nn.Module):
         return ((eps - self.net(x_t, t.to(x0.dtype) / self.schedule.T, y)) ** 2).sum(-1).mean()
 
     @torch.no_grad()
-    def sample(self, n: int, y=None, gamma: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    @checked
+    def sample(self, n: Count, y=None, gamma: Number = 1.0, generator: Rng = None) -> Tensor:
         """Ancestral sampling, ``T`` network passes (two per step when guided with gamma not in {0, 1})."""
-        check_count(n, "n", "DDPM.sample")
-        check_generator(generator, "DDPM.sample")
         p = next(self.parameters())
         s = self.schedule
         y = self._labels(y, n, p.device)

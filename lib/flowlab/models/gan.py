@@ -32,15 +32,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import MLP
-from flowlab.validate import check_count, check_counts, check_generator, check_shape, check_tensor
+from flowlab.validate import Count, FloatTensor, Rng, check_shape, checked
 
 
 class Generator(nn.Module):
     """:math:`G: z \\mapsto x`, an MLP from ``latent_dim`` noise to ``features`` dimensions."""
 
-    def __init__(self, latent_dim: int, features: int, hidden: int = 64, layers: int = 2):
+    @checked
+    def __init__(self, latent_dim: Count, features: Count, hidden: Count = 64, layers: Count = 2):
         super().__init__()
-        check_counts("Generator", latent_dim=latent_dim, features=features, hidden=hidden, layers=layers)
         self.latent_dim, self.features = latent_dim, features
         self.net = MLP(latent_dim, features, hidden, layers, activation=nn.LeakyReLU, zero_last=False)
 
@@ -48,10 +48,9 @@ class Generator(nn.Module):
         check_shape(z, (self.latent_dim,), "Generator", like=self.net[0].weight)
         return self.net(z)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    @checked
+    def sample(self, n: Count, generator: Rng = None) -> Tensor:
         """``n`` fakes in one pass: :math:`G(z)`, :math:`z \\sim \\mathcal N(0, I)`."""
-        check_count(n, "n", "Generator.sample")
-        check_generator(generator, "Generator.sample")
         w = self.net[0].weight
         return self(torch.randn(n, self.latent_dim, generator=generator, dtype=w.dtype).to(w.device))
 
@@ -59,9 +58,9 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """The logit :math:`\\ell(x)` of :math:`D(x) = \\sigma(\\ell(x))`, shape [batch]."""
 
-    def __init__(self, features: int, hidden: int = 64, layers: int = 2):
+    @checked
+    def __init__(self, features: Count, hidden: Count = 64, layers: Count = 2):
         super().__init__()
-        check_counts("Discriminator", features=features, hidden=hidden, layers=layers)
         self.features = features
         self.net = MLP(features, 1, hidden, layers, activation=nn.LeakyReLU, zero_last=False)
 
@@ -73,26 +72,29 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self(x))
 
 
-def _logits(value, name: str, who: str) -> Tensor:
-    check_tensor(value, f"{who} (its {name})")
+def _logits(value: Tensor, name: str, who: str) -> Tensor:
+    """``value``, a floating tensor its caller has checked, as logits of shape [batch]."""
     if value.dim() != 1:
         raise ValueError(f"{who} expects {name} of shape [batch] (a Discriminator's output), got {list(value.shape)}")
     return value
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+@checked
+def discriminator_loss(real_logits: FloatTensor, fake_logits: FloatTensor) -> Tensor:
     """:math:`\\mathbb E[-\\log D(x)] + \\mathbb E[-\\log(1 - D(\\tilde x))]` from the logits."""
     _logits(real_logits, "real_logits", "discriminator_loss")
     _logits(fake_logits, "fake_logits", "discriminator_loss")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
+@checked
+def minimax_generator_loss(fake_logits: FloatTensor) -> Tensor:
     """:math:`\\mathbb E[\\log(1 - D(G(z)))]`, which the generator minimises (saturates as D -> 0)."""
     return -F.softplus(_logits(fake_logits, "fake_logits", "minimax_generator_loss")).mean()
 
 
-def nonsaturating_generator_loss(fake_logits: Tensor) -> Tensor:
+@checked
+def nonsaturating_generator_loss(fake_logits: FloatTensor) -> Tensor:
     """:math:`-\\mathbb E[\\log D(G(z))]`, the non-saturating generator loss."""
     return F.softplus(-_logits(fake_logits, "fake_logits", "nonsaturating_generator_loss")).mean()
 
@@ -120,13 +122,13 @@ class LogisticFit:
         return ((phi @ self.cov) * phi).sum(-1).clamp_min(0).sqrt()
 
 
-def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: int = 100, tol: float = 1e-12) -> LogisticFit:
+@checked
+def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: Count = 100, tol: float = 1e-12) -> LogisticFit:
     """Fit :math:`P(y{=}1|x) = \\sigma(\\phi^\\top\\theta)` to positives ``phi_pos`` and negatives
     ``phi_neg`` by Newton's method (float64); stop when the step is below ``tol``."""
     who = "fit_logistic"
     check_shape(phi_pos, (None,), f"{who} (its phi_pos [n, k])")
     check_shape(phi_neg, (phi_pos.shape[1],), f"{who} (its phi_neg [n, k], k of phi_pos)")
-    check_count(iterations, "iterations", who)
     phi = torch.cat([phi_pos, phi_neg]).double()
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()
     theta = torch.zeros(phi.shape[1], dtype=torch.float64)

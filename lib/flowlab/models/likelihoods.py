@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.measure.bits import bits_per_dim
-from flowlab.validate import check_choice, check_count, check_pixels, check_tensor
+from flowlab.validate import AtLeast, Count, OneOf, check_count, check_pixels, check_tensor, checked
 
 LIKELIHOODS = ("bernoulli", "categorical", "logistic")
 
@@ -104,10 +104,10 @@ class Categorical(PixelLikelihood):
 
     params_per_pixel = 8
 
-    def __init__(self, levels: int = 256, features_per_pixel: int = 8):
+    @checked
+    def __init__(self, levels: AtLeast(2) = 256, features_per_pixel: Count = 8):
         super().__init__()
-        self.levels = check_count(levels, "levels", "Categorical", minimum=2)
-        self.params_per_pixel = check_count(features_per_pixel, "features_per_pixel", "Categorical")
+        self.levels, self.params_per_pixel = levels, features_per_pixel
         self.head = nn.Linear(self.params_per_pixel, self.levels)
 
     def _initial_bias(self, p):
@@ -128,9 +128,10 @@ class DiscretizedLogistic(PixelLikelihood):
     params_per_pixel = 2
     min_log_scale = -7.0  # s >= e^-7: a bin of width 2/255 can still be resolved, never a point mass
 
-    def __init__(self, levels: int = 256):
+    @checked
+    def __init__(self, levels: AtLeast(2) = 256):
         super().__init__()
-        self.levels = check_count(levels, "levels", "DiscretizedLogistic", minimum=2)
+        self.levels = levels
 
     def _initial_bias(self, p):
         # a logistic of scale s has sd s pi / sqrt(3): match each pixel's mean and sd (on [-1, 1])
@@ -150,7 +151,7 @@ class DiscretizedLogistic(PixelLikelihood):
         return log_bin.sum(-1)
 
 
-def make_likelihood(kind: str, **options) -> PixelLikelihood:
+@checked
+def make_likelihood(kind: OneOf(LIKELIHOODS), **options) -> PixelLikelihood:
     """A pixel likelihood by name: ``bernoulli``, ``categorical`` or ``logistic``."""
-    check_choice(kind, LIKELIHOODS, "likelihood", "make_likelihood")
     return {"bernoulli": Bernoulli, "categorical": Categorical, "logistic": DiscretizedLogistic}[kind](**options)

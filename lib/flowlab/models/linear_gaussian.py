@@ -39,7 +39,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.validate import check_counts, check_instance, check_positive, check_shape, check_tensor
+from flowlab.validate import Count, FloatTensor, IsA, Positive, check_shape, check_tensor, checked
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -47,13 +47,11 @@ LOG_2PI = math.log(2 * math.pi)
 class LinearGaussian:
     """:math:`p(z) = N(0, I_k)`, :math:`p(x|z) = N(Wz + c, s^2 I_d)`; ``weight`` [d, k], ``bias`` [d]."""
 
-    def __init__(self, weight: Tensor, bias: Tensor, noise_std: float):
-        check_tensor(weight, "LinearGaussian (its weight)")
-        check_tensor(bias, "LinearGaussian (its bias)")
+    @checked
+    def __init__(self, weight: FloatTensor, bias: FloatTensor, noise_std: Positive):
         if weight.dim() != 2 or bias.shape != (weight.shape[0],):
             raise ValueError(f"LinearGaussian expects weight [d, k], bias [d], got {[*weight.shape]} {[*bias.shape]}")
-        self.weight, self.bias = weight, bias.to(weight.dtype)
-        self.noise_std = check_positive(noise_std, "noise_std", "LinearGaussian")
+        self.weight, self.bias, self.noise_std = weight, bias.to(weight.dtype), noise_std
         self.d, self.k = weight.shape
         eye = torch.eye(self.k, dtype=weight.dtype)
         self.precision = eye + weight.T @ weight / self.noise_std ** 2   # of p(z|x), the same for every x
@@ -87,7 +85,7 @@ class LinearGaussian:
         """The exact ELBO [B] of :math:`q = N(\\mu, \\mathrm{diag}\\,v)`: expected log-likelihood, minus
         the expected log prior, plus the entropy, all in closed form."""
         self._x(x, "LinearGaussian.elbo")
-        _check_q(q_mean, q_var, (x.shape[0], self.k), "LinearGaussian.elbo")
+        _check_q(q_mean, q_var, "LinearGaussian.elbo", len(x), self.k)
         s2 = self.noise_std ** 2
         resid = x - q_mean @ self.weight.T - self.bias
         spread = q_var @ (self.weight * self.weight).sum(0)           # tr(W diag(v) W^T)
@@ -97,9 +95,11 @@ class LinearGaussian:
         return exp_lik + exp_prior + entropy
 
 
-def _check_q(q_mean: Tensor, q_var: Tensor, shape: tuple[int, int], who: str) -> None:
-    check_tensor(q_mean, f"{who} (its q_mean)")
+def _check_q(q_mean: Tensor, q_var: Tensor, who: str, batch: int | None = None, k: int | None = None) -> None:
+    """``q_mean`` and ``q_var`` of one shape [B, k] (``batch`` and ``k`` where given), ``q_var`` positive."""
+    check_shape(q_mean, (k,), f"{who} (its q_mean [B, k])")
     check_tensor(q_var, f"{who} (its q_var)", like=q_mean)
+    shape = (batch or len(q_mean), q_mean.shape[1])
     if q_mean.shape != shape or q_var.shape != shape:
         raise ValueError(f"{who} expects q_mean, q_var of shape {list(shape)}, got {[*q_mean.shape]} {[*q_var.shape]}")
     if bool((q_var <= 0).any()):
@@ -120,8 +120,7 @@ def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: T
     """KL(q || p), :math:`\\chi^2(p \\| q)` and :math:`\\mathrm{Var}_q[\\log p/q]` for diagonal Gaussians
     ``q`` [B, k] against Gaussians ``p`` (mean [B, k], one covariance [k, k]); module docstring."""
     who = "gaussian_gap_moments"
-    check_shape(q_mean, (None,), f"{who} (its q_mean [B, k])")
-    _check_q(q_mean, q_var, tuple(q_mean.shape), who)
+    _check_q(q_mean, q_var, who)
     check_tensor(p_mean, f"{who} (its p_mean)", like=q_mean)
     check_tensor(p_cov, f"{who} (its p_cov)", like=q_mean)
     k = q_mean.shape[1]
@@ -145,19 +144,19 @@ def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: T
     return GaussianGap(kl, torch.expm1(log_second), var_log_w, fourth)
 
 
-def elbo_gap_z(importance: Tensor, elbo: Tensor, moments: GaussianGap, num_importance: int,
-               num_elbo: int) -> Tensor:
+@checked
+def elbo_gap_z(importance: FloatTensor, elbo: Tensor,
+               moments: IsA(GaussianGap, "the GaussianGap of gaussian_gap_moments"), num_importance: Count,
+               num_elbo: Count) -> Tensor:
     """z-scores [B] of :math:`\\log\\hat p_K - \\hat{\\mathcal L}_N` against the KL, with the importance
     estimate's bias :math:`-\\chi^2/(2K)` removed and the exact spread (module docstring)."""
     who = "elbo_gap_z"
-    k, n = check_counts(who, num_importance=num_importance, num_elbo=num_elbo)
-    check_tensor(importance, f"{who} (its importance estimates)")
     check_tensor(elbo, f"{who} (its ELBO estimates)", like=importance)
-    check_instance(moments, GaussianGap, who, "moments must be the GaussianGap of gaussian_gap_moments")
     if importance.shape != elbo.shape or importance.shape != moments.kl.shape:
         raise ValueError(f"{who} expects importance, elbo, moments.kl of one shape [B], got {list(importance.shape)}")
     if not bool(moments.fourth_moment_finite.all()):
         raise ValueError(f"{who}: E[r^4] is infinite for some datapoints; the delta-method band does not apply")
+    k, n = num_importance, num_elbo
     bias = moments.chi2 / (2 * k)
     spread = (moments.chi2 / k + moments.var_log_w / n).sqrt()
     return (importance - elbo - moments.kl + bias) / spread

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -35,17 +35,7 @@ from torch import Tensor, nn
 from flowlab.models.likelihoods import PixelLikelihood
 from flowlab.models.posteriors import POSTERIORS, FlowPosterior
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
-from flowlab.validate import (
-    check_choice,
-    check_count,
-    check_counts,
-    check_event_shape,
-    check_generator,
-    check_instance,
-    check_number,
-    check_pixels,
-    check_tensor,
-)
+from flowlab.validate import Count, Count0, EventShape, IsA, Number, OneOf, Rng, check_pixels, check_tensor, checked
 
 
 class LogWeights(NamedTuple):
@@ -77,18 +67,16 @@ class VAE(nn.Module):
     them); each public method checks the images it is given once and then runs the network parts,
     which trust it."""
 
-    def __init__(self, event_shape: Sequence[int], likelihood: PixelLikelihood, latent: int = 64,
-                 hidden: int = 300, layers: int = 2, context: int = 256, flow: str = "gaussian",
-                 num_flows: int = 0, activation: str = "softplus", flow_options: dict | None = None):
+    @checked
+    def __init__(self, event_shape: EventShape, likelihood: IsA(PixelLikelihood, "a PixelLikelihood (Bernoulli()...)"),
+                 latent: Count = 64, hidden: Count = 300, layers: Count = 2, context: Count = 256,
+                 flow: OneOf(POSTERIORS) = "gaussian", num_flows: Count0 = 0,
+                 activation: OneOf(ACTIVATIONS) = "softplus", flow_options: dict | None = None):
         super().__init__()
-        self.event_shape = check_event_shape(event_shape, "VAE")
-        check_instance(likelihood, PixelLikelihood, "VAE", "likelihood must be a PixelLikelihood (Bernoulli()...)")
-        check_counts("VAE", latent=latent, hidden=hidden, layers=layers, context=context)
-        check_choice(flow, POSTERIORS, "posterior flow", "VAE")
-        check_count(num_flows, "num_flows", "VAE", minimum=0)
         if (flow == "gaussian") != (num_flows == 0):
             raise ValueError(f"VAE: flow='gaussian' takes num_flows=0, others >= 1; got {flow!r}, {num_flows}")
-        act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "VAE")]
+        act = ACTIVATIONS[activation]
+        self.event_shape = event_shape
         self.num_dims = math.prod(self.event_shape)
         self.latent = latent
         self.likelihood = likelihood
@@ -122,13 +110,12 @@ class VAE(nn.Module):
         self._check_x(x, "VAE.encode")
         return self._raw(x)
 
-    def log_weights(self, x: Tensor, num_samples: int = 1, generator: torch.Generator | None = None,
+    @checked
+    def log_weights(self, x: Tensor, num_samples: Count = 1, generator: Rng = None,
                     raw: dict[str, Tensor] | None = None) -> LogWeights:
         """The terms of :math:`\\log w` for ``num_samples`` draws per image (posterior ``raw``, as
         :meth:`encode` returns it, or the encoder's)."""
         self._check_x(x, "VAE.log_weights")
-        check_count(num_samples, "num_samples", "VAE.log_weights")
-        check_generator(generator, "VAE.log_weights")
         if raw is None:
             return self._log_weights(x, num_samples, generator, self._raw(x))
         shapes = {k: (x.shape[0], *shape) for k, shape in self.posterior.raw_shapes.items()}
@@ -138,23 +125,21 @@ class VAE(nn.Module):
             check_tensor(value, f"VAE.log_weights (its raw {name!r})", like=self.posterior.mean.weight)
         return self._log_weights(x, num_samples, generator, raw)
 
-    def elbo(self, x: Tensor, num_samples: int = 1, beta: float = 1.0, generator: torch.Generator | None = None,
+    @checked
+    def elbo(self, x: Tensor, num_samples: int = 1, beta: Number = 1.0, generator: torch.Generator | None = None,
              raw: dict[str, Tensor] | None = None) -> Tensor:
         """Per-image ELBO estimate [batch] from ``num_samples`` draws; ``beta`` weighs the KL part
-        (warm-up), 1 for the bound itself."""
-        beta = check_number(beta, "beta", "VAE.elbo")
+        (warm-up), 1 for the bound itself. :meth:`log_weights` checks the rest."""
         w = self.log_weights(x, num_samples, generator, raw)
         return (w.log_px_z - beta * (w.log_q - w.log_pz)).mean(0)
 
     @torch.no_grad()
-    def importance_log_likelihood(self, x: Tensor, num_samples: int = 5000, batch: int = 1000,
-                                  generator: torch.Generator | None = None) -> Tensor:
+    @checked
+    def importance_log_likelihood(self, x: Tensor, num_samples: Count = 5000, batch: Count = 1000,
+                                  generator: Rng = None) -> Tensor:
         """:math:`\\log \\frac1S \\sum_s w_s` per image [batch] with ``S = num_samples`` draws, at most
         ``batch`` (draw, image) pairs per network pass."""
-        who = "VAE.importance_log_likelihood"
-        self._check_x(x, who)
-        check_counts(who, num_samples=num_samples, batch=batch)
-        check_generator(generator, who)
+        self._check_x(x, "VAE.importance_log_likelihood")
         chunk = min(num_samples, batch)
         images = max(1, batch // chunk)
         out = []
@@ -188,9 +173,9 @@ class LocalPosterior(nn.Module):
     optimised per datapoint against a frozen copy of ``vae``: its parameters are the only ones
     ``fit`` sees, and ``elbo`` is the bound of :math:`q^*` as it improves."""
 
-    def __init__(self, vae: VAE, x: Tensor):
+    @checked
+    def __init__(self, vae: IsA(VAE, "a flowlab.models VAE"), x: Tensor):
         super().__init__()
-        check_instance(vae, VAE, "LocalPosterior", "vae must be a flowlab.models VAE")
         with torch.no_grad():
             raw = vae.encode(x)
         self.raw = nn.ParameterDict({k: nn.Parameter(v.detach().clone()) for k, v in raw.items()})

@@ -47,7 +47,7 @@ from flowlab.models.gan import Generator
 from flowlab.models.likelihoods import Bernoulli
 from flowlab.models.vae import VAE
 from flowlab.nn import TimeConcatMLP, TimeLabelMLP
-from flowlab.validate import check_count, check_counts, check_generator, check_instance
+from flowlab.validate import AtLeast, Count, IsA, Rng, check_count, checked
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class Family:
     blocks: Callable[[nn.Module], list]                    # [(name, map R^a -> R^b, a)]
     likelihood: str                                        # how likelihood_kind checks it
     precise: Callable[[nn.Module], object] | None = None   # a context for exact evaluation (an ODE's tolerance)
+
+
+FamilyArg = IsA(Family, "a Family from FAMILIES")  # the contract of the measurements' first argument
 
 
 def _flow_model(flow: nn.Module, d: int, seed: int) -> FlowModel:
@@ -172,13 +175,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 
 
 # ------------------------------------------------------------------------------ one-pass sampling
-def sampling_costs(family: Family, dims, *, batch: int = 64, repeats: int = 3,
-                   generator: torch.Generator | None = None) -> dict:
+@checked
+def sampling_costs(family: FamilyArg, dims, *, batch: Count = 64, repeats: Count = 3, generator: Rng = None) -> dict:
     """Network passes and CPU seconds per sample of ``family`` drawing ``batch`` samples, per ``D``."""
-    check_instance(family, Family, "sampling_costs", "family must be a Family from FAMILIES")
     dims = [check_count(d, "dimension", "sampling_costs", minimum=2) for d in dims]
-    check_counts("sampling_costs", batch=batch, repeats=repeats)
-    g = check_generator(generator, "sampling_costs") or torch.Generator().manual_seed(0)
+    g = generator or torch.Generator().manual_seed(0)
     passes, seconds = [], []
     with torch.no_grad():
         for d in dims:
@@ -266,13 +267,11 @@ def _vae_likelihood(vae: VAE, samples: int, generator: torch.Generator) -> dict:
             "images": len(images)}
 
 
-def likelihood_kind(family: Family, d: int = 4, *, repeats: int = 200, z_band: float = 4.0,
-                    generator: torch.Generator | None = None) -> dict:
+@checked
+def likelihood_kind(family: FamilyArg, d: AtLeast(2) = 4, *, repeats: AtLeast(3) = 200, z_band: float = 4.0,
+                    generator: Rng = None) -> dict:
     """What ``log p(x)`` the family gives at dimension ``d``: exact, an unbiased estimate, a bound, or none."""
-    check_instance(family, Family, "likelihood_kind", "family must be a Family from FAMILIES")
-    check_count(d, "d", "likelihood_kind", minimum=2)
-    check_count(repeats, "repeats", "likelihood_kind", minimum=3)
-    g = check_generator(generator, "likelihood_kind") or torch.Generator().manual_seed(0)
+    g = generator or torch.Generator().manual_seed(0)
     model = family.make(d)
     if family.likelihood == "flow":
         x = torch.randn(4, d, generator=g, dtype=torch.float64)
@@ -314,13 +313,11 @@ class _GlowAsVector(nn.Module):
         return self.model.log_prob(x.reshape(-1, self.d, 1, 1))
 
 
-def block_structures(family: Family, d: int = 4, *, points: int = 3,
-                     generator: torch.Generator | None = None) -> dict[str, dict]:
+@checked
+def block_structures(family: FamilyArg, d: AtLeast(2) = 4, *, points: Count = 3,
+                     generator: Rng = None) -> dict[str, dict]:
     """:func:`jacobian_structure` of every building block of ``family.make(d)`` at ``points`` random inputs."""
-    check_instance(family, Family, "block_structures", "family must be a Family from FAMILIES")
-    check_count(d, "d", "block_structures", minimum=2)
-    check_count(points, "points", "block_structures")
-    g = check_generator(generator, "block_structures") or torch.Generator().manual_seed(0)
+    g = generator or torch.Generator().manual_seed(0)
     model = family.make(d)
     return {name: jacobian_structure(fn, torch.randn(points, a, generator=g, dtype=torch.float64))
             for name, fn, a in family.blocks(model)}

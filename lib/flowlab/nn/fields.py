@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
-from flowlab.validate import check_choice, check_count, check_counts, check_event_shape, check_sequence
+from flowlab.validate import Count, Count0, EventShape, Items, OneOf, check_counts, checked
 
 
 class ConcatLinear(nn.Module):
@@ -41,15 +41,13 @@ class ConcatConv2d(nn.Module):
 
 class _TimeConcatStack(nn.Module):
     r"""Layers that each see time, the activation between them: :math:`f = g \circ h`, with
-    ``encode`` the first layer and its activation (:math:`h`) and ``decode`` the rest (:math:`g`)."""
+    ``encode`` the first layer and its activation (:math:`h`) and ``decode`` the rest (:math:`g`).
+    The subclasses check ``hidden`` (a non-empty tuple) and ``activation``; its widths are checked here."""
 
-    def __init__(self, layer: type[nn.Module], event_shape: tuple, width: int, hidden: Sequence[int],
-                 activation: str):
+    def __init__(self, layer: type[nn.Module], event_shape: tuple, width: int, hidden: tuple, activation: str):
         super().__init__()
-        name = type(self).__name__
-        hidden = check_sequence(hidden, "hidden (layer widths such as (64, 64))", name)
-        check_counts(name, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
-        self.act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", name)]()
+        check_counts(type(self).__name__, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
+        self.act = ACTIVATIONS[activation]()
         widths = (width, *hidden, width)
         self.layers = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.event_shape = event_shape
@@ -76,8 +74,8 @@ class TimeConcatMLP(_TimeConcatStack):
     every layer's input. ``TimeConcatMLP(D, (H,), "tanh")`` is the classic one-hidden-layer
     neural-ODE field."""
 
-    def __init__(self, features: int, hidden: Sequence[int] = (64, 64, 64), activation: str = "softplus"):
-        check_count(features, "features", "TimeConcatMLP")
+    @checked
+    def __init__(self, features: Count, hidden: Items = (64, 64, 64), activation: OneOf(ACTIVATIONS) = "softplus"):
         super().__init__(ConcatLinear, (features,), features, hidden, activation)
         self.features = features
 
@@ -86,8 +84,8 @@ class TimeConcatConvNet(_TimeConcatStack):
     """The field :math:`f(t, z)` on images of ``shape = (C, H, W)``: 3x3 time-concat convolutions
     with ``hidden`` channels per layer, padding keeping the spatial size."""
 
-    def __init__(self, shape: Sequence[int], hidden: Sequence[int] = (32, 32, 32), activation: str = "softplus"):
-        shape = check_event_shape(shape, "TimeConcatConvNet")
+    @checked
+    def __init__(self, shape: EventShape, hidden: Items = (32, 32, 32), activation: OneOf(ACTIVATIONS) = "softplus"):
         if len(shape) != 3:
             raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
         super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)
@@ -100,20 +98,17 @@ class TimeLabelMLP(nn.Module):
     ``num_classes`` (or ``y=None``) is the empty label of classifier-free guidance;
     ``num_classes=0`` is unconditional."""
 
-    def __init__(self, features: int, num_classes: int = 0, hidden: int = 128, layers: int = 3,
-                 time_features: int = 16, label_features: int = 16, activation: str = "swish"):
+    @checked
+    def __init__(self, features: Count, num_classes: Count0 = 0, hidden: Count = 128, layers: Count = 3,
+                 time_features: Count = 16, label_features: Count = 16, activation: OneOf(ACTIVATIONS) = "swish"):
         super().__init__()
-        check_counts("TimeLabelMLP", features=features, time_features=time_features, hidden=hidden, layers=layers)
-        check_count(num_classes, "num_classes", "TimeLabelMLP", minimum=0)
         if time_features % 2:
             raise ValueError(f"TimeLabelMLP: time_features must be even (sines and cosines), got {time_features}")
-        act = ACTIVATIONS[check_choice(activation, ACTIVATIONS, "activation", "TimeLabelMLP")]
         self.features, self.num_classes = features, num_classes
         self.register_buffer("frequencies", torch.exp(torch.linspace(0.0, 6.0, time_features // 2)))
-        self.label = nn.Embedding(num_classes + 1, check_count(label_features, "label_features", "TimeLabelMLP")) \
-            if num_classes else None
+        self.label = nn.Embedding(num_classes + 1, label_features) if num_classes else None
         width = features + time_features + (label_features if num_classes else 0)
-        self.net = MLP(width, features, hidden, layers, activation=act, zero_last=False)
+        self.net = MLP(width, features, hidden, layers, activation=ACTIVATIONS[activation], zero_last=False)
 
     def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         arg = t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)[None]

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_count, check_counts, check_generator, check_positive
+from flowlab.validate import Count, Count0, Positive, Rng, checked
 
 
 class SpectralNormLinear(nn.Module):
@@ -27,15 +27,12 @@ class SpectralNormLinear(nn.Module):
     and 0.9 on toys; invertibility of a residual block needs the product over its layers below 1.
     """
 
-    def __init__(self, in_features: int, out_features: int, *, coeff: float = 0.9, n_power_iterations: int = 1,
-                 init_iterations: int = 50, bias: bool = True, generator: torch.Generator | None = None):
+    @checked
+    def __init__(self, in_features: Count, out_features: Count, *, coeff: Positive = 0.9,
+                 n_power_iterations: Count0 = 1, init_iterations: Count0 = 50, bias: bool = True,
+                 generator: Rng = None):
         super().__init__()
-        who = "SpectralNormLinear"
-        check_counts(who, in_features=in_features, out_features=out_features)
-        check_counts(who, minimum=0, n_power_iterations=n_power_iterations, init_iterations=init_iterations)
-        self.coeff = check_positive(coeff, "coeff", who)
-        check_generator(generator, who)
-        self.n_power_iterations = int(n_power_iterations)
+        self.coeff, self.n_power_iterations = coeff, n_power_iterations
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5, generator=generator)  # nn.Linear's default
         bound = in_features ** -0.5
@@ -44,12 +41,15 @@ class SpectralNormLinear(nn.Module):
         self.register_buffer("u", nn.functional.normalize(torch.randn(out_features, generator=generator), dim=0))
         self.register_buffer("v", nn.functional.normalize(torch.randn(in_features, generator=generator), dim=0))
         self.frozen = False
-        self.power_iterate(init_iterations)
+        self._power_iterate(init_iterations)
+
+    @checked
+    def power_iterate(self, n: Count0 = 1) -> Tensor:
+        """Run ``n`` power iterations on the current weight; return the estimate :math:`\\hat\\sigma`."""
+        return self._power_iterate(n)
 
     @torch.no_grad()
-    def power_iterate(self, n: int = 1) -> Tensor:
-        """Run ``n`` power iterations on the current weight; return the estimate :math:`\\hat\\sigma`."""
-        check_count(n, "n", "SpectralNormLinear.power_iterate", minimum=0)
+    def _power_iterate(self, n: int) -> Tensor:
         W = self.weight.detach()
         for _ in range(n):
             self.u.copy_(nn.functional.normalize(W @ self.v, dim=0))
@@ -64,7 +64,7 @@ class SpectralNormLinear(nn.Module):
         # Inside a torch.func transform (jacrev, vmap) the buffers cannot be mutated: no iteration there.
         if self.training and not self.frozen and self.n_power_iterations and \
                 not torch._C._functorch.is_functorch_wrapped_tensor(x):
-            self.power_iterate(self.n_power_iterations)
+            self._power_iterate(self.n_power_iterations)
         return nn.functional.linear(x, self.normalized_weight(), self.bias)
 
     def extra_repr(self) -> str:
@@ -111,10 +111,9 @@ class LipschitzMLP(nn.Sequential):
     :math:`\mathrm{Lip} \le \prod_l \|\tilde W_l\|_2 \approx` ``coeff ** (layers + 1)``: the residual
     :math:`g` of an i-ResNet block."""
 
-    def __init__(self, features: int, hidden: int = 64, layers: int = 2, *, coeff: float = 0.9,
-                 n_power_iterations: int = 1, init_iterations: int = 50, generator: torch.Generator | None = None):
-        check_counts("LipschitzMLP", features=features, hidden=hidden)
-        check_count(layers, "layers", "LipschitzMLP", minimum=0)
+    @checked
+    def __init__(self, features: Count, hidden: Count = 64, layers: Count0 = 2, *, coeff: Positive = 0.9,
+                 n_power_iterations: Count0 = 1, init_iterations: Count0 = 50, generator: Rng = None):
         widths = [features] + [hidden] * layers + [features]
         mods: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
@@ -125,10 +124,11 @@ class LipschitzMLP(nn.Sequential):
         super().__init__(*mods)
         self.features = features
 
-    def power_iterate(self, n: int = 1) -> None:
+    @checked
+    def power_iterate(self, n: Count0 = 1) -> None:
         for m in self:
             if isinstance(m, SpectralNormLinear):
-                m.power_iterate(n)
+                m._power_iterate(n)
 
     @torch.no_grad()
     def lipschitz_bound(self) -> float:

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_choice, check_count, check_counts, check_symbols
+from flowlab.validate import Count, Count0, check_choice, check_symbols, checked
 
 
 class MaskedLinear(nn.Linear):
@@ -50,11 +50,11 @@ class MADE(nn.Module):
     unmasked, so every output may depend on it and the ordering in :math:`x` is unchanged.
     """
 
-    def __init__(self, features: int, hidden: int = 64, layers: int = 2, params_per_feature: int = 2,
-                 order: str | Sequence[int] | Tensor = "natural", context_features: int = 0):
+    @checked
+    def __init__(self, features: Count, hidden: Count = 64, layers: Count = 2, params_per_feature: Count = 2,
+                 order: str | Sequence[int] | Tensor = "natural", context_features: Count0 = 0):
         super().__init__()
-        check_counts("MADE", features=features, hidden=hidden, layers=layers, params_per_feature=params_per_feature)
-        self.context_features = check_count(context_features, "context_features", "MADE", minimum=0)
+        self.context_features = context_features
         if features > 1 and hidden < features - 1:
             raise ValueError(f"MADE needs hidden >= features - 1 = {features - 1} to see every past, got {hidden}")
         self.context = nn.Linear(context_features, hidden) if context_features else None

@@ -41,11 +41,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torchdiffeq import odeint
+from torchdiffeq._impl.odeint import SOLVERS
+from torchdiffeq._impl.solvers import AdaptiveStepsizeODESolver
 
-from flowlab.validate import check_tensor
+from flowlab.validate import FloatTensor, OneOf, checked
 
 WHO = "odeint_alg1"
-_ADAPTIVE = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun")
+# The methods with step-size control (torchdiffeq's own table): the only ones a norm applies to.
+_ADAPTIVE = tuple(name for name, solver in SOLVERS.items() if issubclass(solver, AdaptiveStepsizeODESolver))
 
 
 class _Algorithm1(torch.autograd.Function):
@@ -92,9 +95,10 @@ def _state_and_adjoint_rms(state) -> torch.Tensor:
     return torch.stack([state[0].pow(2).mean().sqrt(), state[1].pow(2).mean().sqrt()]).max()
 
 
-def odeint_alg1(func, z0: torch.Tensor, t: torch.Tensor, *, method: str = "dopri5", rtol: float = 1e-7,
+@checked
+def odeint_alg1(func, z0: FloatTensor, t: FloatTensor, *, method: str = "dopri5", rtol: float = 1e-7,
                 atol: float = 1e-9, options: dict | None = None, adjoint_params=None,
-                norm: str = "full") -> torch.Tensor:
+                norm: OneOf(("full", "seminorm")) = "full") -> torch.Tensor:
     """Solve ``dz/dt = func(t, z)`` from ``z0`` at the times ``t``; differentiate by Algorithm 1.
 
     Same call and result as ``torchdiffeq.odeint`` (the trajectory, shape ``[len(t), *z0.shape]``);
@@ -105,15 +109,11 @@ def odeint_alg1(func, z0: torch.Tensor, t: torch.Tensor, *, method: str = "dopri
     """
     if not callable(func) or (adjoint_params is None and not isinstance(func, nn.Module)):
         raise ValueError(f"{WHO}: func(t, z) must be an nn.Module, or pass adjoint_params, got {type(func).__name__}")
-    check_tensor(z0, f"{WHO} (its z0)")
-    check_tensor(t, f"{WHO} (its times t)")
     if t.dim() != 1 or t.numel() < 2 or not (bool((t.diff() > 0).all()) or bool((t.diff() < 0).all())):
         raise ValueError(f"{WHO}: t must be a 1-D tensor of >= 2 strictly monotone times, got {t.tolist()}")
     if adjoint_params is None:
         adjoint_params = func.parameters()
     params = tuple(p for p in adjoint_params if p.requires_grad)
-    if norm not in ("full", "seminorm"):
-        raise ValueError(f"{WHO}: unknown norm {norm!r}; expected 'full' (Algorithm 1) or 'seminorm'")
     solver = {"method": method, "rtol": rtol, "atol": atol, "options": options}
     backward_solver = solver
     if norm == "seminorm" and method in _ADAPTIVE:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from torch import nn
 
 from flowlab.measure.counting import CallCounter
-from flowlab.validate import check_module
+from flowlab.validate import Module, checked
 
 
 class CountingField(nn.Module):
@@ -30,9 +30,9 @@ class CountingField(nn.Module):
     field for the wrapper's lifetime (with VJP counting on).
     """
 
-    def __init__(self, field: nn.Module):
+    @checked
+    def __init__(self, field: Module):
         super().__init__()
-        check_module(field, "field (a vector field f(t, z))", "CountingField")
         self.field = field
         self.counter = CallCounter(field, vjps=True).attach()
 

@@ -19,15 +19,15 @@ import math
 import torch
 from torch import nn
 
-from flowlab.validate import check_number, check_square
+from flowlab.validate import Number, check_square, checked
 
 
 class ScalarGrowthField(nn.Module):
     """``f(t, z) = theta * z``: exponential growth (theta > 0) or decay (theta < 0)."""
 
-    def __init__(self, theta: float = 0.5):
+    @checked
+    def __init__(self, theta: Number = 0.5):
         super().__init__()
-        theta = check_number(theta, "theta", "ScalarGrowthField")
         self.theta = nn.Parameter(torch.tensor(theta))
 
     def forward(self, t, z):

@@ -22,11 +22,10 @@ import ctypes.util
 import gc
 import resource
 import weakref
-from typing import Callable
 
 import torch
 
-from flowlab.validate import check_callable
+from flowlab.validate import Function, checked
 
 
 class _Held:
@@ -38,9 +37,10 @@ class _Held:
         self.tensor = tensor
 
 
-def saved_tensor_bytes(fn: Callable[[], object]) -> tuple[object, int]:
-    """Run ``fn()`` and return ``(result, bytes of distinct storages held for backward)``."""
-    check_callable(fn, "fn (which builds the graph)", "saved_tensor_bytes")
+@checked
+def saved_tensor_bytes(fn: Function) -> tuple[object, int]:
+    """Run ``fn()`` (a function that builds an autograd graph) and return ``(result, bytes of distinct
+    storages held for backward)``."""
     holders: list[weakref.ref] = []
 
     def pack(tensor):
@@ -96,9 +96,9 @@ def _release_free_heap() -> None:
         pass
 
 
-def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") -> tuple[object, int]:
+@checked
+def peak_memory(fn: Function, device: str | torch.device = "cpu") -> tuple[object, int]:
     """Run ``fn()`` and return ``(result, peak memory in bytes above the level before it ran)``."""
-    check_callable(fn, "fn", "peak_memory")
     try:
         parsed = torch.device(device)
     except (TypeError, RuntimeError):

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from flowlab.validate import check_callable, check_count, check_number, check_positive, check_tensor
+from flowlab.validate import Count, Count0, Function, Number, Positive, check_tensor, checked
 
 
 class ResidualBlock(nn.Module):
     r"""One residual block :math:`z \mapsto z + h\, f(t, z)` (the plain ResNet block has ``h = 1``)."""
 
-    def __init__(self, field: nn.Module, step: float = 1.0, t: float = 0.0):
+    @checked
+    def __init__(self, field: Function, step: Positive = 1.0, t: Number = 0.0):
         super().__init__()
-        check_callable(field, "field", "ResidualBlock")
-        self.field = field
-        self.step = check_positive(step, "step", "ResidualBlock")
-        self.t = check_number(t, "t", "ResidualBlock")
+        self.field, self.step, self.t = field, step, t
 
     def forward(self, z: Tensor) -> Tensor:
         return z + self.step * self.field(self.t, z)
@@ -34,13 +32,12 @@ class EulerResNet(nn.Module):
     r"""``num_blocks`` weight-tied residual blocks with step :math:`h = T/L`; block :math:`k` sees time
     :math:`t_k = k h`. Its output is Euler's approximation of :math:`z(T)`."""
 
-    def __init__(self, field: nn.Module, num_blocks: int, horizon: float = 1.0):
+    @checked
+    def __init__(self, field: Function, num_blocks: Count, horizon: Positive = 1.0):
         super().__init__()
-        check_count(num_blocks, "num_blocks", "EulerResNet")
-        check_positive(horizon, "horizon", "EulerResNet")
         h = horizon / num_blocks
         self.field = field
-        self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))  # they check field
+        self.blocks = nn.ModuleList(ResidualBlock(field, h, k * h) for k in range(num_blocks))
 
     def forward(self, z: Tensor) -> Tensor:
         check_tensor(z, "EulerResNet")  # once per pass; the blocks themselves run unchecked
@@ -49,11 +46,9 @@ class EulerResNet(nn.Module):
         return z
 
 
-def euler_amplification(lam: float, step: float, steps: int) -> float:
+@checked
+def euler_amplification(lam: Number, step: Positive, steps: Count0) -> float:
     r""":math:`|1 - \lambda h|^n`: the factor by which ``steps`` Euler steps scale :math:`|z|` on
     :math:`dz/dt = -\lambda z` (the exact solution scales by :math:`e^{-\lambda n h}`)."""
-    check_number(lam, "lam", "euler_amplification")
-    check_positive(step, "step", "euler_amplification")
-    check_count(steps, "steps", "euler_amplification", minimum=0)
     return abs(1.0 - lam * step) ** steps
 

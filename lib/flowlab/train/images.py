@@ -11,11 +11,12 @@ from flowlab.flows.model import FlowModel
 from flowlab.flows.multiscale import initialize_actnorm
 from flowlab.measure.bits import bits_per_dim, mean_bits_per_dim
 from flowlab.train.loop import fit
-from flowlab.validate import check_count, check_generator, check_instance, check_pixels
+from flowlab.validate import Count, IsA, SeededRng, check_pixels, checked
 
 
-def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *, steps: int,
-                   batch_size: int, lr: float, generator: torch.Generator, eval_every: int = 0,
+@checked
+def fit_image_flow(model: IsA(FlowModel, "a FlowModel"), train: Tensor, test: Tensor, levels: int, *, steps: int,
+                   batch_size: Count, lr: float, generator: SeededRng, eval_every: int = 0,
                    device: str = "cpu", grad_clip: float | None = None, desc: str = "train",
                    progress: bool = True):
     """Maximum likelihood on dequantized integer images; returns ``(history, test_bpd)``.
@@ -23,15 +24,12 @@ def fit_image_flow(model: FlowModel, train: Tensor, test: Tensor, levels: int, *
     The loss is bits/dim of the training batch (:func:`flowlab.measure.bits_per_dim`); ActNorm is
     initialised on the first batch. The test set is dequantized once with ``generator`` so that
     every evaluation (``history.evals["test_bpd"]``, every ``eval_every`` steps) sees the same data.
-    ``steps``, ``lr`` and ``grad_clip`` are :func:`~flowlab.train.fit`'s, which checks them.
+    ``steps``, ``lr``, ``grad_clip`` and ``eval_every`` are :func:`~flowlab.train.fit`'s, which checks them.
     """
-    check_instance(model, FlowModel, "fit_image_flow", "model must be a FlowModel")
     check_pixels(train, levels, "fit_image_flow (its train images)")
     check_pixels(test, levels, "fit_image_flow (its test images)")
     if train.shape[1:] != test.shape[1:]:
         raise ValueError(f"fit_image_flow: train and test images differ in shape: {[*train.shape]}, {[*test.shape]}")
-    check_count(batch_size, "batch_size", "fit_image_flow")
-    check_generator(generator, "fit_image_flow", optional=False)
     dims = math.prod(train.shape[1:])
     model.to(device)
     test_y = dequantize(test, levels, generator).to(device)

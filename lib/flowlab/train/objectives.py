@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import Tensor, nn
 
-from flowlab.validate import check_callable, check_count, check_generator
+from flowlab.validate import Count, Count0, Rng, check_callable, checked
 
 
 def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
@@ -34,17 +33,14 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
     return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
-def elbo_loss(vae: nn.Module, *, warmup_steps: int = 0, num_samples: int = 1,
-              generator: torch.Generator | None = None,
+@checked
+def elbo_loss(vae: nn.Module, *, warmup_steps: Count0 = 0, num_samples: Count = 1, generator: Rng = None,
               betas: list | None = None) -> Callable[[Tensor], Tensor]:
     r"""Mean negative ELBO of a batch of images under ``vae`` (a :class:`flowlab.models.VAE`), with KL
     warm-up: the closure counts its calls, and call :math:`t` weighs the KL part by
     :func:`kl_warmup` :math:`(t, T)`, so the objective anneals from reconstruction alone to the
     bound itself. Draws come from ``generator``; each step's :math:`\beta` is appended to ``betas``."""
     check_callable(getattr(vae, "elbo", None), "vae.elbo (a flowlab.models VAE's)", "elbo_loss")
-    check_count(warmup_steps, "warmup_steps", "elbo_loss", minimum=0)
-    check_count(num_samples, "num_samples", "elbo_loss")
-    check_generator(generator, "elbo_loss")
     calls = [0]
 
     def loss(x: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -28,15 +28,17 @@ from flowlab.nn import TimeConcatMLP
 from flowlab.nn.fields import StackedTimeMLP
 from flowlab.train.loop import History, fit, seed_everything
 from flowlab.validate import (
-    check_callable,
+    AtLeast,
+    Count,
+    Function,
+    IsA,
+    Items,
+    Number,
+    Positive,
+    Rng,
     check_choice,
-    check_count,
     check_counts,
-    check_generator,
-    check_instance,
-    check_number,
-    check_positive,
-    check_sequence,
+    checked,
 )
 
 
@@ -64,14 +66,11 @@ def reverse_kl_loss(flow: Flow, u: Callable[[Tensor], Tensor], n: int,
     return (log_q + u(z)).mean()
 
 
-def kl_to_target(flow: Flow, u: Callable[[Tensor], Tensor], log_z: float, n: int = 20000,
-                 generator: torch.Generator | None = None) -> tuple[float, float]:
-    r""":math:`\mathrm{KL}(q\,\|\,p)` estimated from ``n`` samples of ``q``, and its standard error."""
-    check_instance(flow, Flow, "kl_to_target", "flow must be a Flow (sampled through its inverse)")
-    check_callable(u, "the energy u", "kl_to_target")
-    check_number(log_z, "log_z", "kl_to_target")
-    check_count(n, "n (samples, two at least for a standard error)", "kl_to_target", minimum=2)
-    check_generator(generator, "kl_to_target")
+@checked
+def kl_to_target(flow: IsA(Flow, "a Flow (sampled through its inverse)"), u: Function, log_z: Number,
+                 n: AtLeast(2) = 20000, generator: Rng = None) -> tuple[float, float]:
+    r""":math:`\mathrm{KL}(q\,\|\,p)` and its standard error, estimated from ``n`` samples of ``q`` (two at
+    least: the standard error needs them)."""
     with torch.no_grad():
         z, log_q = sample_with_log_prob(flow, n, generator)
         terms = log_q + u(z) + log_z
@@ -90,15 +89,13 @@ def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, bat
                steps=steps, lr=lr, desc=desc)
 
 
-def _check_ensemble(energies, seeds, batch, who: str) -> tuple[tuple, tuple]:
-    """The (energy, seed) grid of an ensemble fitter and its batch size, checked."""
-    energies = check_sequence(energies, "energies", who)
-    seeds = check_sequence(seeds, "seeds", who)
+def _ensemble_keys(energies: tuple, seeds: tuple, who: str) -> list[tuple[str, int]]:
+    """The (energy, seed) grid of an ensemble fitter, each name and seed checked (the entry checked the
+    sequences themselves)."""
     for name in energies:
         check_choice(name, ENERGIES, "energy", who)
     check_counts(who, minimum=0, **{f"seeds[{i}]": s for i, s in enumerate(seeds)})
-    check_count(batch, "batch", who)
-    return energies, seeds
+    return [(name, int(seed)) for name in energies for seed in seeds]
 
 
 class _StackedParameters(nn.Module):
@@ -113,9 +110,9 @@ class _StackedParameters(nn.Module):
         return dict(zip(self.names, self.values))
 
 
-def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[str], seeds: Sequence[int], *,
-                            steps: int, batch: int, lr: float, desc: str = "reverse KL"
-                            ) -> tuple[dict[tuple[str, int], Flow], History]:
+@checked
+def fit_reverse_kl_ensemble(make_flow: Function, energies: Items, seeds: Items, *, steps: int, batch: Count,
+                            lr: float, desc: str = "reverse KL") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one flow per (energy, seed) pair, all at once, by reverse KL; return them and the history.
 
     Flow ``(name, seed)`` is built by ``make_flow()`` right after ``seed_everything(seed)``. The copies'
@@ -125,9 +122,7 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
     take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
     The history's losses are the sum over copies.
     """
-    energies, seeds = _check_ensemble(energies, seeds, batch, "fit_reverse_kl_ensemble")
-    check_callable(make_flow, "make_flow", "fit_reverse_kl_ensemble")
-    keys = [(name, int(seed)) for name in energies for seed in seeds]
+    keys = _ensemble_keys(energies, seeds, "fit_reverse_kl_ensemble")
     flows = []
     for _, seed in keys:
         seed_everything(seed)
@@ -157,8 +152,9 @@ def fit_reverse_kl_ensemble(make_flow: Callable[[], Flow], energies: Sequence[st
     return dict(zip(keys, flows)), history
 
 
-def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *, hidden: int, steps: int,
-                                batch: int, lr: float, step_size: float = 0.25, T: float = 1.0,
+@checked
+def fit_reverse_kl_cnf_ensemble(energies: Items, seeds: Items, *, hidden: Count, steps: int, batch: Count, lr: float,
+                                step_size: Positive = 0.25, T: float = 1.0,
                                 desc: str = "reverse KL (CNF)") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one CNF with a ``TimeConcatMLP(2, (hidden,), "tanh")`` field per (energy, seed) pair by reverse KL.
 
@@ -168,10 +164,7 @@ def fit_reverse_kl_cnf_ensemble(energies: Sequence[str], seeds: Sequence[int], *
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
     ordinary CNFs with the exact trace, for evaluation.
     """
-    energies, seeds = _check_ensemble(energies, seeds, batch, "fit_reverse_kl_cnf_ensemble")
-    check_count(hidden, "hidden", "fit_reverse_kl_cnf_ensemble")
-    check_positive(step_size, "step_size", "fit_reverse_kl_cnf_ensemble")
-    keys = [(name, int(seed)) for name in energies for seed in seeds]
+    keys = _ensemble_keys(energies, seeds, "fit_reverse_kl_cnf_ensemble")
     members = []
     for _, seed in keys:
         seed_everything(seed)

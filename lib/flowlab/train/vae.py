@@ -15,23 +15,21 @@ from flowlab.data.binary import binarize
 from flowlab.models.vae import VAE
 from flowlab.train.loop import History, fit
 from flowlab.train.objectives import elbo_loss
-from flowlab.validate import check_count, check_counts, check_generator, check_instance, check_pixels, check_tensor
+from flowlab.validate import AtLeast, Count, IsA, SeededRng, check_pixels, check_tensor, checked
+
+VAEArg = IsA(VAE, "a flowlab.models VAE")
 
 
-def fit_vae(vae, images: Tensor, *, steps: int, generator: torch.Generator, batch_size: int = 100,
-            lr: float = 1e-3, warmup_steps: int = 0, binarize_levels: int | None = None,
+@checked
+def fit_vae(vae: VAEArg, images: Tensor, *, steps: int, generator: SeededRng, batch_size: Count = 100,
+            lr: float = 1e-3, warmup_steps: int = 0, binarize_levels: AtLeast(2, optional=True) = None,
             optimizer: torch.optim.Optimizer | None = None, initialize: bool = True,
             desc: str = "vae") -> History:
     """Maximise the (warmed-up) ELBO of ``vae`` on integer ``images`` [N, C, H, W] for ``steps`` steps;
     with ``initialize`` the decoder starts at the images' pixel marginals (``VAE.initialize_decoder``).
-    ``steps``, ``lr`` and ``optimizer`` are :func:`~flowlab.train.fit`'s, which checks them."""
-    who = "fit_vae"
-    check_instance(vae, VAE, who, "vae must be a flowlab.models VAE")
-    if binarize_levels is not None:
-        check_count(binarize_levels, "binarize_levels", who, minimum=2)
-    check_pixels(images, binarize_levels or vae.likelihood.levels, who)
-    check_count(batch_size, "batch_size", who)
-    check_generator(generator, who, optional=False)
+    ``steps``, ``lr`` and ``optimizer`` are :func:`~flowlab.train.fit`'s, which checks them;
+    :func:`~flowlab.train.elbo_loss` checks ``warmup_steps``."""
+    check_pixels(images, binarize_levels or vae.likelihood.levels, "fit_vae")
     n = images.shape[0]
 
     def batch(step: int) -> Tensor:
@@ -45,15 +43,13 @@ def fit_vae(vae, images: Tensor, *, steps: int, generator: torch.Generator, batc
 
 
 @torch.no_grad()
-def evaluate_vae(vae, images: Tensor, *, generator: torch.Generator, elbo_samples: int = 100,
-                 importance_samples: int = 5000, batch: int = 1000) -> dict[str, float]:
+@checked
+def evaluate_vae(vae: VAEArg, images: Tensor, *, generator: SeededRng, elbo_samples: Count = 100,
+                 importance_samples: Count = 5000, batch: Count = 1000) -> dict[str, float]:
     """Mean test -ELBO (``elbo_samples`` draws per image) and importance-sampled NLL
     (``importance_samples`` draws per image), in nats and bits/dim."""
     who = "evaluate_vae"
-    check_instance(vae, VAE, who, "vae must be a flowlab.models VAE")
     check_pixels(images, vae.likelihood.levels, who)
-    check_generator(generator, who, optional=False)
-    check_counts(who, elbo_samples=elbo_samples, importance_samples=importance_samples, batch=batch)
     per = max(1, batch // elbo_samples)
     elbo = torch.cat([vae.elbo(part, elbo_samples, generator=generator) for part in images.split(per)])
     log_lik = vae.importance_log_likelihood(images, importance_samples, batch, generator)
