@@ -77,7 +77,7 @@ def test_checked_runs_the_contracts_written_in_the_signature():
         Layer(2, 0)
     with pytest.raises(ValueError, match=r"Layer: unknown kind 'c'; expected one of \('a', 'b'\)"):
         Layer(2, kind="c")
-    with pytest.raises(TypeError, match="Layer.sample: pass a torch.Generator or None, got int"):
+    with pytest.raises(TypeError, match="Layer.sample: generator must be a torch.Generator or None"):
         layer.sample(2, generator=0)
     with pytest.raises(ValueError, match="Layer.sample: n must be a positive integer, got 0"):
         layer.sample(0)

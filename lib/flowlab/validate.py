@@ -21,6 +21,7 @@ import math
 import numbers
 import os
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Sequence
 
@@ -74,9 +75,9 @@ def check_fraction(value, name: str, who: str, *, high: float = 1.0, zero: bool 
 
 
 def check_choice(value, choices: Sequence, name: str, who: str = ""):
-    try:
-        known = value in choices
-    except TypeError:  # an unhashable value asked of a dict or set
+    try:  # True is not the choice 1, nor is 1.0 (an unhashable value asked of a dict or set is unknown)
+        known = value in choices and any(type(value) is type(c) or isinstance(value, str) for c in choices)
+    except TypeError:
         known = False
     if not known:
         raise ValueError(f"{_at(who)}unknown {name} {value!r}; expected one of {tuple(choices)}")
@@ -89,22 +90,6 @@ def check_instance(value, cls: type | tuple[type, ...], who: str, what: str):
     if not isinstance(value, cls):
         raise TypeError(f"{who}: {what}, got {type(value).__name__}")
     return value
-
-
-def check_callable(fn, name: str, who: str):
-    return check_instance(fn, typing.Callable, who, f"{name} must be callable")
-
-
-def check_module(module, name: str, who: str):
-    return check_instance(module, torch.nn.Module, who, f"{name} must be a torch.nn.Module")
-
-
-def check_generator(generator, who: str, *, optional: bool = True):
-    """A ``torch.Generator`` (or ``None`` when ``optional``: the global RNG)."""
-    if generator is None and optional:
-        return None
-    need = "a torch.Generator or None" if optional else "an explicit torch.Generator as generator= (every draw seeded)"
-    return check_instance(generator, torch.Generator, who, f"pass {need}")
 
 
 def check_path(path, who: str) -> Path:
@@ -122,11 +107,6 @@ def check_sequence(values, name: str, who: str, *, nonempty: bool = True) -> tup
     if nonempty and not (values := tuple(values)):
         raise ValueError(f"{who}: {name} is empty; pass at least one")
     return tuple(values)
-
-
-def check_counts(who: str, *, minimum: int = 1, **counts) -> tuple[int, ...]:
-    """:func:`check_count` of each keyword argument (its name is the count's name), in order; returns them."""
-    return tuple(check_count(value, name, who, minimum=minimum) for name, value in counts.items())
 
 
 def check_event_shape(shape, who: str, *, allow_none: bool = False) -> tuple[int, ...]:
@@ -176,8 +156,10 @@ def check_tensor(x, who: str, *, finite: bool = True, nonempty: bool = True,
 
 def check_shape(x, event_shape: Sequence[int | None], who: str, *, like: Tensor | None = None,
                 finite: bool = True) -> Tensor:
-    """``check_tensor`` plus: ``x`` is a batch ``[B, *event_shape]`` (``None`` accepts any size)."""
+    """``check_tensor`` plus: ``x`` is a batch ``[B, *event_shape]`` (a ``None`` size, or shape, accepts any)."""
     check_tensor(x, who, finite=finite, like=like)
+    if event_shape is None:
+        return x
     want = tuple(event_shape)
     if x.dim() != len(want) + 1 or any(s not in (None, actual) for s, actual in zip(want, x.shape[1:])):
         sizes = ", ".join("*" if s is None else str(s) for s in want)
@@ -227,19 +209,22 @@ def check_invertible(logabsdet: Tensor, who: str, what: str = "weight matrix", m
     return logabsdet
 
 
+def _check_integers(x: Tensor, size: int, who: str, name: str) -> None:
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{who}: {name} must be integers 0 .. {size - 1}, got dtype {x.dtype}")
+    _refuse_meta(x, who)
+    if x.numel() == 0 or (x.dim() > 0 and x.shape[0] == 0):
+        raise ValueError(f"{who} got an empty batch (shape {list(x.shape)}); pass at least one")
+    if x.is_floating_point() and not (bool(torch.isfinite(x).all()) and torch.equal(x, x.round())):
+        raise ValueError(f"{who}: {name} must be integer-valued (0 .. {size - 1}), got non-finite or fractional values")
+    if x.min() < 0 or x.max() > size - 1:
+        raise ValueError(f"{who}: {name} must lie in [0, {size - 1}], got [{x.min().item()}, {x.max().item()}]")
+
+
 def check_pixels(x, levels: int, who: str) -> Tensor:
     """A non-empty tensor of integer-valued pixels in ``0 .. levels - 1`` (integer or float dtype)."""
     check_count(levels, "levels", who, minimum=2)
-    if not isinstance(x, Tensor) or x.dtype == torch.bool or x.is_complex():
-        got = f"dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
-        raise TypeError(f"{who} expects a tensor of integer pixels 0 .. {levels - 1}, got {got}")
-    _refuse_meta(x, who)
-    if x.numel() == 0 or (x.dim() > 0 and x.shape[0] == 0):
-        raise ValueError(f"{who} got an empty batch (shape {list(x.shape)}); pass at least one image")
-    if x.is_floating_point() and not (bool(torch.isfinite(x).all()) and torch.equal(x, x.round())):
-        raise ValueError(f"{who} expects integer-valued pixels (0 .. levels-1), got non-finite or fractional values")
-    if x.min() < 0 or x.max() > levels - 1:
-        raise ValueError(f"{who}: pixel values must lie in [0, {levels - 1}], got [{x.min().item()}, {x.max().item()}]")
+    _check_integers(check_instance(x, Tensor, who, "pixels must be a tensor of integers"), levels, who, "pixel values")
     return x
 
 
@@ -257,79 +242,94 @@ def check_array(x, name: str, who: str) -> np.ndarray:
     return a
 
 
-def check_probabilities(p, who: str, name: str = "probs") -> np.ndarray:
-    """A probability vector (or a batch of them, last axis): non-negative, summing to 1."""
+def check_distribution(p, who: str, name: str = "probs") -> np.ndarray:
+    """One probability vector: non-negative entries summing to 1."""
     a = check_array(p, name, who)
-    sums = a.sum(axis=-1)
-    if (a < 0).any() or not np.allclose(sums, 1.0, atol=1e-6):
-        raise ValueError(f"{who}: {name} must be non-negative and sum to 1 along the last axis, got min {a.min()} "
-                         f"and sums in [{sums.min():.6g}, {sums.max():.6g}]")
+    if a.ndim != 1 or (a < 0).any() or not np.isclose(a.sum(), 1.0, atol=1e-6):
+        raise ValueError(f"{who}: {name} must be one vector of non-negative numbers summing to 1, got shape "
+                         f"{list(a.shape)}, min {a.min():.6g}, sum {a.sum():.6g}")
     return a
 
 
 def check_symbols(x, alphabet: int, who: str, name: str = "symbols") -> np.ndarray:
-    """Integer symbols in 0 .. alphabet - 1 (integer dtype, or integer-valued floats)."""
-    a = x.detach().cpu().numpy() if isinstance(x, Tensor) and not x.is_complex() else np.asarray(x)
-    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+    """Integer symbols in 0 .. alphabet - 1 (integer dtype, or integer-valued floats) as int32."""
+    a = x.detach().cpu() if isinstance(x, Tensor) else np.asarray(x)
+    if isinstance(a, np.ndarray) and a.dtype.kind not in "iuf":  # not bools, strings or objects
         raise TypeError(f"{who}: {name} must be integers 0 .. {alphabet - 1}, got dtype {a.dtype}")
-    if a.size == 0:
-        raise ValueError(f"{who}: {name} is empty; pass at least one symbol")
-    if np.issubdtype(a.dtype, np.floating) and not (np.isfinite(a).all() and np.array_equal(a, np.round(a))):
-        raise ValueError(f"{who}: {name} must be integer-valued, got fractional or non-finite values")
-    if a.min() < 0 or a.max() > alphabet - 1:
-        raise ValueError(f"{who}: {name} must lie in 0 .. {alphabet - 1}, got [{a.min()}, {a.max()}]")
-    return a.astype(np.int32)
-
-
-def first_parameter(module) -> Tensor | None:
-    """The first parameter or floating buffer of ``module`` (what fixes its dtype and device)."""
-    return next(iter(module.parameters()), next((b for b in module.buffers() if b.is_floating_point()), None))
+    t = torch.from_numpy(a.astype(np.int64) if a.dtype.kind == "u" else a) if isinstance(a, np.ndarray) else a
+    _check_integers(t, alphabet, who, name)
+    return t.numpy().astype(np.int32)
 
 
 # ------------------------------------------------------------------ contracts written in signatures
 class Check:
-    """The metadata of an ``Annotated`` argument: ``Check(check_count, minimum=0)`` runs
-    ``check_count(value, name, who, minimum=0)``; ``optional`` lets ``None`` through."""
+    """The metadata of an ``Annotated`` argument: ``check(value, name, who)`` returns the checked value;
+    ``optional`` lets ``None`` through; ``label`` is what ``help()`` shows (``n: Annotated[int, Count]``)."""
 
-    def __init__(self, fn, label: str, *, optional: bool = False, **options):
-        self.fn, self.label, self.optional, self.options = fn, label, optional, options
+    def __init__(self, check, label: str, optional: bool = False):
+        self.check, self.label, self.optional = check, label, optional
 
-    def __repr__(self) -> str:  # what help() shows: n: Annotated[int, Count]
+    def __repr__(self) -> str:
         return self.label
 
     def __call__(self, value, name: str, who: str):
-        return value if value is None and self.optional else self.fn(value, name, who, **self.options)
+        return value if value is None and self.optional else self.check(value, name, who)
+
+
+def _contract(check, label: str, base=object, optional: bool = False):
+    return Annotated[base, Check(check, label, optional)]
 
 
 def AtLeast(minimum: int, optional: bool = False):  # noqa: N802 - it names a type, as Annotated does
-    label = f"{'MaybeCount' if optional else 'Count'}(>= {minimum})"
-    return Annotated[int, Check(check_count, label, minimum=minimum, optional=optional)]
+    return _contract(lambda v, name, who: check_count(v, name, who, minimum=minimum),
+                     f"{'MaybeCount' if optional else 'Count'}(>= {minimum})", int, optional)
 
 
 def OneOf(choices: Sequence):  # noqa: N802
-    return Annotated[str, Check(lambda v, name, who: check_choice(v, choices, name, who), f"OneOf{tuple(choices)}")]
+    return _contract(lambda v, name, who: check_choice(v, choices, name, who), f"OneOf{tuple(choices)}", str)
 
 
-def IsA(cls: type | tuple[type, ...], what: str):  # noqa: N802 - what the argument must be, as the message says
-    check = Check(lambda v, name, who: check_instance(v, cls, who, f"{name} must be {what}"), f"IsA({what})")
-    return Annotated[object, check]
+def IsA(cls: type | tuple[type, ...], what: str, optional: bool = False):  # noqa: N802 - what the message says
+    return _contract(lambda v, name, who: check_instance(v, cls, who, f"{name} must be {what}"), f"IsA({what})",
+                     object, optional)
+
+
+def ItemsOf(item):  # noqa: N802 - a non-empty sequence whose items each meet ``item`` (hidden: ItemsOf(Count))
+    (check,) = [m for m in item.__metadata__ if isinstance(m, Check)]
+    return _contract(lambda v, name, who: tuple(check(x, f"{name}[{i}]", who)
+                                                for i, x in enumerate(check_sequence(v, name, who))),
+                     f"ItemsOf({check.label})", tuple)
+
+
+def Samples(minimum: int):  # noqa: N802 - i.i.d. draws along the first dimension, at least ``minimum``
+    return _contract(lambda v, name, who: check_samples(v, f"{who} (its {name})", minimum),
+                     f"Samples(>= {minimum})", Tensor)
+
+
+def _its(check, **options):
+    return lambda v, name, who: check(v, f"{who} (its {name})", **options)
 
 
 Count, Count0, MaybeCount = AtLeast(1), AtLeast(0), AtLeast(1, optional=True)
-Number = Annotated[float, Check(check_number, "Number")]
-Positive = Annotated[float, Check(check_positive, "Positive")]
-MaybePositive = Annotated[float | None, Check(check_positive, "MaybePositive", optional=True)]
-Fraction = Annotated[float, Check(check_fraction, "Fraction")]
-Function = Annotated[typing.Callable, Check(check_callable, "Function")]
-MaybeFunction = Annotated[typing.Callable | None, Check(check_callable, "MaybeFunction", optional=True)]
-Module = Annotated[torch.nn.Module, Check(check_module, "Module")]
-Rng = Annotated[torch.Generator | None, Check(lambda v, name, who: check_generator(v, who), "Rng")]
-SeededRng = Annotated[torch.Generator, Check(lambda v, name, who: check_generator(v, who, optional=False), "SeededRng")]
-EventShape = Annotated[tuple, Check(lambda v, name, who: check_event_shape(v, who), "EventShape")]
-Items = Annotated[tuple, Check(check_sequence, "Items")]
-Dtype = Annotated[torch.dtype, Check(lambda v, name, who: check_dtype(v, who, name), "Dtype")]
-PathArg = Annotated[Path, Check(lambda v, name, who: check_path(v, f"{who} (its {name})"), "PathArg")]
-FloatTensor = Annotated[Tensor, Check(lambda v, name, who: check_tensor(v, f"{who} (its {name})"), "FloatTensor")]
+Number = _contract(check_number, "Number", float)
+Positive = _contract(check_positive, "Positive", float)
+MaybePositive = _contract(check_positive, "MaybePositive", float, optional=True)
+Fraction = _contract(check_fraction, "Fraction", float)
+Function, MaybeFunction = IsA(Callable, "callable"), IsA(Callable, "callable or None", optional=True)
+Module, MaybeModule = IsA(torch.nn.Module, "a torch.nn.Module"), IsA(torch.nn.Module, "a torch.nn.Module", True)
+Rng = IsA(torch.Generator, "a torch.Generator or None (the global RNG)", optional=True)
+SeededRng = IsA(torch.Generator, "an explicit torch.Generator (every draw is seeded)")
+EventShape = _contract(lambda v, name, who: check_event_shape(v, who), "EventShape", tuple)
+Items = _contract(check_sequence, "Items", tuple)
+Dtype = _contract(lambda v, name, who: check_dtype(v, who, name), "Dtype", torch.dtype)
+PathArg, MaybePath = _contract(_its(check_path), "PathArg", Path), _contract(_its(check_path), "MaybePath", Path, True)
+Array = _contract(check_array, "Array", np.ndarray)
+Distribution = _contract(lambda v, name, who: check_distribution(v, who, name), "Distribution", np.ndarray)
+FloatTensor = _contract(_its(check_tensor), "FloatTensor", Tensor)
+MaybeFloatTensor = _contract(_its(check_tensor), "MaybeFloatTensor", Tensor, optional=True)
+Vectors = _contract(lambda v, name, who: check_shape(v, (None,), f"{who} (its {name})"), "Vectors", Tensor)  # [B, d]
+SquareMatrix = _contract(_its(check_square), "SquareMatrix", Tensor)
+SquareMatrices = _contract(_its(check_square, batched=True), "SquareMatrices", Tensor)  # [..., m, m]
 
 
 def checked(fn):

@@ -30,7 +30,7 @@ def test_unknown_energy_raises():
     """Energies are asked for by name at the ensemble fitters, which check the names."""
     from flowlab.train import fit_reverse_kl_ensemble
 
-    with pytest.raises(ValueError, match="unknown energy 'U5'"):
+    with pytest.raises(ValueError, match=r"unknown energies\[1\] 'U5'"):
         fit_reverse_kl_ensemble(lambda: None, ["U1", "U5"], [0], steps=1, batch=2, lr=0.1)
     assert energy("U2") is ENERGIES["U2"]
     with pytest.raises(ValueError, match=r"u1 expects input of shape \[batch, 2\]"):

@@ -83,7 +83,7 @@ def test_a_baseline_keeps_reinforce_unbiased_and_lowers_its_variance():
 def test_errors():
     mean, log_std, c, g = setup(2)
     f = quadratic(c)
-    with pytest.raises(TypeError, match="reparametrization_gradient: pass an explicit torch.Generator"):
+    with pytest.raises(TypeError, match="reparametrization_gradient: generator must be an explicit torch.Generator"):
         reparametrization_gradient(f, mean, log_std, num_samples=3, generator=None)
     with pytest.raises(ValueError, match="score_function_gradient expects mean, log_std of one shape"):
         score_function_gradient(f, mean, log_std[:1], num_samples=3, generator=g)

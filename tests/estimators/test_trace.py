@@ -180,7 +180,7 @@ def test_integrated_jacobian_linear_field_and_fixed_probe_identity():
     ell = odeint(rhs, (x, torch.zeros(4, dtype=D)), torch.tensor([0.0, 1.0], dtype=D), **opts)[1][-1]
     M = integrated_jacobian(field, x, 0.0, 1.0, **opts)
     assert torch.allclose(ell, torch.einsum("bi,bij,bj->b", eps, M, eps), atol=1e-12)
-    with pytest.raises(ValueError, match=r"integrated_jacobian expects input of shape \[batch, \*\]"):
+    with pytest.raises(ValueError, match=r"integrated_jacobian \(its x\) expects input of shape \[batch, \*\]"):
         integrated_jacobian(field, x[0])
 
 

@@ -47,5 +47,5 @@ def test_elbo_loss_weighs_the_kl_by_the_warmup_of_each_call():
     g = torch.Generator().manual_seed(0)
     expected = [-vae.elbo(x, 1, beta, g).mean() for beta in betas]
     assert all(torch.allclose(v, e) for v, e in zip(values, expected))
-    with pytest.raises(TypeError, match="elbo_loss: vae.elbo"):
+    with pytest.raises(TypeError, match="elbo_loss: vae must be a flowlab.models VAE"):
         elbo_loss(torch.nn.Linear(2, 2))

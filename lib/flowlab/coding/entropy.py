@@ -15,55 +15,46 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from flowlab.validate import Count, check_probabilities, check_symbols, checked
+from flowlab.validate import Count, Distribution, check_symbols, checked
 
 
-def _check_distribution(probs, who: str) -> np.ndarray:
-    """One probability vector: non-negative entries summing to 1."""
-    p = check_probabilities(probs, who)
-    if p.ndim != 1:
-        raise ValueError(f"{who} expects one probability vector, got shape {list(p.shape)}")
-    return p
-
-
-def entropy_bits(probs) -> float:
+@checked
+def entropy_bits(probs: Distribution) -> float:
     """Shannon entropy in bits of one probability vector (zero entries contribute nothing)."""
-    p = _check_distribution(probs, "entropy_bits")
-    nz = p[p > 0]
+    nz = probs[probs > 0]
     return float(-(nz * np.log2(nz)).sum())
 
 
-def information_bits(symbols, probs) -> float:
+@checked
+def information_bits(symbols, probs: Distribution) -> float:
     """The information content :math:`-\\sum_i \\log_2 p(s_i)` of a sequence under i.i.d. ``probs``."""
-    p = _check_distribution(probs, "information_bits")
-    s = check_symbols(symbols, len(p), "information_bits").ravel()
-    if (p[s] == 0).any():
+    s = check_symbols(symbols, len(probs), "information_bits").ravel()
+    if (probs[s] == 0).any():
         raise ValueError("information_bits: a symbol of probability 0 has infinite information content")
-    return float(-np.log2(p[s]).sum())
+    return float(-np.log2(probs[s]).sum())
 
 
 def _model(p: np.ndarray):
     return constriction.stream.model.Categorical(p.astype(np.float64), perfect=False)
 
 
-def encode_iid(symbols, probs) -> np.ndarray:
+@checked
+def encode_iid(symbols, probs: Distribution) -> np.ndarray:
     """ANS-code a sequence of i.i.d. symbols with the categorical ``probs``; return the uint32 words."""
-    p = _check_distribution(probs, "encode_iid")
-    s = check_symbols(symbols, len(p), "encode_iid").ravel()
+    s = check_symbols(symbols, len(probs), "encode_iid").ravel()
     coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(s, _model(p))
+    coder.encode_reverse(s, _model(probs))
     return coder.get_compressed()
 
 
 @checked
-def decode_iid(words, probs, n: Count) -> np.ndarray:
+def decode_iid(words, probs: Distribution, n: Count) -> np.ndarray:
     """Decode ``n`` symbols from the words of :func:`encode_iid` (same ``probs``)."""
-    p = _check_distribution(probs, "decode_iid")
     w = np.asarray(words)
     if w.dtype != np.uint32 or w.ndim != 1:
         raise TypeError(f"decode_iid expects the uint32 word array of encode_iid, got {w.dtype} {list(w.shape)}")
     coder = constriction.stream.stack.AnsCoder(w)
-    out = coder.decode(_model(p), n)
+    out = coder.decode(_model(probs), n)
     if not coder.is_empty():
         raise ValueError("decode_iid: words left over after decoding; the words, probs or n differ from the encoder's")
     return out

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from flowlab.files import repo_root
-from flowlab.validate import OneOf, check_path, checked
+from flowlab.validate import MaybePath, OneOf, checked
 
 SPLIT_SEED = 20180709  # fixes the train/test split of the built-in sets; never changes
 
@@ -184,11 +184,9 @@ IMAGE_DATASETS = {"digits": load_digits, "mnist5k": load_mnist5k, "mnist": load_
 
 
 @checked
-def load_images(name: OneOf(IMAGE_DATASETS), root: str | Path | None = None) -> ImageData:
+def load_images(name: OneOf(IMAGE_DATASETS), root: MaybePath = None) -> ImageData:
     """Load an image dataset by name: ``digits``, ``mnist5k``, ``mnist``, ``cifar10`` or ``freyfaces``;
     ``root``: the data folder of the last three (default: ``$FLOWLAB_DATA`` or the project's ``data/``).
     Missing files are a ``FileNotFoundError`` and damaged ones a ``ValueError``, naming the file."""
-    if root is not None:
-        check_path(root, "load_images (its root)")
     loader = IMAGE_DATASETS[name]
     return loader(root) if name in ("mnist", "cifar10", "freyfaces") else loader()

@@ -59,10 +59,10 @@ from flowlab.validate import (
     Number,
     OneOf,
     Positive,
+    Samples,
     SeededRng,
+    SquareMatrix,
     check_fraction,
-    check_samples,
-    check_square,
     checked,
 )
 
@@ -234,7 +234,7 @@ class RouletteMoments(NamedTuple):
 
 
 @checked
-def roulette_moments(J: Tensor, *, truncation: OneOf(TRUNCATIONS) = "geometric", p: Fraction = 0.5,
+def roulette_moments(J: SquareMatrix, *, truncation: OneOf(TRUNCATIONS) = "geometric", p: Fraction = 0.5,
                      lam: Positive = 2.0, exact_terms: Count0 = 2, noise: OneOf(NOISES) = "gaussian",
                      max_terms: Count = 100) -> RouletteMoments:
     r"""Exact moments of one roulette draw for a matrix ``J [m, m]``, by summing over
@@ -242,7 +242,6 @@ def roulette_moments(J: Tensor, *, truncation: OneOf(TRUNCATIONS) = "geometric",
     :math:`E[X^2] = \sum_n P(N=n)\,(\mathrm{Var}_v(v^\top M_n v) + (\operatorname{tr} M_n)^2)`,
     :math:`M_n = \sum_{k \le n} (-1)^{k+1} J^k / (k\,P(N\ge k))`, computed as :math:`\sqrt{P(N=n)}\,M_n`
     so that no weight overflows."""
-    check_square(J, "roulette_moments")
     J = J.detach().to(torch.float64)
     powers = [J]
     for _ in range(max_terms - 1):
@@ -272,10 +271,10 @@ def roulette_moments(J: Tensor, *, truncation: OneOf(TRUNCATIONS) = "geometric",
     return RouletteMoments(mean, partial_second[-1] - mean ** 2, partial_second)
 
 
-def sample_mean_z(samples: Tensor, expected) -> Tensor:
+@checked
+def sample_mean_z(samples: Samples(2), expected) -> Tensor:
     r"""z-score of the sample mean of i.i.d. ``samples`` (first dimension) against ``expected``, in units
     of the sample's own standard error :math:`s/\sqrt n`."""
-    check_samples(samples, "sample_mean_z", 2)
     n = samples.shape[0]
     expected = torch.as_tensor(expected, dtype=samples.dtype, device=samples.device)
     return (samples.mean(0) - expected) / (samples.std(0) / math.sqrt(n))

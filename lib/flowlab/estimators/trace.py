@@ -45,11 +45,12 @@ from flowlab.validate import (
     Function,
     MaybeFunction,
     OneOf,
+    Samples,
     SeededRng,
+    SquareMatrices,
+    Vectors,
     check_count,
     check_dtype,
-    check_samples,
-    check_shape,
     check_square,
     check_tensor,
     checked,
@@ -192,10 +193,9 @@ def symmetric_part(A: Tensor) -> Tensor:
 
 
 @checked
-def hutchinson_variance(A: Tensor, noise: OneOf(NOISES)) -> Tensor:
+def hutchinson_variance(A: SquareMatrices, noise: OneOf(NOISES)) -> Tensor:
     r"""Variance of one probe's :math:`\varepsilon^\top A \varepsilon`:
     :math:`2\|S\|_F^2` (Gaussian) or :math:`2(\|S\|_F^2 - \sum_i S_{ii}^2)` (Rademacher)."""
-    check_square(A, "hutchinson_variance", batched=True)
     return _form_variance(A, noise)
 
 
@@ -208,14 +208,14 @@ def _form_variance(A: Tensor, noise: str) -> Tensor:
     return 2 * (fro2 - (torch.diagonal(S, dim1=-2, dim2=-1) ** 2).sum(-1))
 
 
-def sample_variance_se(samples: Tensor) -> Tensor:
+@checked
+def sample_variance_se(samples: Samples(4)) -> Tensor:
     r"""Standard error of the unbiased sample variance of i.i.d. ``samples`` (first dimension):
     :math:`\sqrt{(\mu_4 - \frac{n-3}{n-1}\sigma^4)/n}`, with the moments estimated from the sample.
 
     A rough scale only: as a band, its z-scores have heavy tails when the draws do (the estimate is low
     exactly when the sample variance is far out). For Hutchinson draws the exact law is known:
     :func:`flowlab.measure.quadratic_form_z` (false-alarm rate verified in tests/measure/test_bands.py)."""
-    check_samples(samples, "sample_variance_se", 4)
     n = samples.shape[0]
     centred = samples - samples.mean(0)
     m2 = (centred ** 2).mean(0)
@@ -224,9 +224,8 @@ def sample_variance_se(samples: Tensor) -> Tensor:
 
 
 @checked
-def field_jacobian(field: Function, t: float | Tensor, z: Tensor) -> Tensor:
+def field_jacobian(field: Function, t: float | Tensor, z: Vectors) -> Tensor:
     """Per-sample Jacobians ``∂f/∂z`` of ``field(t, ·)`` at a batch ``z`` of vectors: ``[B, D, D]``."""
-    check_shape(z, (None,), "field_jacobian")
     return _field_jacobian(field, t, z)
 
 
@@ -250,7 +249,7 @@ def bottleneck_jacobian(field, t: Tensor, z: Tensor) -> Tensor:
 
 
 @checked
-def integrated_jacobian(field: Function, x: Tensor, t0: float = 0.0, t1: float = 1.0, *,
+def integrated_jacobian(field: Function, x: Vectors, t0: float = 0.0, t1: float = 1.0, *,
                         jacobian: MaybeFunction = None, **odeint_kwargs) -> Tensor:
     r""":math:`M = \int_{t_0}^{t_1} J(t, z(t))\,dt` along each trajectory of :math:`dz/dt = f(t, z)`
     from ``x [B, D]``, solved by torchdiffeq on the augmented state :math:`[z, M]`.
@@ -263,8 +262,6 @@ def integrated_jacobian(field: Function, x: Tensor, t0: float = 0.0, t1: float =
     Jacobian (``partial(bottleneck_jacobian, field)``: :math:`J_h J_g` for the bottleneck trick)."""
     from torchdiffeq import odeint
 
-    who = "integrated_jacobian"
-    check_shape(x, (None,), who)
     jacobian = partial(_field_jacobian, field) if jacobian is None else jacobian
     k = jacobian(torch.as_tensor(t0, dtype=x.dtype), x[:1]).shape[-1]
 

@@ -28,11 +28,15 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
-from flowlab.validate import IsA, check_shape, check_tensor, first_parameter
+from flowlab.validate import check_shape
 
 _INSIDE = ContextVar("inside_a_validated_flowlab_call", default=False)
 # An optional module argument (a conditioner, a residual network g): None means "build the default one".
-MaybeModule = IsA((nn.Module, type(None)), "a torch.nn.Module or None")
+
+
+def first_parameter(module) -> Tensor | None:
+    """The first parameter or floating buffer of ``module`` (what fixes its dtype and device)."""
+    return next(iter(module.parameters()), next((b for b in module.buffers() if b.is_floating_point()), None))
 
 
 def inside() -> bool:
@@ -107,10 +111,7 @@ class Flow(nn.Module):
         layer taking more (MAF's ``context``) checks in its override."""
         shape, who = self.input_shape(direction), who or self.name_of(direction)
         like = first_parameter(self) if like is None else like
-        if shape is None:
-            check_tensor(x, who, like=like)
-        else:
-            check_shape(x, shape, who, like=like)
+        check_shape(x, shape, who, like=like)
         return x
 
     def __setattr__(self, name: str, value) -> None:

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Compose, Flow, MaybeModule
+from flowlab.flows.base import Compose, Flow
 from flowlab.flows.masks import _half, alternating_mask
 from flowlab.nn.conditioners import MLP, ConvNet
-from flowlab.validate import AtLeast, Count, OneOf, Positive, check_event_shape, check_tensor, checked
+from flowlab.validate import AtLeast, Count, MaybeModule, OneOf, Positive, check_event_shape, check_tensor, checked
 
 __all__ = ["Coupling", "AdditiveCoupling", "AffineCoupling", "IndexSplit", "MaskSplit",
            "AdditiveMap", "AffineMap", "realnvp"]

@@ -11,21 +11,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import AtLeast, Count, checked
+from flowlab.validate import AtLeast, Count, OneOf, checked
 
 __all__ = ["checkerboard_mask", "channel_mask", "alternating_mask", "half_mask"]
 
-
-def _check_parity(parity, who: str) -> None:
-    """Parity 0 or 1 (not a bool, not 1.0): which of the two complementary masks."""
-    if isinstance(parity, bool) or parity not in (0, 1):
-        raise ValueError(f"{who}: parity must be 0 or 1, got {parity!r}")
+Parity = OneOf((0, 1))  # which of the two complementary masks (not a bool, not 1.0)
 
 
 @checked
-def checkerboard_mask(h: Count, w: Count, parity: int = 0) -> Tensor:
+def checkerboard_mask(h: Count, w: Count, parity: Parity = 0) -> Tensor:
     """``[1, h, w]`` mask with ``b[i, j] = 1`` where ``(i + j) % 2 == parity`` (copied pixels)."""
-    _check_parity(parity, "checkerboard_mask")
     if h * w < 2:
         raise ValueError(f"checkerboard_mask needs positive integer h, w with h*w >= 2, got {h}, {w}")
     i = torch.arange(h)[:, None]
@@ -34,16 +29,14 @@ def checkerboard_mask(h: Count, w: Count, parity: int = 0) -> Tensor:
 
 
 @checked
-def channel_mask(c: AtLeast(2), parity: int = 0) -> Tensor:
+def channel_mask(c: AtLeast(2), parity: Parity = 0) -> Tensor:
     """``[c, 1, 1]`` mask copying the first ``c // 2`` channels (parity 0) or the rest (parity 1)."""
-    _check_parity(parity, "channel_mask")
     return _half(c, parity)[:, None, None]
 
 
 @checked
-def half_mask(d: AtLeast(2), parity: int = 0) -> Tensor:
+def half_mask(d: AtLeast(2), parity: Parity = 0) -> Tensor:
     """``[d]`` mask copying the first ``d // 2`` features (parity 0) or the last ``d - d//2`` (parity 1)."""
-    _check_parity(parity, "half_mask")
     return _half(d, parity)
 
 
@@ -52,7 +45,7 @@ def _half(d: int, parity: int) -> Tensor:
     return first if parity == 0 else 1 - first
 
 
-def alternating_mask(d: int, parity: int = 0) -> Tensor:
+def alternating_mask(d: int, parity: Parity = 0) -> Tensor:
     """``[d]`` mask copying the features with index ``i % 2 == parity`` (``d >= 2``, ``parity`` 0 or 1:
     built by :func:`~flowlab.flows.coupling.realnvp`, which checks them)."""
     return (torch.arange(d) % 2 == parity).to(torch.get_default_dtype())

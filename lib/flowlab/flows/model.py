@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch import distributions as D
 
-from flowlab.flows.base import Flow, inside, trusted
-from flowlab.validate import Count, EventShape, IsA, Rng, check_shape, checked, first_parameter
+from flowlab.flows.base import Flow, first_parameter, inside, trusted
+from flowlab.validate import Count, EventShape, IsA, Rng, check_shape, checked
 
 
 class StandardNormal(nn.Module):

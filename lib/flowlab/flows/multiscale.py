@@ -29,7 +29,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from flowlab.flows.base import Compose, Flow, trusted
+from flowlab.flows.base import Compose, Flow, first_parameter, trusted
 from flowlab.flows.coupling import AdditiveCoupling, AffineCoupling
 from flowlab.flows.glow import ActNorm, InvertibleConv1x1
 from flowlab.flows.logit import LogitTransform
@@ -38,7 +38,7 @@ from flowlab.flows.model import FlowModel, StandardNormal
 from flowlab.flows.permutations import RandomPermutation, ReversePermutation
 from flowlab.measure.budget import count_parameters
 from flowlab.nn.conditioners import ConvNet
-from flowlab.validate import Count, EventShape, IsA, OneOf, Rng, checked, first_parameter
+from flowlab.validate import Count, EventShape, IsA, OneOf, Rng, checked
 
 PERMUTATIONS = ("reverse", "shuffle", "conv")
 COUPLINGS = ("additive", "affine")

@@ -31,10 +31,10 @@ from torch import Tensor
 
 from flowlab.estimators.logdet_series import TRUNCATIONS, logdet_exact, roulette_logdet, truncated_logdet
 from flowlab.estimators.trace import NOISES
-from flowlab.flows.base import Flow, MaybeModule
+from flowlab.flows.base import Flow
 from flowlab.nn import LipschitzMLP
 from flowlab.nn.lipschitz import frozen_power_iteration
-from flowlab.validate import Count, Count0, Fraction, IsA, MaybePositive, OneOf, Positive, Rng, checked
+from flowlab.validate import Count, Count0, Fraction, IsA, MaybeModule, MaybePositive, OneOf, Positive, Rng, checked
 
 LOGDETS = ("exact", "series", "roulette")
 SETTINGS = {"logdet": OneOf(LOGDETS), "terms": Count, "probes": Count, "noise": OneOf(NOISES),

@@ -59,15 +59,15 @@ from scipy import special, stats
 from torch import Tensor
 
 from flowlab.validate import (
+    Array,
     AtLeast,
     Count,
     Fraction,
     IsA,
     OneOf,
     Positive,
-    check_array,
-    check_samples,
-    check_square,
+    Samples,
+    SquareMatrices,
     check_tensor,
     checked,
 )
@@ -249,7 +249,7 @@ def _per_column(value, batch: tuple, name: str, who: str) -> Tensor:
 
 
 @checked
-def quadratic_form_z(samples: Tensor, A: Tensor, noise: OneOf(NOISES), *, center: Tensor | None = None,
+def quadratic_form_z(samples: Samples(3), A: SquareMatrices, noise: OneOf(NOISES), *, center: Tensor | None = None,
                      variance: Tensor | None = None, pool: bool = False):
     r"""z-scores of the sample mean and of the sample variance of ``n`` draws of
     :math:`c + \varepsilon^\top A \varepsilon`, against their exact null law.
@@ -274,8 +274,6 @@ def quadratic_form_z(samples: Tensor, A: Tensor, noise: OneOf(NOISES), *, center
     correct estimator gives :math:`|z|` above :func:`bonferroni_z` at the stated rate. Returns
     ``(z_mean, z_var)``: arrays of the batch shape (without its last dimension when pooled), or floats."""
     who = "quadratic_form_z"
-    check_samples(samples, f"{who} (its samples)", 3)
-    check_square(A, f"{who} (its matrix A)", batched=True)
     s = samples.detach().to(torch.float64)
     batch = tuple(s.shape[1:])
     if not _broadcasts_to(A.shape[:-2], batch) or (pool and not batch):
@@ -298,17 +296,16 @@ def quadratic_form_z(samples: Tensor, A: Tensor, noise: OneOf(NOISES), *, center
 
 
 @checked
-def variance_band(A: Tensor, noise: OneOf(NOISES), n: AtLeast(3), z: Positive):
+def variance_band(A: SquareMatrices, noise: OneOf(NOISES), n: AtLeast(3), z: Positive):
     r"""The interval of sample variances of ``n`` draws of :math:`\varepsilon^\top A \varepsilon`
     inside a band of ``z`` (e.g. :func:`bonferroni_z`): the values whose :func:`quadratic_form_z`
     variance score is :math:`\pm z`. Returns ``(low, high)``, arrays of the batch shape or floats."""
-    check_square(A, "variance_band (its matrix A)", batched=True)
     mean, var, third = sample_variance_moments(quadratic_form_cumulants(A, noise), n)
     return pearson_quantiles(mean, var, third, z)
 
 
 @checked
-def rmse_loglog_slope(x, errors, *, n_boot: AtLeast(2) = 300, rng: _NUMPY_RNG) -> tuple[float, float]:
+def rmse_loglog_slope(x: Array, errors: Array, *, n_boot: AtLeast(2) = 300, rng: _NUMPY_RNG) -> tuple[float, float]:
     r"""Log-log slope of the root-mean-square error against ``x`` and its bootstrap standard error.
 
     ``errors`` is ``[len(x), trials]``: row ``i`` holds independent errors of an estimator run at
@@ -317,9 +314,7 @@ def rmse_loglog_slope(x, errors, *, n_boot: AtLeast(2) = 300, rng: _NUMPY_RNG) -
     the same slope over ``n_boot`` resamplings of the trials (the same resampled trial indices for
     every ``x``), drawn from ``rng``. A band of 3 such errors around a slope the estimator has
     exactly (Hutchinson's :math:`-1/2`) fails it with probability about 0.3%."""
-    who = "rmse_loglog_slope"
-    x = check_array(x, "x", who)
-    e = check_array(errors, "errors", who)
+    who, e = "rmse_loglog_slope", errors
     if x.ndim != 1 or len(x) < 2 or (x <= 0).any():
         raise ValueError(f"{who}: x must be at least 2 positive finite numbers, got {x.tolist()}")
     if e.ndim != 2 or e.shape[0] != len(x) or e.shape[1] < 2:

@@ -9,14 +9,12 @@ from typing import Sequence
 
 import torch
 
-from flowlab.validate import check_array
+from flowlab.validate import Array, checked
 
 
 def _check_pairs(x, y, who: str, *, loglog: bool = False):
-    """``x`` and ``y`` as float64 vectors of at least two finite (x, y) pairs, x not all equal (and
-    both positive for a log-log fit)."""
-    x = check_array(x, "x", who)
-    y = check_array(y, "y", who)
+    """Arrays ``x`` and ``y`` (checked finite by the entry) as float64 vectors of at least two (x, y) pairs,
+    x not all equal (and both positive for a log-log fit)."""
     x, y = torch.as_tensor(x).flatten(), torch.as_tensor(y).flatten()
     if x.numel() != y.numel() or x.numel() < 2:
         raise ValueError(f"{who} needs at least two (x, y) pairs of equal length, got {x.numel()} and {y.numel()}")
@@ -27,7 +25,8 @@ def _check_pairs(x, y, who: str, *, loglog: bool = False):
     return x, y
 
 
-def loglog_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+@checked
+def loglog_fit(x: Array, y: Array) -> tuple[float, float]:
     """Least-squares slope of log y against log x and its standard error (nan for two points)."""
     x, y = _check_pairs(x, y, "loglog_fit", loglog=True)
     lx, ly = x.log(), y.log()
@@ -41,7 +40,8 @@ def loglog_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     return float(slope), float(se)
 
 
-def linear_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+@checked
+def linear_fit(x: Array, y: Array) -> tuple[float, float]:
     """Least-squares slope of y against x and the fit's R^2 (1 when y is constant)."""
     x, y = _check_pairs(x, y, "linear_fit")
     xc = x - x.mean()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import MLP
-from flowlab.validate import Count, FloatTensor, Rng, check_shape, checked
+from flowlab.validate import Count, FloatTensor, Rng, Vectors, check_shape, checked
 
 
 class Generator(nn.Module):
@@ -99,9 +99,9 @@ def nonsaturating_generator_loss(fake_logits: FloatTensor) -> Tensor:
     return F.softplus(-_logits(fake_logits, "fake_logits", "nonsaturating_generator_loss")).mean()
 
 
-def quadratic_features(x: Tensor) -> Tensor:
+@checked
+def quadratic_features(x: Vectors) -> Tensor:
     """:math:`\\phi(x) = (1, x_i, x_i x_j\\ (i \\le j))`: the logit of two Gaussians is linear in it."""
-    check_shape(x, (None,), "quadratic_features")
     i, j = torch.triu_indices(x.shape[1], x.shape[1])
     return torch.cat([torch.ones_like(x[:, :1]), x, x[:, i] * x[:, j]], dim=1)
 
@@ -123,11 +123,10 @@ class LogisticFit:
 
 
 @checked
-def fit_logistic(phi_pos: Tensor, phi_neg: Tensor, *, iterations: Count = 100, tol: float = 1e-12) -> LogisticFit:
+def fit_logistic(phi_pos: Vectors, phi_neg: Tensor, *, iterations: Count = 100, tol: float = 1e-12) -> LogisticFit:
     """Fit :math:`P(y{=}1|x) = \\sigma(\\phi^\\top\\theta)` to positives ``phi_pos`` and negatives
     ``phi_neg`` by Newton's method (float64); stop when the step is below ``tol``."""
     who = "fit_logistic"
-    check_shape(phi_pos, (None,), f"{who} (its phi_pos [n, k])")
     check_shape(phi_neg, (phi_pos.shape[1],), f"{who} (its phi_neg [n, k], k of phi_pos)")
     phi = torch.cat([phi_pos, phi_neg]).double()
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()

@@ -11,7 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import ACTIVATIONS, MLP
-from flowlab.validate import Count, Count0, EventShape, Items, OneOf, check_counts, checked
+from flowlab.validate import Count, Count0, EventShape, ItemsOf, OneOf, checked
+
+Widths = ItemsOf(Count)  # hidden layer widths such as (64, 64)
 
 
 class ConcatLinear(nn.Module):
@@ -42,11 +44,10 @@ class ConcatConv2d(nn.Module):
 class _TimeConcatStack(nn.Module):
     r"""Layers that each see time, the activation between them: :math:`f = g \circ h`, with
     ``encode`` the first layer and its activation (:math:`h`) and ``decode`` the rest (:math:`g`).
-    The subclasses check ``hidden`` (a non-empty tuple) and ``activation``; its widths are checked here."""
+    The subclasses check ``hidden`` (a non-empty tuple of widths) and ``activation``."""
 
     def __init__(self, layer: type[nn.Module], event_shape: tuple, width: int, hidden: tuple, activation: str):
         super().__init__()
-        check_counts(type(self).__name__, **{f"hidden[{i}]": h for i, h in enumerate(hidden)})
         self.act = ACTIVATIONS[activation]()
         widths = (width, *hidden, width)
         self.layers = nn.ModuleList(layer(a, b) for a, b in zip(widths[:-1], widths[1:]))
@@ -75,7 +76,7 @@ class TimeConcatMLP(_TimeConcatStack):
     neural-ODE field."""
 
     @checked
-    def __init__(self, features: Count, hidden: Items = (64, 64, 64), activation: OneOf(ACTIVATIONS) = "softplus"):
+    def __init__(self, features: Count, hidden: Widths = (64, 64, 64), activation: OneOf(ACTIVATIONS) = "softplus"):
         super().__init__(ConcatLinear, (features,), features, hidden, activation)
         self.features = features
 
@@ -85,7 +86,7 @@ class TimeConcatConvNet(_TimeConcatStack):
     with ``hidden`` channels per layer, padding keeping the spatial size."""
 
     @checked
-    def __init__(self, shape: EventShape, hidden: Items = (32, 32, 32), activation: OneOf(ACTIVATIONS) = "softplus"):
+    def __init__(self, shape: EventShape, hidden: Widths = (32, 32, 32), activation: OneOf(ACTIVATIONS) = "softplus"):
         if len(shape) != 3:
             raise ValueError(f"TimeConcatConvNet needs an image shape (C, H, W), got {shape}")
         super().__init__(ConcatConv2d, shape, shape[0], hidden, activation)

@@ -6,14 +6,16 @@ from typing import Callable
 
 from torch import Tensor, nn
 
-from flowlab.validate import Count, Count0, Rng, check_callable, checked
+from flowlab.models.vae import VAE
+from flowlab.validate import Count, Count0, IsA, Rng, checked
 
 
 def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
              nfe_log: list | None = None) -> Callable[[Tensor], Tensor]:
     """Mean negative log-likelihood of a batch under ``model``. With ``nfe_of`` (a CNF) and
     ``nfe_log``, each step appends that CNF's forward-solve NFE: the cost curve of training."""
-    check_callable(getattr(model, "log_prob", None), "model.log_prob (a density model's)", "nll_loss")
+    if not callable(getattr(model, "log_prob", None)):
+        raise TypeError(f"nll_loss: model must be a density model with a log_prob method, got {type(model).__name__}")
     if (nfe_of is None) != (nfe_log is None):
         raise ValueError("nll_loss: give both nfe_of (the CNF) and nfe_log (a list), or neither")
 
@@ -34,13 +36,12 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
 
 
 @checked
-def elbo_loss(vae: nn.Module, *, warmup_steps: Count0 = 0, num_samples: Count = 1, generator: Rng = None,
-              betas: list | None = None) -> Callable[[Tensor], Tensor]:
+def elbo_loss(vae: IsA(VAE, "a flowlab.models VAE"), *, warmup_steps: Count0 = 0, num_samples: Count = 1,
+              generator: Rng = None, betas: list | None = None) -> Callable[[Tensor], Tensor]:
     r"""Mean negative ELBO of a batch of images under ``vae`` (a :class:`flowlab.models.VAE`), with KL
     warm-up: the closure counts its calls, and call :math:`t` weighs the KL part by
     :func:`kl_warmup` :math:`(t, T)`, so the objective anneals from reconstruction alone to the
     bound itself. Draws come from ``generator``; each step's :math:`\beta` is appended to ``betas``."""
-    check_callable(getattr(vae, "elbo", None), "vae.elbo (a flowlab.models VAE's)", "elbo_loss")
     calls = [0]
 
     def loss(x: Tensor) -> Tensor:

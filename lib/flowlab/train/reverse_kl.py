@@ -30,16 +30,18 @@ from flowlab.train.loop import History, fit, seed_everything
 from flowlab.validate import (
     AtLeast,
     Count,
+    Count0,
     Function,
     IsA,
-    Items,
+    ItemsOf,
     Number,
+    OneOf,
     Positive,
     Rng,
-    check_choice,
-    check_counts,
     checked,
 )
+
+Energies, Seeds = ItemsOf(OneOf(ENERGIES)), ItemsOf(Count0)  # the contracts of an ensemble's keys
 
 
 def sample_with_log_prob(flow: Flow, n: int, generator: torch.Generator | None = None,
@@ -89,13 +91,9 @@ def fit_reverse_kl(flow: Flow, u: Callable[[Tensor], Tensor], *, steps: int, bat
                steps=steps, lr=lr, desc=desc)
 
 
-def _ensemble_keys(energies: tuple, seeds: tuple, who: str) -> list[tuple[str, int]]:
-    """The (energy, seed) grid of an ensemble fitter, each name and seed checked (the entry checked the
-    sequences themselves)."""
-    for name in energies:
-        check_choice(name, ENERGIES, "energy", who)
-    check_counts(who, minimum=0, **{f"seeds[{i}]": s for i, s in enumerate(seeds)})
-    return [(name, int(seed)) for name in energies for seed in seeds]
+def _ensemble_keys(energies: tuple, seeds: tuple) -> list[tuple[str, int]]:
+    """The (energy, seed) grid of an ensemble fitter (its entry checked both)."""
+    return [(name, seed) for name in energies for seed in seeds]
 
 
 class _StackedParameters(nn.Module):
@@ -111,7 +109,7 @@ class _StackedParameters(nn.Module):
 
 
 @checked
-def fit_reverse_kl_ensemble(make_flow: Function, energies: Items, seeds: Items, *, steps: int, batch: Count,
+def fit_reverse_kl_ensemble(make_flow: Function, energies: Energies, seeds: Seeds, *, steps: int, batch: Count,
                             lr: float, desc: str = "reverse KL") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one flow per (energy, seed) pair, all at once, by reverse KL; return them and the history.
 
@@ -122,7 +120,7 @@ def fit_reverse_kl_ensemble(make_flow: Function, energies: Items, seeds: Items, 
     take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
     The history's losses are the sum over copies.
     """
-    keys = _ensemble_keys(energies, seeds, "fit_reverse_kl_ensemble")
+    keys = _ensemble_keys(energies, seeds)
     flows = []
     for _, seed in keys:
         seed_everything(seed)
@@ -153,7 +151,7 @@ def fit_reverse_kl_ensemble(make_flow: Function, energies: Items, seeds: Items, 
 
 
 @checked
-def fit_reverse_kl_cnf_ensemble(energies: Items, seeds: Items, *, hidden: Count, steps: int, batch: Count, lr: float,
+def fit_reverse_kl_cnf_ensemble(energies: Energies, seeds: Seeds, *, hidden: Count, steps: int, batch: Count, lr: float,
                                 step_size: Positive = 0.25, T: float = 1.0,
                                 desc: str = "reverse KL (CNF)") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one CNF with a ``TimeConcatMLP(2, (hidden,), "tanh")`` field per (energy, seed) pair by reverse KL.
@@ -164,7 +162,7 @@ def fit_reverse_kl_cnf_ensemble(energies: Items, seeds: Items, *, hidden: Count,
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
     ordinary CNFs with the exact trace, for evaluation.
     """
-    keys = _ensemble_keys(energies, seeds, "fit_reverse_kl_cnf_ensemble")
+    keys = _ensemble_keys(energies, seeds)
     members = []
     for _, seed in keys:
         seed_everything(seed)
