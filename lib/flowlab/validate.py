@@ -123,15 +123,9 @@ def check_event_shape(shape, who: str, *, allow_none: bool = False) -> tuple[int
     return tuple(s if s is None else int(s) for s in shape)
 
 
-def _holds_values(x: Tensor) -> bool:
-    # a value-dependent check cannot run inside torch.func.vmap (nor is it needed there)
-    return not torch._C._functorch.is_batchedtensor(x) and x.device.type != "meta"
-
-
 def _refuse_meta(x: Tensor, who: str) -> None:
     if x.device.type == "meta":
-        raise ValueError(f"{who} got a tensor on the 'meta' device, which holds no values; "
-                         "pass a tensor on a real device (cpu or cuda)")
+        raise ValueError(f"{who} got a tensor on the 'meta' device, which holds no values; pass a cpu or cuda tensor")
 
 
 def check_tensor(x, who: str, *, finite: bool = True, nonempty: bool = True,
@@ -189,24 +183,6 @@ def check_dtype(dtype, who: str, name: str = "dtype") -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"{who}: {name} must be a floating-point torch.dtype such as torch.float64, got {dtype!r}")
     return dtype
-
-
-def check_invertible(logabsdet: Tensor, who: str, what: str = "weight matrix", matrix: Tensor | None = None) -> Tensor:
-    """``log|det|`` of a layer's matrix must be finite: a singular matrix (``-inf``) would make every
-    log-density ``-inf`` silently, and its inverse does not exist. With ``matrix``, a numerically
-    singular one (smallest singular value below ``C * eps`` times the largest) is refused too: rounding
-    then gives a finite but meaningless ``log|det|`` (about -19 for a float32 3x3 with two equal columns)."""
-    if not _holds_values(logabsdet):
-        return logabsdet
-    singular = False
-    if matrix is not None and _holds_values(matrix):
-        s = torch.linalg.svdvals(matrix.detach())
-        singular = bool(s.min() <= s.max() * matrix.shape[-1] * torch.finfo(matrix.dtype).eps)
-    if singular or not bool(torch.isfinite(logabsdet).all()):
-        raise ValueError(f"{who}: the {what} is singular or not finite (log|det| = "
-                         f"{logabsdet.detach().flatten()[0].item()}); the layer is only a bijection for an invertible "
-                         "matrix: re-initialise it (or lower the learning rate if training made it singular)")
-    return logabsdet
 
 
 def _check_integers(x: Tensor, size: int, who: str, name: str) -> None:
@@ -322,11 +298,10 @@ SeededRng = IsA(torch.Generator, "an explicit torch.Generator (every draw is see
 EventShape = _contract(lambda v, name, who: check_event_shape(v, who), "EventShape", tuple)
 Items = _contract(check_sequence, "Items", tuple)
 Dtype = _contract(lambda v, name, who: check_dtype(v, who, name), "Dtype", torch.dtype)
-PathArg, MaybePath = _contract(_its(check_path), "PathArg", Path), _contract(_its(check_path), "MaybePath", Path, True)
+MaybePath = _contract(_its(check_path), "MaybePath", Path, optional=True)
 Array = _contract(check_array, "Array", np.ndarray)
 Distribution = _contract(lambda v, name, who: check_distribution(v, who, name), "Distribution", np.ndarray)
 FloatTensor = _contract(_its(check_tensor), "FloatTensor", Tensor)
-MaybeFloatTensor = _contract(_its(check_tensor), "MaybeFloatTensor", Tensor, optional=True)
 Vectors = _contract(lambda v, name, who: check_shape(v, (None,), f"{who} (its {name})"), "Vectors", Tensor)  # [B, d]
 SquareMatrix = _contract(_its(check_square), "SquareMatrix", Tensor)
 SquareMatrices = _contract(_its(check_square, batched=True), "SquareMatrices", Tensor)  # [..., m, m]

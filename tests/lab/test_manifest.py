@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flowlab.lab import book, manifest, tables
+from flowlab.lab import book, manifest, specs, tables
 from flowlab.lab.params import COMMON, PARAMETERS_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +33,11 @@ def quoted_statement(markdown: str, claim_id: str) -> str | None:
         return None
     text = " ".join(line.removeprefix("> ").strip() for line in m.group(1).splitlines())
     return re.sub(r"\\([*_|\\])", r"\1", text)
+
+
+def test_ids_and_names_are_unique_and_every_kind_is_known():
+    assert len(manifest.BY_ID) == len(manifest.CLAIMS) and len(manifest.BY_NAME) == len(manifest.NOTEBOOKS)
+    assert {c.kind for c in manifest.CLAIMS} <= set(specs.KINDS)
 
 
 def test_every_notebook_has_an_entry_and_every_entry_a_notebook():

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from flowlab.validate import AtLeast, Count, Positive, Rng, check_array, checked
+from flowlab.validate import Array, AtLeast, Count, Positive, Rng, checked
 
 LN2 = math.log(2.0)
 
@@ -94,17 +94,15 @@ class Mismatch:
 
 
 @checked
-def aggregate_posterior_kl(mean, std, *, samples: AtLeast(2) = 4096, generator: Rng = None,
+def aggregate_posterior_kl(mean: Array, std: Array, *, samples: AtLeast(2) = 4096, generator: Rng = None,
                            chunk: Count = 512) -> Mismatch:
     """:math:`\\mathrm{KL}(q(z)\\,\\|\\,\\mathcal N(0, I))` in bits, with :math:`q(z)` the mixture of the
     diagonal Gaussians :math:`\\mathcal N(\\mu_n, \\sigma_n^2)` given as ``mean``, ``std`` of shape
     [N, d] (the posteriors of the coded images)."""
     who = "aggregate_posterior_kl"
-    mu = check_array(mean, "mean", who)
-    sd = check_array(std, "std", who)
-    if mu.ndim != 2 or sd.shape != mu.shape or (sd <= 0).any():
-        raise ValueError(f"{who}: mean, std need one shape [N, d], std positive; got {list(mu.shape)} {list(sd.shape)}")
-    mu, sd = torch.as_tensor(mu), torch.as_tensor(sd)
+    if mean.ndim != 2 or std.shape != mean.shape or (std <= 0).any():
+        raise ValueError(f"{who}: mean, std need one shape [N, d], std positive; got {[*mean.shape]} {[*std.shape]}")
+    mu, sd = torch.as_tensor(mean), torch.as_tensor(std)
     n, d = mu.shape
     comp = torch.randint(n, (samples,), generator=generator)
     z = mu[comp] + sd[comp] * torch.randn(samples, d, generator=generator, dtype=mu.dtype)

@@ -240,8 +240,7 @@ def bottleneck_jacobian(field, t: Tensor, z: Tensor) -> Tensor:
     into :math:`H` dimensions) and ``field.decode`` (:math:`g`): FFJORD's bottleneck trick estimates
     :math:`\operatorname{tr} J_g J_h = \operatorname{tr} J_h J_g` with a probe in :math:`\mathbb R^H`."""
     if not (callable(getattr(field, "encode", None)) and callable(getattr(field, "decode", None))):
-        raise TypeError(f"bottleneck_jacobian needs a field with encode and decode (TimeConcatMLP...), got "
-                        f"{type(field).__name__}")
+        raise TypeError(f"bottleneck_jacobian needs a field with encode and decode, got {type(field).__name__}")
     h = field.encode(t, z)
     J_h = vmap(jacrev(lambda v: field.encode(t, v[None])[0]))(z)
     J_g = vmap(jacrev(lambda u: field.decode(t, u[None])[0]))(h)

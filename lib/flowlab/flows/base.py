@@ -26,12 +26,35 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from flowlab.validate import check_shape
 
 _INSIDE = ContextVar("inside_a_validated_flowlab_call", default=False)
 # An optional module argument (a conditioner, a residual network g): None means "build the default one".
+
+
+def _holds_values(x: Tensor) -> bool:
+    # a value-dependent check cannot run inside torch.func.vmap (nor is it needed there)
+    return not torch._C._functorch.is_batchedtensor(x) and x.device.type != "meta"
+
+
+def check_invertible(logabsdet: Tensor, who: str, what: str = "weight matrix", matrix: Tensor | None = None) -> Tensor:
+    """``log|det|`` of a layer's matrix must be finite: a singular matrix (``-inf``) would make every
+    log-density ``-inf`` silently, and its inverse does not exist. With ``matrix``, a numerically
+    singular one (smallest singular value below ``C * eps`` times the largest) is refused too: rounding
+    then gives a finite but meaningless ``log|det|`` (about -19 for a float32 3x3 with two equal columns)."""
+    if not _holds_values(logabsdet):
+        return logabsdet
+    singular = False
+    if matrix is not None and _holds_values(matrix):
+        s = torch.linalg.svdvals(matrix.detach())
+        singular = bool(s.min() <= s.max() * matrix.shape[-1] * torch.finfo(matrix.dtype).eps)
+    if singular or not bool(torch.isfinite(logabsdet).all()):
+        raise ValueError(f"{who}: the {what} is singular or not finite (log|det| = {logabsdet.flatten()[0].item()}), "
+                         "and not invertible: re-initialise the layer (or lower the learning rate)")
+    return logabsdet
 
 
 def first_parameter(module) -> Tensor | None:

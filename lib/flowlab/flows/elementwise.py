@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow
-from flowlab.validate import Count, check_invertible, check_tensor, checked
+from flowlab.flows.base import Flow, check_invertible
+from flowlab.validate import Count, check_tensor, checked
 
 
 class Affine(Flow):
@@ -24,8 +24,7 @@ class Affine(Flow):
         check_tensor(shift, "Affine (its shift)", nonempty=False)
         d = matrix.shape[0] if matrix.dim() == 2 and matrix.shape[0] == matrix.shape[1] else 0
         if not d or shift.shape != (d,):
-            raise ValueError(f"Affine expects a square matrix [d, d] (d >= 1) and a shift [d], got "
-                             f"{list(matrix.shape)} and {list(shift.shape)}")
+            raise ValueError(f"Affine needs a square matrix [d, d], shift [d]; got {[*matrix.shape]} {[*shift.shape]}")
         check_invertible(torch.linalg.slogdet(matrix.detach())[1], "Affine", "matrix")
         self.event_shape = (d,)
         if trainable:

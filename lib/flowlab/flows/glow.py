@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from flowlab.flows.base import Flow, inside
-from flowlab.validate import Count, Rng, check_invertible, checked
+from flowlab.flows.base import Flow, check_invertible, inside
+from flowlab.validate import Count, Rng, checked
 
 
 class ActNorm(Flow):

@@ -69,8 +69,7 @@ class ClaimBook:
     def _record(self, claim_id: str, *kinds: str) -> dict:
         """The record of ``claim_id``, which must be registered (and of one of ``kinds`` when given)."""
         if claim_id not in self.specs:
-            raise ValueError(f"claim {claim_id!r} is not registered for {self.notebook}; "
-                             f"its claims are {sorted(self.specs)}")
+            raise ValueError(f"claim {claim_id!r} is not registered for {self.notebook}; it has {sorted(self.specs)}")
         spec = self.specs[claim_id]
         if kinds and spec.kind not in kinds:
             raise ValueError(f"{claim_id} is a {spec.kind} claim; use "

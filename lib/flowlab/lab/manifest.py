@@ -28,7 +28,6 @@ Adding a notebook is adding its entry here and writing the notebook; nothing els
 from __future__ import annotations
 
 from flowlab.lab.specs import (
-    KINDS,
     LEGACY_NOT_REPRODUCED,
     ClaimSpec,
     Notebook,
@@ -373,5 +372,3 @@ DEPENDS_ON = {nb.name: nb.depends_on for nb in NOTEBOOKS if nb.depends_on}
 # The book's sections in order, with the notebooks of each
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (s, tuple(nb.name for nb in NOTEBOOKS if nb.section == s)) for s in dict.fromkeys(nb.section for nb in NOTEBOOKS))
-assert len(BY_ID) == len(CLAIMS) and len(BY_NAME) == len(NOTEBOOKS)
-assert all(c.kind in KINDS for c in CLAIMS)

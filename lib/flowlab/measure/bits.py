@@ -18,17 +18,22 @@ import math
 import torch
 from torch import Tensor
 
-from flowlab.validate import Count, FloatTensor, Function, Number, check_count, check_number, check_tensor, checked
+from flowlab.validate import (
+    AtLeast,
+    Count,
+    FloatTensor,
+    Function,
+    Number,
+    check_number,
+    check_tensor,
+    checked,
+)
 
 
-def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: int, levels: int = 256) -> Tensor | float:
-    """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1).
-
-    (A training loss at every step, :func:`flowlab.train.fit_image_flow`'s: its checks are explicit, not
-    ``@checked``, which would cost a few microseconds more a call.)"""
+@checked
+def bits_per_dim(log_prob_unit_cube: Tensor | float, num_dims: Count, levels: AtLeast(2) = 256) -> Tensor | float:
+    """Bits/dim of data with ``levels`` values per dimension, from ``log p`` of the data scaled to [0,1)."""
     who = "bits_per_dim"
-    check_count(num_dims, "num_dims", who)
-    check_count(levels, "levels", who, minimum=2)
     if isinstance(log_prob_unit_cube, Tensor):
         check_tensor(log_prob_unit_cube, f"{who} (its log-probability)")
     else:

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from flowlab.validate import Number, check_square, checked
+from flowlab.validate import Number, SquareMatrix, checked
 
 
 class ScalarGrowthField(nn.Module):
@@ -48,9 +48,9 @@ class LinearField(nn.Module):
     r"""Linear dynamics :math:`dz/dt = Az`: the flow map is :math:`e^{tA}`, so
     :math:`\log|\det \partial\phi_T/\partial z| = \log\det e^{TA} = T\operatorname{tr}A` (closed form)."""
 
-    def __init__(self, A: torch.Tensor):
+    @checked
+    def __init__(self, A: SquareMatrix):
         super().__init__()
-        check_square(A, "LinearField (its matrix A)")
         self.A = nn.Parameter(A.clone())
 
     def forward(self, t, z: torch.Tensor) -> torch.Tensor:
