@@ -75,11 +75,8 @@ def check_fraction(value, name: str, who: str, *, high: float = 1.0, zero: bool 
 
 
 def check_choice(value, choices: Sequence, name: str, who: str = ""):
-    try:  # True is not the choice 1, nor is 1.0 (an unhashable value asked of a dict or set is unknown)
-        known = value in choices and any(type(value) is type(c) or isinstance(value, str) for c in choices)
-    except TypeError:
-        known = False
-    if not known:
+    """One of ``choices``, compared by type too: True is not the choice 1, nor is 1.0 (a str matches a str)."""
+    if not any((type(value) is type(c) or isinstance(value, str)) and value == c for c in choices):
         raise ValueError(f"{_at(who)}unknown {name} {value!r}; expected one of {tuple(choices)}")
     return value
 
@@ -268,6 +265,11 @@ def OneOf(choices: Sequence):  # noqa: N802
 def IsA(cls: type | tuple[type, ...], what: str, optional: bool = False):  # noqa: N802 - what the message says
     return _contract(lambda v, name, who: check_instance(v, cls, who, f"{name} must be {what}"), f"IsA({what})",
                      object, optional)
+
+
+def FractionIn(high: float = 1.0, zero: bool = False, optional: bool = False):  # noqa: N802 - (0, high), [0, high)
+    return _contract(lambda v, name, who: check_fraction(v, name, who, high=high, zero=zero),
+                     f"FractionIn({'[' if zero else '('}0, {high:g}))", float, optional)
 
 
 def ItemsOf(item):  # noqa: N802 - a non-empty sequence whose items each meet ``item`` (hidden: ItemsOf(Count))

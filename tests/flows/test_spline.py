@@ -73,7 +73,7 @@ def test_errors():
         RationalQuadraticSpline(2, bins=1)
     with pytest.raises(ValueError, match=r"RationalQuadraticSpline: bound must be a positive"):
         RationalQuadraticSpline(2, bound=0.0)
-    with pytest.raises(ValueError, match=r"min_bin_width and min_bin_height < 1 / bins"):
+    with pytest.raises(ValueError, match=r"min_bin_\* < 1 / bins"):
         RationalQuadraticSpline(2, bins=4, min_bin_width=0.3)
     with pytest.raises(ValueError, match=r"min_derivative in \(0, 1\)"):
         RationalQuadraticSpline(2, min_derivative=1.0)

@@ -10,19 +10,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from flowlab.validate import Rng, check_fraction, check_pixels, checked
+from flowlab.validate import FractionIn, Rng, check_pixels, checked
 
 
 @checked
 def binarize(images: Tensor, levels: int, generator: Rng = None, *,
-             threshold: float | None = None) -> Tensor:
+             threshold: FractionIn(zero=True, optional=True) = None) -> Tensor:
     """Binary int64 images (0/1) of the shape of ``images`` (integer pixels ``0 .. levels - 1``):
     Bernoulli draws from ``generator``, or ``pixel / (levels - 1) > threshold`` when ``threshold`` is given."""
     who = "binarize"
     check_pixels(images, levels, who)
     p = images.to(torch.float64) / (levels - 1)
     if threshold is not None:
-        t = check_fraction(threshold, "threshold (a fraction of the pixel range)", who, zero=True)
-        return (p > t).long()
+        return (p > threshold).long()
     u = torch.rand(p.shape, generator=generator, dtype=torch.float64, device=p.device)
     return (u < p).long()

@@ -56,13 +56,13 @@ from flowlab.validate import (
     Count0,
     FloatTensor,
     Fraction,
+    FractionIn,
     Number,
     OneOf,
     Positive,
     Samples,
     SeededRng,
     SquareMatrix,
-    check_fraction,
     checked,
 )
 
@@ -214,9 +214,8 @@ def series_tail(eigenvalues: FloatTensor, terms: Count0) -> Tensor:
 
 
 @checked
-def iresnet_tail_bound(lip: float, dim: Count, terms: Count0) -> float:
+def iresnet_tail_bound(lip: FractionIn(zero=True), dim: Count, terms: Count0) -> float:
     r"""i-ResNet (Behrmann et al. 2019, Thm 3): :math:`|\text{tail}| \le -d\,(\ln(1 - L) + \sum_{k\le n} L^k/k)`."""
-    lip = check_fraction(lip, "the Lipschitz constant lip", "iresnet_tail_bound", zero=True)
     return -dim * (math.log1p(-lip) + sum(lip ** k / k for k in range(1, terms + 1)))
 
 

@@ -23,15 +23,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from flowlab.flows.base import Flow
+from flowlab.validate import FractionIn, checked
 
 
 class LogitTransform(Flow):
     """``LogitTransform(alpha)``: ``y -> logit(alpha + (1 - 2 alpha) y)`` elementwise, any event shape."""
 
-    def __init__(self, alpha: float = 1e-5):
+    @checked
+    def __init__(self, alpha: FractionIn(0.5, zero=True) = 1e-5):
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha < 0.5:
-            raise ValueError(f"LogitTransform: alpha must be a number in [0, 0.5), got {alpha!r}")
         self.alpha = float(alpha)
 
     @property

@@ -112,8 +112,7 @@ class RationalQuadraticSpline(Flow):
                  min_bin_height: float = 1e-3, min_derivative: float = 1e-3):
         super().__init__()
         if not (0 < min_derivative < 1 and min_bin_width * bins < 1 and min_bin_height * bins < 1):
-            raise ValueError("RationalQuadraticSpline needs min_derivative in (0, 1), min_bin_width and "
-                             "min_bin_height < 1 / bins")
+            raise ValueError("RationalQuadraticSpline needs min_derivative in (0, 1), min_bin_* < 1 / bins")
         self.features, self.bins, self.bound = features, bins, bound
         self.event_shape = (features,)
         self.mins = (min_bin_width, min_bin_height, min_derivative)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from flowlab.measure.seeds import SeedComparison, compare_seeds
-from flowlab.validate import Number, check_fraction, checked
+from flowlab.validate import FractionIn, Number, checked
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = "reproduced", "contradicted", "inconclusive at this scale"
 OUTCOMES = (REPRODUCED, CONTRADICTED, INCONCLUSIVE)
@@ -138,13 +138,13 @@ class OrderDecision:
         return {name: part.row(self.alpha_each) for name, part in self.parts.items()}
 
 
-def decide(parts: Mapping[str, Part], alpha: float = ALPHA) -> OrderDecision:
+@checked
+def decide(parts: Mapping[str, Part], alpha: FractionIn(0.5) = ALPHA) -> OrderDecision:
     """Decide a claim made of ``parts`` (name -> :func:`lower`, :func:`higher`, :func:`not_worse` or
     :func:`similar`) by the rule of this module, at family-wise error rate ``alpha``."""
     parts = dict(parts)
     if not parts or not all(isinstance(p, Part) for p in parts.values()):
         raise ValueError(f"decide expects a non-empty dict name -> part (of lower, higher, not_worse...), got {parts}")
-    alpha = check_fraction(alpha, "alpha (a probability)", "decide", high=0.5)
     return OrderDecision(parts, alpha)
 
 
