@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import platform
 import sys
 from pathlib import Path
@@ -16,7 +17,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from flowlab.files import repo_root, write_json_atomic  # noqa: E402
+import readme  # noqa: E402
+from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -29,9 +31,12 @@ def main(argv=None) -> int:
         modules = [m for m in modules if m == f"bench_{args.only}"]
         if not modules:
             parser.error(f"no benchmark named bench_{args.only}.py in {HERE}")
+    path = repo_root() / "results" / "bench.json"
+    # --only reruns some modules and keeps the other rows of the last run
+    kept = json.loads(path.read_text())["benchmarks"] if args.only and path.is_file() else {}
     out = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "threads": torch.get_num_threads(), "processor": platform.machine()},
-           "benchmarks": {}}
+           "benchmarks": kept}
     for name in modules:
         print(f"== {name}", flush=True)
         rows = importlib.import_module(name).run(quick=not args.full)
@@ -39,9 +44,10 @@ def main(argv=None) -> int:
             print(f"  {r['name']:<40} ours {r['ours_ms']:>10.3f} ms   {r['peer']:<12} "
                   f"{r['peer_ms']:>10.3f} ms   ratio {r['ratio']:.2f}", flush=True)
         out["benchmarks"][name.removeprefix("bench_")] = rows
-    path = repo_root() / "results" / "bench.json"
     write_json_atomic(path, out)
-    print(f"wrote {path}")
+    readme_path = repo_root() / "README.md"
+    write_bytes_atomic(readme_path, readme.replace(readme_path.read_text(), out).encode())
+    print(f"wrote {path} and the benchmark table of {readme_path}")
     return 0
 
 

@@ -1,6 +1,8 @@
 """The README stays true: its status table names every notebook with its claims, its layout names every
 library package and the folders the pipeline writes, and it makes no claim the repository contradicts."""
+import json
 import re
+import sys
 from pathlib import Path
 
 from flowlab.lab import manifest, registry, tables
@@ -40,3 +42,15 @@ def test_full_mode_pins_are_described_as_they_are():
     for cid in pinned_full:
         assert cid in README.split("## Status", 1)[1].split("## ", 1)[0], f"{cid}'s full-mode pin is not in the Status"
     assert "not written yet" not in README
+
+
+def test_benchmark_table_is_the_one_generated_from_the_committed_results():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import readme as bench_readme
+
+    bench = json.loads((ROOT / "results" / "bench.json").read_text())
+    shown = _block(bench_readme.START, bench_readme.END)
+    assert shown == bench_readme.table(bench), "README benchmark table is stale: run `make bench`"
+    assert bench_readme.target("glow train step", "normflows") == 0.67
+    assert bench_readme.target("FFJORD train step, exact, adjoint", "zuko") == 1.0
+    assert bench_readme.target("maf log_prob", "zuko") == 0.8
