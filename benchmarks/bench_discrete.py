@@ -12,11 +12,13 @@ Equal architectures on both sides, built layer for layer:
   (plain masked MLP: no residual blocks, no batch norm) with reverse permutations between layers.
 
 Timed: ``log_prob`` of a batch (no grad) and one training step (``log_prob`` -> mean NLL -> backward ->
-Adam step). Ours and the peer alternate within one loop (``timing.interleaved``); the ratio is the
-median of the round-by-round ratios, with its quartiles. Same thread count, float32, CPU.
+Adam step); and our MAF step with its loss compiled by ``torch.compile`` against zuko's eager one.
+Ours and the peer alternate within one loop (``timing.interleaved``); the ratio is the median of the
+round-by-round ratios, with its quartiles. Same thread count, float32, CPU.
 """
 from __future__ import annotations
 
+import time
 import warnings
 
 import torch
@@ -132,4 +134,24 @@ def run(quick: bool) -> list[dict]:
     rows += _pair("maf", ours.log_prob, list(ours.parameters()), "nflows", n.log_prob,
                   list(n.parameters()), x, repeats, params_peer=sum(p.numel() for p in n.parameters()),
                   **extra)
+    rows.append(_compiled_step(ours, z, x, repeats, **extra))
     return rows
+
+
+def _compiled_step(ours, peer, x, repeats, **extra) -> dict:
+    """Our MAF training step with its loss compiled by ``torch.compile`` (inductor, CPU; the input
+    checks skipped inside ``trusted()``, as a training loop would) against zuko's eager step."""
+    from flowlab.flows.base import trusted
+
+    def nll(v):
+        with trusted():
+            return -ours.log_prob(v).mean()
+
+    compiled = torch.compile(nll)
+    ours_step = _train_step(list(ours.parameters()), lambda: compiled(x))
+    peer_step = _train_step(list(peer.parameters()), lambda: -peer().log_prob(x).mean())
+    start = time.perf_counter()
+    ours_step()  # compiles
+    compile_s = time.perf_counter() - start
+    ours_s, peer_s = interleaved(ours_step, peer_step, repeats)
+    return row("maf train step, torch.compile", ours_s, "zuko", peer_s, compile_s=round(compile_s, 1), **extra)
