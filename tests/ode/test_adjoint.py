@@ -118,3 +118,16 @@ def test_alg1_refuses_an_unknown_norm():
     z0 = torch.randn(2, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match="unknown norm 'l1'.*'full'.*'seminorm'"):
         odeint_alg1(field, z0, torch.tensor([0.0, 1.0], dtype=torch.float64), norm="l1")
+
+
+def test_the_adaptive_methods_are_torchdiffeqs():
+    """odeint_alg1 names the methods a norm applies to; they are torchdiffeq's step-controlled solvers
+    (read from its private table here, in a test, so that a reorganised torchdiffeq fails this test
+    rather than ``import flowlab.ode``)."""
+    from torchdiffeq._impl.odeint import SOLVERS
+    from torchdiffeq._impl.solvers import AdaptiveStepsizeODESolver
+
+    from flowlab.ode.adjoint import _ADAPTIVE
+
+    adaptive = {name for name, solver in SOLVERS.items() if issubclass(solver, AdaptiveStepsizeODESolver)}
+    assert set(_ADAPTIVE) == adaptive
