@@ -26,9 +26,9 @@ A check declared in a signature (``n: Count``, run by ``validate.checked``) adds
 parameter's declaration, and its code is counted once, in ``validate.py``.
 
 At most ``MAX_GUARD_SHARE`` of the code lines are guards: a ratchet, lowered as guards go, towards the
-target of ``TARGET_GUARD_SHARE`` (8%, what torchdiffeq and zuko show; 8.2% at the last count, down from
-12.8% before the contracts moved into signatures; what remains relates several arguments, checks a value
-only the body sees, or checks a file's contents).
+target of ``TARGET_GUARD_SHARE`` (8%, what torchdiffeq and zuko show; 7.9% at the last count, down from
+12.8% before the contracts, named shapes (``validate.Shape``) included, moved into signatures; what remains
+relates arguments to the object's state, checks a value only the body sees, or checks a file's contents).
 """
 from __future__ import annotations
 import __future__
@@ -44,7 +44,7 @@ from pathlib import Path
 
 LIB = Path(__file__).resolve().parents[1] / "lib" / "flowlab"
 MAX_EXPORTS = 150
-MAX_GUARD_SHARE = 0.083  # the ratchet: lower it when guards go, never raise it
+MAX_GUARD_SHARE = 0.08  # the ratchet: lower it when guards go, never raise it
 TARGET_GUARD_SHARE = 0.08
 ARGUMENT_ERRORS = {"ValueError", "TypeError", "KeyError", "IndexError"}
 

@@ -84,3 +84,44 @@ def test_checked_runs_the_contracts_written_in_the_signature():
     with pytest.raises(TypeError, match="missing 1 required positional argument"):
         layer.sample()
     assert "Annotated[int, Count(>= 1)]" in str(inspect.signature(Layer.sample))  # what help() shows
+
+
+def test_shape_names_sizes_across_the_arguments_of_one_call():
+    from flowlab.validate import Shape, checked
+
+    @checked
+    def gap(q_mean: Shape("B k"), q_var: Shape("B k", positive=True), p_cov: Shape("k k"), u: Shape("... k") = None):
+        return q_mean.shape
+
+    class Model:
+        k = 2
+
+        @checked
+        def elbo(self, x: Shape("B k")):
+            return len(x)
+
+    f64 = torch.float64
+    q, v, c = torch.zeros(4, 2, dtype=f64), torch.ones(4, 2, dtype=f64), torch.eye(2, dtype=f64)
+    assert gap(q, v, c) == (4, 2) and gap(q, v, c, u=torch.zeros(7, 3, 2, dtype=f64)) == (4, 2)
+    assert Model().elbo(torch.zeros(5, 2)) == 5
+    with pytest.raises(ValueError, match=r"gap: q_var must have shape \[B, k\] \(B = 4, k = 2, sizes >= 1\), got \[3,"):
+        gap(q, v[:3], c)
+    with pytest.raises(ValueError, match=r"gap: p_cov must have shape \[k, k\] \(k = 2, sizes >= 1\), got \[3, 3\]"):
+        gap(q, v, torch.eye(3, dtype=f64))
+    with pytest.raises(ValueError, match=r"gap: u must have shape \[\.\.\., k\]"):
+        gap(q, v, c, u=torch.zeros(3, dtype=f64))
+    with pytest.raises(ValueError, match=r"gap: q_mean must have shape \[B, k\] .* got \[0, 2\]"):
+        gap(q[:0], v[:0], c)
+    with pytest.raises(ValueError, match=r"gap: q_mean must have shape \[B, k\] .* got \[4, 2, 1\]"):
+        gap(q[..., None], v, c)
+    with pytest.raises(ValueError, match="gap: q_var must be positive"):
+        gap(q, -v, c)
+    with pytest.raises(TypeError, match="gap: q_var is torch.float32 but q_mean is torch.float64; pass them in one"):
+        gap(q, v.float(), c)
+    with pytest.raises(ValueError, match=r"gap \(its q_var\) got a tensor on the 'meta' device"):
+        gap(q, torch.ones(4, 2, dtype=f64, device="meta"), c)
+    with pytest.raises(ValueError, match=r"gap \(its q_mean\) got non-finite values"):
+        gap(q + float("nan"), v, c)
+    with pytest.raises(ValueError, match=r"Model.elbo: x must have shape \[B, k\] \(B = 5, k = 2"):
+        Model().elbo(torch.zeros(5, 3))
+    assert "Shape[B k] > 0" in str(inspect.signature(gap))

@@ -11,7 +11,8 @@ once, before the body runs (the body trusts what it gets)::
 
 An annotation ``Annotated[T, Check(...)]`` (``Count``, ``Positive``, ``Rng``, ``OneOf(...)``...) is both
 the documentation of the argument and its check; a complaint names the function (the class, for an
-``__init__``) and the argument. Checks that relate several arguments stay in the body.
+``__init__``) and the argument. :func:`Shape` relates the tensors of one call by named sizes
+(``q_mean: Shape("B k"), p_cov: Shape("k k")``); other checks that relate several arguments stay in the body.
 """
 from __future__ import annotations
 
@@ -237,20 +238,51 @@ def check_symbols(x, alphabet: int, who: str, name: str = "symbols") -> np.ndarr
 # ------------------------------------------------------------------ contracts written in signatures
 class Check:
     """The metadata of an ``Annotated`` argument: ``check(value, name, who)`` returns the checked value;
-    ``optional`` lets ``None`` through; ``label`` is what ``help()`` shows (``n: Annotated[int, Count]``)."""
+    ``optional`` lets ``None`` through; ``label`` is what ``help()`` shows (``n: Annotated[int, Count]``);
+    a ``per_call`` check also gets the dict the checks of one call share (:func:`Shape`'s sizes)."""
 
-    def __init__(self, check, label: str, optional: bool = False):
-        self.check, self.label, self.optional = check, label, optional
+    def __init__(self, check, label: str, optional: bool = False, per_call: bool = False):
+        self.check, self.label, self.optional, self.per_call = check, label, optional, per_call
 
     def __repr__(self) -> str:
         return self.label
 
-    def __call__(self, value, name: str, who: str):
-        return value if value is None and self.optional else self.check(value, name, who)
+    def __call__(self, value, name: str, who: str, call: dict | None = None):
+        if value is None and self.optional:
+            return value
+        return self.check(value, name, who, call) if self.per_call else self.check(value, name, who)
 
 
-def _contract(check, label: str, base=object, optional: bool = False):
-    return Annotated[base, Check(check, label, optional)]
+def _contract(check, label: str, base=object, optional: bool = False, per_call: bool = False):
+    return Annotated[base, Check(check, label, optional, per_call)]
+
+
+def _check_dims(x, dims: tuple[str, ...], positive: bool, name: str, who: str, call: dict) -> Tensor:
+    check_tensor(x, f"{who} (its {name})", nonempty=False)
+    first, like = call.setdefault("", (name, x))
+    if x.dtype != like.dtype:
+        raise TypeError(f"{who}: {name} is {x.dtype} but {first} is {like.dtype}; pass them in one dtype")
+    named = dims[1:] if dims[0] == "..." else dims
+    lead = x.dim() - len(named)
+    sizes = [("...", tuple(x.shape[:lead]))] * (named is not dims) + list(zip(named, x.shape[lead:]))
+    fixed = {d: getattr(call.get("self"), d, None) for d, _ in sizes}  # a method's own sizes (LinearGaussian.d)
+    if lead < 0 or (lead and named is dims) or any(
+            s == 0 or s != call.setdefault(d, fixed[d] if type(fixed[d]) is int else s) for d, s in sizes):
+        known = "".join(f"{d} = {call[d]}, " for d in dict.fromkeys(named) if d in call)
+        raise ValueError(f"{who}: {name} must have shape [{', '.join(dims)}] ({known}sizes >= 1), got {list(x.shape)}")
+    if positive and not bool((x > 0).all()):
+        raise ValueError(f"{who}: {name} must be positive")
+    return x
+
+
+def Shape(dims: str, positive: bool = False):  # noqa: N802
+    """A finite floating tensor of shape ``dims``, its sizes named as jaxtyping names them (``Shape("B k")``,
+    ``"k k"``, ``"... d"``: ``...`` any leading dimensions): one name is one size >= 1 in every argument of
+    the call (a method's int attribute of that name fixes it), and all of them share the first one's dtype
+    (torch itself names a mix of devices); ``positive``: every entry > 0 (a variance)."""
+    names = tuple(dims.split())
+    return _contract(lambda v, name, who, call: _check_dims(v, names, positive, name, who, call),
+                     f"Shape[{dims}]{' > 0' if positive else ''}", Tensor, per_call=True)
 
 
 def AtLeast(minimum: int, optional: bool = False):  # noqa: N802 - it names a type, as Annotated does
@@ -327,11 +359,11 @@ def checked(fn):
             plan.extend([(n, positions.get(n, len(parameters)), c) for n, h in hints.items()
                          for c in getattr(h, "__metadata__", ()) if isinstance(c, Check)] or [None])
         who = type(args[0]).__name__ + suffix if method else name_of
-        args = list(args)
+        args, shared = list(args), {"self": args[0]} if method else {}
         for name, at, check in filter(None, plan):
             if at < len(args):
-                args[at] = check(args[at], name, who)
+                args[at] = check(args[at], name, who, shared)
             elif name in kwargs:
-                kwargs[name] = check(kwargs[name], name, who)
+                kwargs[name] = check(kwargs[name], name, who, shared)
         return fn(*args, **kwargs)
     return call

@@ -85,7 +85,7 @@ def test_errors():
     f = quadratic(c)
     with pytest.raises(TypeError, match="reparametrization_gradient: generator must be an explicit torch.Generator"):
         reparametrization_gradient(f, mean, log_std, num_samples=3, generator=None)
-    with pytest.raises(ValueError, match="score_function_gradient expects mean, log_std of one shape"):
+    with pytest.raises(ValueError, match=r"score_function_gradient: log_std must have shape \[d\] \(d = 2"):
         score_function_gradient(f, mean, log_std[:1], num_samples=3, generator=g)
     with pytest.raises(ValueError, match="f must map points"):
         score_function_gradient(lambda z: z, mean, log_std, num_samples=3, generator=g)

@@ -57,7 +57,7 @@ def test_bad_inputs_raise():
         SylvesterFlow(3, reflections=1.5)
     with pytest.raises(ValueError, match=r"expects input of shape \[batch, 4\]"):
         SylvesterFlow(4, 2)(torch.zeros(3, 5))
-    with pytest.raises(ValueError, match=r"A \[m, d\] and B \[d, m\]"):
+    with pytest.raises(ValueError, match=r"sylvester_logdet: b must have shape \[d, m\] \(d = 2, m = 4"):
         sylvester_logdet(torch.zeros(4, 2), torch.zeros(3, 4), torch.zeros(1, 2))
-    with pytest.raises(ValueError, match=r"sylvester_logdet \(its h'\) expects input of shape \[batch, 2\]"):
+    with pytest.raises(ValueError, match=r"sylvester_logdet: hprime must have shape \[B, d\] \(B = 1, d = 2"):
         sylvester_logdet(torch.zeros(4, 2), torch.zeros(2, 4), torch.zeros(1, 3))

@@ -49,7 +49,7 @@ def test_generator_and_discriminator_shapes():
         disc(torch.zeros(5, 3))
     with pytest.raises(ValueError, match="Generator"):
         gen(torch.zeros(5, 2))
-    with pytest.raises(ValueError, match=r"shape \[batch\]"):
+    with pytest.raises(ValueError, match=r"fake_logits must have shape \[N\]"):
         minimax_generator_loss(torch.zeros(5, 1))
 
 

@@ -87,7 +87,7 @@ def test_errors():
         model.elbo(x, q_mean, -q_var)
     with pytest.raises(ValueError, match=r"LinearGaussian.log_marginal expects input of shape \[batch, 6\]"):
         model.log_marginal(torch.zeros(2, 5, dtype=F64))
-    with pytest.raises(ValueError, match="LinearGaussian expects weight"):
+    with pytest.raises(ValueError, match=r"LinearGaussian: bias must have shape \[d\] \(d = 3"):
         LinearGaussian(torch.zeros(3, 2), torch.zeros(2), 1.0)
     with pytest.raises(ValueError, match="noise_std"):
         LinearGaussian(torch.zeros(3, 2), torch.zeros(3), 0.0)

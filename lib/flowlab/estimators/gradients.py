@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.validate import Count, FloatTensor, Function, Number, SeededRng, check_tensor, checked
+from flowlab.validate import Count, Function, Number, SeededRng, Shape, checked
 
 __all__ = ["GradientSamples", "reparametrization_gradient", "score_function_gradient"]
 
@@ -35,13 +35,6 @@ class GradientSamples(NamedTuple):
 
     mean: Tensor
     log_std: Tensor
-
-
-def _check_log_std(mean: Tensor, log_std, who: str) -> None:
-    """``log_std`` beside the checked ``mean``: a finite tensor of its shape [d], dtype and device."""
-    check_tensor(log_std, f"{who} (its log_std)", like=mean)
-    if mean.dim() != 1 or mean.shape != log_std.shape:
-        raise ValueError(f"{who} expects mean, log_std of one shape [d], got {list(mean.shape)}, {list(log_std.shape)}")
 
 
 def _draw(mean: Tensor, num_samples: int, generator: torch.Generator) -> Tensor:
@@ -57,11 +50,10 @@ def _values(f, z: Tensor, who: str) -> Tensor:
 
 
 @checked
-def reparametrization_gradient(f: Function, mean: FloatTensor, log_std: Tensor, *, num_samples: Count,
+def reparametrization_gradient(f: Function, mean: Shape("d"), log_std: Shape("d"), *, num_samples: Count,
                                generator: SeededRng) -> GradientSamples:
     """Pathwise estimates :math:`\\nabla f(z_s)` and :math:`\\nabla f(z_s) \\odot \\sigma \\odot \\varepsilon_s`."""
     who = "reparametrization_gradient"
-    _check_log_std(mean, log_std, who)
     eps = _draw(mean, num_samples, generator)
     std = log_std.detach().exp()
     with torch.enable_grad():
@@ -71,12 +63,11 @@ def reparametrization_gradient(f: Function, mean: FloatTensor, log_std: Tensor, 
 
 
 @checked
-def score_function_gradient(f: Function, mean: FloatTensor, log_std: Tensor, *, num_samples: Count,
+def score_function_gradient(f: Function, mean: Shape("d"), log_std: Shape("d"), *, num_samples: Count,
                             generator: SeededRng, baseline: Number = 0.0) -> GradientSamples:
     """REINFORCE estimates :math:`(f(z_s) - c)\\,\\varepsilon_s/\\sigma` and
     :math:`(f(z_s) - c)(\\varepsilon_s^2 - 1)`."""
     who = "score_function_gradient"
-    _check_log_std(mean, log_std, who)
     eps = _draw(mean, num_samples, generator)
     std = log_std.detach().exp()
     with torch.no_grad():

@@ -49,20 +49,17 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.monotone import bisect_increasing
-from flowlab.validate import Count, check_tensor, checked
+from flowlab.validate import Count, Shape, checked
 
 
-def planar_u_hat(u: Tensor, w: Tensor) -> Tensor:
+@checked
+def planar_u_hat(u: Shape("... d"), w: Shape("... d")) -> Tensor:
     r""":math:`\hat u = u + [m(w^\top u) - w^\top u] w / \|w\|^2`, batched over leading dimensions.
 
     Guarantees :math:`w^\top \hat u = -1 + \log(1 + e^{w^\top u}) > -1` (up to rounding) for any
     ``u`` and nonzero ``w``. Checks ``u`` and ``w``; the layer and the amortized posterior call
     :func:`u_hat_of`, which trusts their parameters.
     """
-    check_tensor(u, "planar_u_hat (its u)", nonempty=False)
-    check_tensor(w, "planar_u_hat (its w)", nonempty=False, like=u)
-    if u.shape != w.shape or u.dim() == 0 or u.shape[-1] == 0:
-        raise ValueError(f"planar_u_hat expects u, w of the same shape [..., d >= 1], got {u.shape}, {w.shape}")
     return u_hat_of(u, w)
 
 

@@ -38,32 +38,24 @@ from torch import Tensor, nn
 
 from flowlab.flows.base import Flow
 from flowlab.flows.planar import solve_tanh_residual
-from flowlab.validate import Count, MaybeCount, check_shape, check_tensor, checked
+from flowlab.validate import Count, MaybeCount, Shape, checked
 
 
-def _check_factors(a: Tensor, b: Tensor, hprime: Tensor, who: str) -> None:
-    check_tensor(a, f"{who} (its A)", nonempty=False)
-    check_tensor(b, f"{who} (its B)", nonempty=False, like=a)
-    if a.dim() != 2 or b.shape != a.shape[::-1] or a.numel() == 0:
-        raise ValueError(f"{who} expects A [m, d] and B [d, m], got {list(a.shape)} and {list(b.shape)}")
-    check_shape(hprime, a.shape[1:], f"{who} (its h')", like=a)
-
-
-def sylvester_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
+@checked
+def sylvester_logdet(a: Shape("m d"), b: Shape("d m"), hprime: Shape("B d")) -> Tensor:
     r""":math:`\log|\det(I_m + A\,\mathrm{diag}(h')\,B)|` through the :math:`d \times d` determinant
     :math:`\det(I_d + \mathrm{diag}(h')\,B A)`.
 
     ``a``: [m, d]; ``b``: [d, m]; ``hprime``: [batch, d] (one diagonal per sample). Returns [batch].
     """
-    _check_factors(a, b, hprime, "sylvester_logdet")
     d = a.shape[1]
     small = torch.eye(d, dtype=a.dtype, device=a.device) + hprime.unsqueeze(-1) * (b @ a)
     return torch.linalg.slogdet(small)[1]
 
 
-def dense_logdet(a: Tensor, b: Tensor, hprime: Tensor) -> Tensor:
+@checked
+def dense_logdet(a: Shape("m d"), b: Shape("d m"), hprime: Shape("B d")) -> Tensor:
     r""":math:`\log|\det(I_m + A\,\mathrm{diag}(h')\,B)|` the direct way, an :math:`m \times m` determinant."""
-    _check_factors(a, b, hprime, "dense_logdet")
     m = a.shape[0]
     big = torch.eye(m, dtype=a.dtype, device=a.device) + (a * hprime.unsqueeze(1)) @ b
     return torch.linalg.slogdet(big)[1]

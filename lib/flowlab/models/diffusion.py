@@ -34,7 +34,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from flowlab.validate import AtLeast, Count, Count0, IsA, MaybePositive, Module, Number, Rng, check_shape, checked
+from flowlab.validate import (
+    AtLeast,
+    Count,
+    Count0,
+    IsA,
+    MaybePositive,
+    Module,
+    Number,
+    Rng,
+    Shape,
+    check_shape,
+    checked,
+)
 
 
 class NoiseSchedule(nn.Module):
@@ -62,10 +74,9 @@ class NoiseSchedule(nn.Module):
             raise ValueError(f"{who}: t must lie in 1..{self.T}, got [{int(t.min())}, {int(t.max())}]")
         return t.long().to(self.betas.device)
 
-    def q_sample(self, x0: Tensor, t, eps: Tensor) -> Tensor:
+    @checked
+    def q_sample(self, x0: Shape("..."), t, eps: Shape("...")) -> Tensor:
         """:math:`\\sqrt{\\bar\\alpha_t}x_0 + \\sqrt{1 - \\bar\\alpha_t}\\epsilon` (``t`` per row or one int)."""
-        if eps.shape != x0.shape:
-            raise ValueError(f"NoiseSchedule.q_sample: eps {list(eps.shape)} must have x0's shape {list(x0.shape)}")
         ab = self.alpha_bars[self._t(t, "NoiseSchedule.q_sample") - 1].to(x0.dtype)
         ab = ab.reshape(-1, *[1] * (x0.dim() - 1)) if ab.dim() else ab
         return ab.sqrt() * x0 + (1 - ab).sqrt() * eps

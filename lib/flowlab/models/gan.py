@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from flowlab.nn.conditioners import MLP
-from flowlab.validate import Count, FloatTensor, Rng, Vectors, check_shape, checked
+from flowlab.validate import Count, Rng, Shape, Vectors, check_shape, checked
 
 
 class Generator(nn.Module):
@@ -72,31 +72,22 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self(x))
 
 
-def _logits(value: Tensor, name: str, who: str) -> Tensor:
-    """``value``, a floating tensor its caller has checked, as logits of shape [batch]."""
-    if value.dim() != 1:
-        raise ValueError(f"{who} expects {name} of shape [batch] (a Discriminator's output), got {list(value.shape)}")
-    return value
-
-
 @checked
-def discriminator_loss(real_logits: FloatTensor, fake_logits: FloatTensor) -> Tensor:
+def discriminator_loss(real_logits: Shape("B"), fake_logits: Shape("N")) -> Tensor:
     """:math:`\\mathbb E[-\\log D(x)] + \\mathbb E[-\\log(1 - D(\\tilde x))]` from the logits."""
-    _logits(real_logits, "real_logits", "discriminator_loss")
-    _logits(fake_logits, "fake_logits", "discriminator_loss")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
 @checked
-def minimax_generator_loss(fake_logits: FloatTensor) -> Tensor:
+def minimax_generator_loss(fake_logits: Shape("N")) -> Tensor:
     """:math:`\\mathbb E[\\log(1 - D(G(z)))]`, which the generator minimises (saturates as D -> 0)."""
-    return -F.softplus(_logits(fake_logits, "fake_logits", "minimax_generator_loss")).mean()
+    return -F.softplus(fake_logits).mean()
 
 
 @checked
-def nonsaturating_generator_loss(fake_logits: FloatTensor) -> Tensor:
+def nonsaturating_generator_loss(fake_logits: Shape("N")) -> Tensor:
     """:math:`-\\mathbb E[\\log D(G(z))]`, the non-saturating generator loss."""
-    return F.softplus(-_logits(fake_logits, "fake_logits", "nonsaturating_generator_loss")).mean()
+    return F.softplus(-fake_logits).mean()
 
 
 @checked
@@ -123,11 +114,11 @@ class LogisticFit:
 
 
 @checked
-def fit_logistic(phi_pos: Vectors, phi_neg: Tensor, *, iterations: Count = 100, tol: float = 1e-12) -> LogisticFit:
+def fit_logistic(phi_pos: Shape("n k"), phi_neg: Shape("m k"), *, iterations: Count = 100,
+                 tol: float = 1e-12) -> LogisticFit:
     """Fit :math:`P(y{=}1|x) = \\sigma(\\phi^\\top\\theta)` to positives ``phi_pos`` and negatives
     ``phi_neg`` by Newton's method (float64); stop when the step is below ``tol``."""
     who = "fit_logistic"
-    check_shape(phi_neg, (phi_pos.shape[1],), f"{who} (its phi_neg [n, k], k of phi_pos)")
     phi = torch.cat([phi_pos, phi_neg]).double()
     y = torch.cat([torch.ones(len(phi_pos)), torch.zeros(len(phi_neg))]).double()
     theta = torch.zeros(phi.shape[1], dtype=torch.float64)

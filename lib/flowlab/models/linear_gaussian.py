@@ -39,7 +39,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from flowlab.validate import Count, FloatTensor, IsA, Positive, check_shape, check_tensor, checked
+from flowlab.validate import Count, IsA, Positive, Shape, check_shape, checked
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -48,10 +48,8 @@ class LinearGaussian:
     """:math:`p(z) = N(0, I_k)`, :math:`p(x|z) = N(Wz + c, s^2 I_d)`; ``weight`` [d, k], ``bias`` [d]."""
 
     @checked
-    def __init__(self, weight: FloatTensor, bias: FloatTensor, noise_std: Positive):
-        if weight.dim() != 2 or bias.shape != (weight.shape[0],):
-            raise ValueError(f"LinearGaussian expects weight [d, k], bias [d], got {[*weight.shape]} {[*bias.shape]}")
-        self.weight, self.bias, self.noise_std = weight, bias.to(weight.dtype), noise_std
+    def __init__(self, weight: Shape("d k"), bias: Shape("d"), noise_std: Positive):
+        self.weight, self.bias, self.noise_std = weight, bias, noise_std
         self.d, self.k = weight.shape
         eye = torch.eye(self.k, dtype=weight.dtype)
         self.precision = eye + weight.T @ weight / self.noise_std ** 2   # of p(z|x), the same for every x
@@ -60,10 +58,10 @@ class LinearGaussian:
     def _x(self, x: Tensor, who: str) -> Tensor:
         return check_shape(x, (self.d,), who, like=self.weight)
 
-    def log_joint(self, x: Tensor, z: Tensor) -> Tensor:
+    @checked
+    def log_joint(self, x: Shape("B d"), z: Shape("S B k")) -> Tensor:
         """:math:`\\log p(x, z)` for ``x`` [B, d] and ``z`` [S, B, k]; returns [S, B]."""
         self._x(x, "LinearGaussian.log_joint")
-        check_shape(z, (x.shape[0], self.k), "LinearGaussian.log_joint (its z [S, B, k])", like=self.weight)
         resid = x - z @ self.weight.T - self.bias
         s2 = self.noise_std ** 2
         log_lik = -0.5 * ((resid * resid).sum(-1) / s2 + self.d * (LOG_2PI + math.log(s2)))
@@ -81,11 +79,11 @@ class LinearGaussian:
         self._x(x, "LinearGaussian.posterior")
         return (x - self.bias) @ self.weight @ self.covariance / self.noise_std ** 2, self.covariance
 
-    def elbo(self, x: Tensor, q_mean: Tensor, q_var: Tensor) -> Tensor:
+    @checked
+    def elbo(self, x: Shape("B d"), q_mean: Shape("B k"), q_var: Shape("B k", positive=True)) -> Tensor:
         """The exact ELBO [B] of :math:`q = N(\\mu, \\mathrm{diag}\\,v)`: expected log-likelihood, minus
         the expected log prior, plus the entropy, all in closed form."""
         self._x(x, "LinearGaussian.elbo")
-        _check_q(q_mean, q_var, "LinearGaussian.elbo", len(x), self.k)
         s2 = self.noise_std ** 2
         resid = x - q_mean @ self.weight.T - self.bias
         spread = q_var @ (self.weight * self.weight).sum(0)           # tr(W diag(v) W^T)
@@ -93,17 +91,6 @@ class LinearGaussian:
         exp_prior = -0.5 * ((q_mean * q_mean).sum(-1) + q_var.sum(-1) + self.k * LOG_2PI)
         entropy = 0.5 * (q_var.log() + 1 + LOG_2PI).sum(-1)
         return exp_lik + exp_prior + entropy
-
-
-def _check_q(q_mean: Tensor, q_var: Tensor, who: str, batch: int | None = None, k: int | None = None) -> None:
-    """``q_mean`` and ``q_var`` of one shape [B, k] (``batch`` and ``k`` where given), ``q_var`` positive."""
-    check_shape(q_mean, (k,), f"{who} (its q_mean [B, k])")
-    check_tensor(q_var, f"{who} (its q_var)", like=q_mean)
-    shape = (batch or len(q_mean), q_mean.shape[1])
-    if q_mean.shape != shape or q_var.shape != shape:
-        raise ValueError(f"{who} expects q_mean, q_var of shape {list(shape)}, got {[*q_mean.shape]} {[*q_var.shape]}")
-    if bool((q_var <= 0).any()):
-        raise ValueError(f"{who}: q_var must be positive (variances of a diagonal Gaussian)")
 
 
 class GaussianGap(NamedTuple):
@@ -116,16 +103,12 @@ class GaussianGap(NamedTuple):
     fourth_moment_finite: Tensor
 
 
-def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: Tensor) -> GaussianGap:
+@checked
+def gaussian_gap_moments(q_mean: Shape("B k"), q_var: Shape("B k", positive=True), p_mean: Shape("B k"),
+                         p_cov: Shape("k k")) -> GaussianGap:
     """KL(q || p), :math:`\\chi^2(p \\| q)` and :math:`\\mathrm{Var}_q[\\log p/q]` for diagonal Gaussians
     ``q`` [B, k] against Gaussians ``p`` (mean [B, k], one covariance [k, k]); module docstring."""
-    who = "gaussian_gap_moments"
-    _check_q(q_mean, q_var, who)
-    check_tensor(p_mean, f"{who} (its p_mean)", like=q_mean)
-    check_tensor(p_cov, f"{who} (its p_cov)", like=q_mean)
-    k = q_mean.shape[1]
-    if p_mean.shape != q_mean.shape or p_cov.shape != (k, k):
-        raise ValueError(f"{who} expects p_mean like q_mean, p_cov [{k}, {k}]; got {[*p_mean.shape]}, {[*p_cov.shape]}")
+    who, k = "gaussian_gap_moments", q_mean.shape[1]
     eye = torch.eye(k, dtype=q_mean.dtype)
     lam = torch.linalg.inv(p_cov)
     scale = q_var.sqrt()                                               # diagonal of L, [B, k]
@@ -145,15 +128,14 @@ def gaussian_gap_moments(q_mean: Tensor, q_var: Tensor, p_mean: Tensor, p_cov: T
 
 
 @checked
-def elbo_gap_z(importance: FloatTensor, elbo: Tensor,
+def elbo_gap_z(importance: Shape("B"), elbo: Shape("B"),
                moments: IsA(GaussianGap, "the GaussianGap of gaussian_gap_moments"), num_importance: Count,
                num_elbo: Count) -> Tensor:
     """z-scores [B] of :math:`\\log\\hat p_K - \\hat{\\mathcal L}_N` against the KL, with the importance
     estimate's bias :math:`-\\chi^2/(2K)` removed and the exact spread (module docstring)."""
     who = "elbo_gap_z"
-    check_tensor(elbo, f"{who} (its ELBO estimates)", like=importance)
-    if importance.shape != elbo.shape or importance.shape != moments.kl.shape:
-        raise ValueError(f"{who} expects importance, elbo, moments.kl of one shape [B], got {list(importance.shape)}")
+    if importance.shape != moments.kl.shape:
+        raise ValueError(f"{who}: importance, elbo must have moments.kl's shape {[*moments.kl.shape]}")
     if not bool(moments.fourth_moment_finite.all()):
         raise ValueError(f"{who}: E[r^4] is infinite for some datapoints; the delta-method band does not apply")
     k, n = num_importance, num_elbo
