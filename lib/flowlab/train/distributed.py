@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from flowlab.train.ensemble import _CallAs  # DDP syncs the gradients of what runs through forward
 from flowlab.validate import Items, Module, checked
 
 __all__ = ["Rank", "data_parallel", "gather", "join", "leave", "shard"]
@@ -52,17 +53,6 @@ def leave() -> None:
     """Leave the process group (at the end of a torchrun script)."""
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-class _CallAs(nn.Module):
-    """``forward`` as one of the model's methods (DDP syncs the gradients of what runs through ``forward``)."""
-
-    def __init__(self, model: nn.Module, method: str):
-        super().__init__()
-        self.model, self.method = model, method
-
-    def forward(self, *args, **kwargs):
-        return getattr(self.model, self.method)(*args, **kwargs)
 
 
 @checked
