@@ -157,6 +157,7 @@ from flowlab.ode import (
 from flowlab.train import (
     fit,
     fit_image_flow,
+    fit_image_flow_ensemble,
     fit_reverse_kl_cnf_ensemble,
     fit_reverse_kl_ensemble,
     kl_to_target,
@@ -1086,6 +1087,28 @@ row(FI, "count_type", lambda: _fit_images(steps=1.0), TypeError, who="fit", labe
 row(FI, "count_value", lambda: _fit_images(levels=1), label="levels")
 row(FI, "dtype", lambda: _fit_images(generator=None), TypeError, label="generator")
 row(FI, "dtype", lambda: _fit_images(model=ElementwiseAffine(2)), TypeError, label="model")
+
+
+def _fit_ensemble(**kw):
+    models = [multiscale_model((1, 4, 4), 1, 1, 4, logit_alpha=0.05, generator=g()) for _ in range(2)]
+    args = dict(models=models, train=_pix(6, 1, 4, 4, hi=17), test=_pix(2, 1, 4, 4, hi=17), levels=17, steps=1,
+                batch_size=2, lr=1e-3, generators=[g(), g()], progress=False)
+    args.update(kw)
+    return fit_image_flow_ensemble(**args)
+
+
+FE = "fit_image_flow_ensemble"
+row(FE, "empty", lambda: _fit_ensemble(train=_pix(0, 1, 4, 4)), label="train")
+row(FE, "dtype", lambda: _fit_ensemble(train=torch.rand(6, 1, 4, 4)), label="train-fractional")
+row(FE, "shape", lambda: _fit_ensemble(test=_pix(2, 1, 4, 6, hi=17)), label="test")
+row(FE, "shape", lambda: _fit_ensemble(generators=[g()]), label="generators-count")
+row(FE, "device", lambda: _fit_ensemble(test=meta(_pix(2, 1, 4, 4, hi=17))), label="test")
+row(FE, "count_value", lambda: _fit_ensemble(batch_size=0), label="batch_size")
+row(FE, "count_type", lambda: _fit_ensemble(steps=1.0), TypeError, label="steps")
+row(FE, "count_value", lambda: _fit_ensemble(levels=1), label="levels")
+row(FE, "dtype", lambda: _fit_ensemble(generators=[None, g()]), TypeError, label="generator")
+row(FE, "dtype", lambda: _fit_ensemble(models=[ElementwiseAffine(2)]), TypeError, label="model")
+row(FE, "empty", lambda: _fit_ensemble(models=[]), label="models")
 
 _u1 = ENERGIES["U1"]
 row("kl_to_target", "count_value", lambda: kl_to_target(PlanarFlow(2), _u1, 0.0, 0), label="n")

@@ -50,7 +50,7 @@ def _split_buffers(models: list) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 @checked
 def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), train: Tensor, test: Tensor, levels: int,
                             *, steps: Count, batch_size: Count, lr: Positive, generators: ItemsOf(SeededRng),
-                            eval_every: Count0 = 0, desc: str = "ensemble",
+                            eval_every: Count0 = 0, device: str = "cpu", desc: str = "ensemble",
                             progress: bool = True) -> list[tuple[History, float]]:
     """:func:`~flowlab.train.fit_image_flow` for copies of one architecture at once (module docstring):
     copy ``i`` is ``models[i]`` trained on draws from ``generators[i]``; returns its ``(history, test_bpd)``
@@ -65,11 +65,11 @@ def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), trai
     dims = math.prod(train.shape[1:])
 
     def draw(g):
-        return dequantize(train[torch.randint(0, len(train), (batch_size,), generator=g)], levels, g)
+        return dequantize(train[torch.randint(0, len(train), (batch_size,), generator=g)], levels, g).to(device)
 
-    tests = [dequantize(test, levels, g) for g in generators]  # in fit_image_flow's order: test, init, steps
+    tests = [dequantize(test, levels, g).to(device) for g in generators]  # fit_image_flow's order: test, init, steps
     for model, g in zip(models, generators):
-        initialize_actnorm(model, draw(g))
+        initialize_actnorm(model.to(device), draw(g))
     wrapped = [_CallAs(m, "log_prob") for m in models]
     params, _ = stack_module_state(wrapped)
     stacked_buffers, shared = _split_buffers(wrapped)
