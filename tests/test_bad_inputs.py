@@ -1066,6 +1066,8 @@ row("fit", "count_value", lambda: _fit(eval_every=-1), label="eval_every")
 row("fit", "dtype", lambda: _fit(model=lambda x: x), TypeError, label="model")
 row("fit", "dtype", lambda: _fit(loss_fn=None), TypeError, label="loss_fn")
 row("fit", "dtype", lambda: _fit(data=3), TypeError, label="data")
+row("fit", "count_value", lambda: _fit(checkpoint_every=-1), label="checkpoint_every")
+row("fit", "dtype", lambda: _fit(generators=[None]), TypeError, label="generators")
 
 
 def _fit_images(**kw):

@@ -18,13 +18,14 @@ from flowlab.validate import Count, IsA, SeededRng, check_pixels, checked
 def fit_image_flow(model: IsA(FlowModel, "a FlowModel"), train: Tensor, test: Tensor, levels: int, *, steps: int,
                    batch_size: Count, lr: float, generator: SeededRng, eval_every: int = 0,
                    device: str = "cpu", grad_clip: float | None = None, desc: str = "train",
-                   progress: bool = True):
+                   progress: bool = True, checkpoint=None, checkpoint_every: int = 0):
     """Maximum likelihood on dequantized integer images; returns ``(history, test_bpd)``.
 
     The loss is bits/dim of the training batch (:func:`flowlab.measure.bits_per_dim`); ActNorm is
     initialised on the first batch. The test set is dequantized once with ``generator`` so that
     every evaluation (``history.evals["test_bpd"]``, every ``eval_every`` steps) sees the same data.
-    ``steps``, ``lr``, ``grad_clip`` and ``eval_every`` are :func:`~flowlab.train.fit`'s, which checks them.
+    ``steps``, ``lr``, ``grad_clip``, ``eval_every``, ``checkpoint`` and ``checkpoint_every`` are
+    :func:`~flowlab.train.fit`'s, which checks them (a run resumes with ``generator``'s state as it was).
     """
     check_pixels(train, levels, "fit_image_flow (its train images)")
     check_pixels(test, levels, "fit_image_flow (its test images)")
@@ -44,5 +45,7 @@ def fit_image_flow(model: IsA(FlowModel, "a FlowModel"), train: Tensor, test: Te
     initialize_actnorm(model, batch(0))
     history = fit(model, lambda y: bits_per_dim(model.log_prob(y), dims, levels).mean(), batch,
                   steps=steps, lr=lr, grad_clip=grad_clip, desc=desc, progress=progress,
-                  eval_fn=lambda: {"test_bpd": test_bpd()}, eval_every=eval_every or steps)
+                  eval_fn=lambda: {"test_bpd": test_bpd()}, eval_every=eval_every or steps,
+                  checkpoint=checkpoint, checkpoint_every=checkpoint_every, generators=[generator],
+                  config={"levels": levels, "batch_size": batch_size, "eval_every": eval_every, "clip": grad_clip})
     return history, history.evals["test_bpd"][-1][1]

@@ -1,9 +1,10 @@
 """The one training loop every notebook uses.
 
 ``fit`` minimises ``loss_fn(batch)`` over ``steps`` optimiser steps with: seeding from an explicit
-seed, a tqdm progress bar (quiet under ``CI``), a guard that stops with a clear message at the first
-non-finite loss or gradient (naming the step), an optional checkpoint cache (model state and loss
-history, loaded with ``weights_only=True``), and the loss history as the result.
+seed, a tqdm progress bar with its time estimate (quiet under ``CI``), a guard that stops with a clear
+message at the first non-finite loss or gradient (naming the step), an optional checkpoint (loaded with
+``weights_only=True``) that caches a finished run and resumes an interrupted one, and the loss history
+as the result.
 """
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ from flowlab.validate import (
     Count,
     Count0,
     Function,
+    ItemsOf,
     MaybeCount,
     MaybeFunction,
     MaybePositive,
     Module,
     Positive,
+    SeededRng,
     check_sequence,
     checked,
 )
@@ -95,20 +98,36 @@ def _batches(data) -> Callable[[int], object]:
     return nxt
 
 
-def _cached(checkpoint: Path | None, key: str, model: nn.Module) -> History | None:
-    """The cached history (weights loaded into ``model``) when ``checkpoint`` holds this ``key``."""
+def _restore(checkpoint: Path | None, key: str, model: nn.Module, opt, generators) -> tuple[int, History | None]:
+    """``(step, history)`` of the run ``checkpoint`` holds for this ``key``, its weights, optimiser and
+    random states loaded (a finished run has ``step == steps``); ``(0, None)`` when it holds none."""
     if checkpoint is None or not checkpoint.is_file():
-        return None
+        return 0, None
     state = torch.load(checkpoint, weights_only=True, map_location="cpu")
     if state.get("key") != key:
-        return None
+        return 0, None
     model.load_state_dict(state["model"])
-    return History.from_dict(json.loads(state["history"]))
+    history = History.from_dict(json.loads(state["history"]))
+    if "optimizer" not in state:  # a finished run (or one cached before runs resumed)
+        return -1, history
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    for g, g_state in zip(generators, state["generators"]):
+        g.set_state(g_state)
+    history.from_cache = False
+    return state["step"], history
 
 
-def _save(checkpoint: Path, key: str, model: nn.Module, history: History) -> None:
+def _save(checkpoint: Path, key: str, model: nn.Module, history: History, opt=None, generators=(),
+          step: int = 0) -> None:
+    """The run so far: weights and history, and, mid-run, what resuming needs (the optimiser's state, the
+    random states, the step)."""
+    state = {"key": key, "model": model.state_dict(), "history": json.dumps(history.to_dict())}
+    if opt is not None:
+        state.update(step=step, optimizer=opt.state_dict(), torch_rng=torch.get_rng_state(),
+                     generators=[g.get_state() for g in generators])
     buf = io.BytesIO()
-    torch.save({"key": key, "model": model.state_dict(), "history": json.dumps(history.to_dict())}, buf)
+    torch.save(state, buf)
     write_bytes_atomic(checkpoint, buf.getvalue())
 
 
@@ -150,6 +169,8 @@ def fit(
     eval_fn: MaybeFunction = None,
     eval_every: Count0 = 0,
     checkpoint: str | Path | None = None,
+    checkpoint_every: Count0 = 0,
+    generators: ItemsOf(SeededRng) = (),
     config: dict | None = None,
     desc: str = "train",
     progress: bool = True,
@@ -158,23 +179,27 @@ def fit(
 
     ``data`` is a function ``step -> batch`` or an iterable (cycled). With ``checkpoint`` the final
     weights and history are cached there, keyed by ``config``: a later call with the same config loads
-    them instead of training (a different config retrains and overwrites).
+    them instead of training (a different config retrains and overwrites). With ``checkpoint_every``
+    the run is saved every that many steps too, with the optimiser's state, torch's global random state
+    and that of ``generators`` (the ones ``data`` and ``loss_fn`` draw from): a run killed mid-way and
+    called again resumes at its last save and ends with the weights it would have had uninterrupted
+    (``data`` must be a function of the step, or an iterable that restarts where it was).
     """
     if not callable(data) and not hasattr(data, "__iter__"):
         raise TypeError(f"fit: data must be a function step -> batch or an iterable, got {type(data).__name__}")
     key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    cached = _cached(checkpoint, key, model)
-    if cached is not None:
-        return cached
     params = [p for p in model.parameters() if p.requires_grad]
     opt = optimizer or torch.optim.Adam(params, lr=lr)
+    done, history = _restore(checkpoint, key, model, opt, generators)
+    if done < 0:
+        return history
+    history = history or History()
     next_batch = _batches(data)
-    history = History()
     model.train()
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress or progress_quiet(), leave=False,
-               mininterval=1.0)
+    bar = tqdm(range(done + 1, steps + 1), desc=desc, disable=not progress or progress_quiet(), leave=False,
+               mininterval=1.0, initial=done, total=steps)
     for step in bar:
         loss = loss_fn(next_batch(step))
         _guarded_step(model, loss, opt, params, grad_clip, desc, step, steps)
@@ -184,6 +209,8 @@ def fit(
             bar.set_postfix(loss=f"{loss.item():.4g}")
         if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
             _evaluate(model, eval_fn, history, step)
+        if checkpoint is not None and checkpoint_every and step % checkpoint_every == 0 and step < steps:
+            _save(checkpoint, key, model, history, opt, generators, step)
     bar.close()
     model.eval()
     if checkpoint is not None:
