@@ -69,10 +69,14 @@ bench: $(READY)
 data: $(READY)
 	$(PY) -m flowlab.data.download
 
-# JupyterLab from the project's own environment (the `lab` extra), opened on the notebooks.
+# JupyterLab from the project's own environment (the `lab` extra), opened on the notebooks, with the
+# project's kernel ("flowlab (Python 3)", the notebooks' kernelspec); as root too (containers, cloud VMs).
+# LAB_ARGS passes options on, e.g. LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
 lab: $(READY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e ".[lab]"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(PY) -m ipykernel install --sys-prefix --name flowlab --display-name "flowlab (Python 3)" > /dev/null
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The static site (Jupyter Book 1.x) from the executed notebooks; nothing is re-executed.
 book: $(READY)

@@ -125,6 +125,10 @@ def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+# The notebooks' kernel: the project's environment, named for it (`make lab` installs the kernelspec).
+PROJECT_KERNEL = {"name": "flowlab", "display_name": "flowlab (Python 3)", "language": "python"}
+
+
 def strip_volatile(nb_path: Path) -> None:
     """Drop papermill's injected-parameters cell and timestamps: the committed notebook runs top to
     bottom with its own parameters cell (a reader who sets ``mode = "full"`` gets full mode), and a
@@ -143,6 +147,7 @@ def strip_volatile(nb_path: Path) -> None:
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+    nb.setdefault("metadata", {})["kernelspec"] = dict(PROJECT_KERNEL)  # what `make lab` installs
     pm = nb.get("metadata", {}).get("papermill", {})
     for key in ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables"):
         pm.pop(key, None)
