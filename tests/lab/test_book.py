@@ -1,4 +1,7 @@
 """The book's pages as assembled from the repository (no Jupyter Book run: the browser test builds it)."""
+import importlib
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,47 @@ def test_title_suffix_goes_on_the_first_heading_only(tmp_path):
     text = "".join(out["cells"][0]["source"])
     assert text.startswith('<a id="c01"></a>') and "# Title (full mode)\ntext **C01**" in text
     assert "".join(out["cells"][1]["source"]) == "## Section"
+
+
+def _reader_text(path: Path):
+    """``(where, text)`` a reader sees in a page: a Markdown page whole; a notebook's Markdown cells and
+    outputs (not its code, where ``None`` and paths are the program's)."""
+    if path.suffix == ".md":
+        yield path.name, path.read_text()
+        return
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] == "markdown":
+            yield f"{path.name} cell {i}", "".join(cell["source"])
+        for out in cell.get("outputs", []):
+            for text in [out.get("text", "")] + [out.get("data", {}).get(k, "") for k in
+                                                 ("text/plain", "text/markdown", "text/html")]:
+                yield f"{path.name} cell {i}", "".join(text)
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for i in range(len(parts), 1, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        return all((obj := getattr(obj, attr, None)) is not None for attr in parts[i:])
+    return False
+
+
+def test_no_placeholder_reaches_a_reader(site):
+    """Every page of the book and results/CLAIMS.md: no value printed as None, no "[unverified", no
+    path to a file the repository does not have, no flowlab name that does not exist."""
+    pages = sorted(site.rglob("*.md")) + sorted(site.rglob("*.ipynb")) + [ROOT / "results" / "CLAIMS.md"]
+    found = []
+    for page in pages:
+        for where, text in _reader_text(page):
+            found += [f"{where}: {m.group(0)!r}" for m in
+                      re.finditer(r"(?:[:=(]\s*|\b(?:ours|published|measured|expected)\s+)None\b|\[unverified|"
+                                  r"to be checked against", text)]
+            found += [f"{where}: `{m.group(1)}` does not exist" for m in
+                      re.finditer(r"`((?:lib|tests|results|figures|notebooks|benchmarks|data)/[\w./-]+\.\w+)`", text)
+                      if not (ROOT / m.group(1)).exists()]
+            found += [f"{where}: {name} does not exist" for name in
+                      set(re.findall(r"\bflowlab(?:\.[A-Za-z_]\w*)+", text)) if not _resolves(name)]
+    assert not found, "placeholders and dead references a reader would see:\n" + "\n".join(sorted(set(found)))

@@ -117,3 +117,20 @@ def test_a_default_run_writes_the_references_and_a_given_value_does_not(monkeypa
     monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
     assert results_dir(setup("01_change_of_variables", device="cpu").p) == tmp_path / "results"
     assert results_dir(setup("01_change_of_variables", device="cpu", samples=10).p) != tmp_path / "results"
+
+
+def test_a_published_number_travels_with_its_source_and_beside_a_number_of_ours(capsys):
+    from flowlab.lab import setup
+    from flowlab.lab.report import published
+
+    _, book, _ = setup("03_glow_vs_realnvp", device="cpu")
+    with pytest.raises(ValueError, match=r"C11 display 'bits/dim': a published number needs its source="):
+        book.display("C11", "bits/dim", ours=2.27, published=3.49)
+    with pytest.raises(ValueError, match=r"C11 display 'bits/dim' has no number of ours"):
+        book.display("C11", "bits/dim", ours=None, published=3.49, source="CIFAR-10, Kingma & Dhariwal 2018")
+    book.display("C11", "bits/dim", ours=2.27, published=3.49, source="CIFAR-10, Kingma & Dhariwal 2018, Table 2")
+    book.display("C11", "seconds", ours=1.5, published=None)
+    line = "· C11 bits/dim: ours 2.27; published 3.49 (CIFAR-10, Kingma & Dhariwal 2018, Table 2)"
+    assert capsys.readouterr().out.strip() == line
+    claim = {"display": book.records["C11"]["display"]}
+    assert published(claim) == "bits/dim: 3.49 (CIFAR-10, Kingma & Dhariwal 2018, Table 2), ours 2.27"

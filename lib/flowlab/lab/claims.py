@@ -183,14 +183,23 @@ class ClaimBook:
         """The one number a reader should see for the claim (default: the check closest to failing)."""
         self._record(claim_id)["key"] = str(text)
 
-    def display(self, claim_id: str, what: str, *, ours, published, note: str = "") -> None:
-        """A published number beside ours. Shown, never asserted."""
+    def display(self, claim_id: str, what: str, *, ours, published, source: str = "", note: str = "") -> None:
+        """A published number beside ours. Shown, never asserted. A published number travels with its
+        ``source``, the dataset and the paper (``"CIFAR-10, Kingma & Dhariwal 2018, Table 2"``), printed
+        beside it wherever it appears; a row needs a number of ours (a published number with nothing of
+        ours to set beside it belongs in the note of a row that has one)."""
+        if ours is None:
+            raise ValueError(f"{claim_id} display {what!r} has no number of ours; put the published one in the "
+                             "note of a row that has one")
+        if published is not None and not source:
+            raise ValueError(f"{claim_id} display {what!r}: a published number needs its source= (dataset, paper, "
+                             "table), e.g. 'CIFAR-10, Kingma & Dhariwal 2018, Table 2'")
         rec = self._record(claim_id)
         rec["display"].append({"what": what, "ours": _plain(ours), "published": _plain(published),
-                               "note": note})
+                               "source": source, "note": note})
         if published is not None:
-            print(report.fit(f"· {claim_id} {what}: ours {report.short(_plain(ours))}, "
-                             f"published {report.short(_plain(published))}", report.LINE))
+            print(f"· {claim_id} {what}: ours {report.short(_plain(ours))}; "
+                  f"published {report.short(_plain(published))} ({source})")
 
     def verdict(self, claim_id: str) -> str:
         rec = self.records.get(claim_id)

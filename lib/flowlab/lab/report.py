@@ -174,7 +174,8 @@ def order_key(check: dict) -> str:
 
 def published(claim: dict) -> str:
     rows = [d for d in claim.get("display", []) if d.get("published") is not None]
-    return "; ".join(f"{d['what']}: {short(d['published'])} (ours {short(d['ours'])})" for d in rows)
+    return "; ".join(f"{d['what']}: {short(d['published'])}"
+                     + (f" ({d['source']})" if d.get("source") else "") + f", ours {short(d['ours'])}" for d in rows)
 
 
 def closing_rows(claims: Sequence[dict], scale: dict[str, str]) -> list[dict]:
