@@ -109,3 +109,38 @@ def test_every_claim_link_lands_on_an_anchor(site, browser):
             missing.append(href)
         page.close()
     assert not missing, f"claim links whose anchor does not exist: {missing}"
+
+
+# What a reader at 1280 px must see whole: cell outputs (check and verdict lines, tables, figures) and the
+# pages' own tables. Code cells may scroll: their lines are the program's.
+_OVERFLOWS = """() => {
+  const article = document.querySelector('article');
+  if (!article) return ['no article'];
+  const box = article.getBoundingClientRect(), out = [];
+  for (const el of article.querySelectorAll('.cell_output pre, .cell_output table, .cell_output img, article table')) {
+    const r = el.getBoundingClientRect();
+    if (el.scrollWidth > el.clientWidth + 1 || r.right > box.right + 1)
+      out.push(`${el.tagName} ${el.scrollWidth} in ${el.clientWidth}: ${(el.innerText || el.src || '').slice(0, 50)}`);
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) out.push('the page scrolls sideways');
+  return out;
+}"""
+
+
+def test_nothing_a_reader_needs_overflows_at_1280_px(site, browser):
+    base, html = site
+    outside: list[str] = []
+    screens = ROOT / "build" / "book-screens"
+    screens.mkdir(parents=True, exist_ok=True)
+    notebooks = sorted(str(p.relative_to(html).with_suffix("")) for p in (html / "notebooks").rglob("*.html"))
+    overflowing = {}
+    for name in ["intro", "claims"] + notebooks:
+        page = open_page(browser, f"{base}/{name}.html", outside)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.wait_for_timeout(200)  # the re-layout at the new width
+        if bad := page.evaluate(_OVERFLOWS):
+            overflowing[name] = bad[:3]
+        if name in ("intro", "claims") or name[10:12] in ("03", "07", "09", "12", "14"):
+            page.screenshot(path=str(screens / f"1280_{name.replace('/', '_')}.png"), full_page=False)
+        page.close()
+    assert not overflowing, f"outputs or tables wider than their page at 1280 px: {overflowing}"

@@ -245,3 +245,16 @@ def test_the_stamp_covers_what_the_calibration_record_says_of_the_notebooks_clai
     assert digest(ours, run("05_universal_1d_flows", "C16", "reproduced", 1)) != digest(ours)
     failed = dict(ours, status="failed")
     assert digest(failed) == none  # a failed run counts for nothing
+
+
+def test_consecutive_prints_become_one_output_box():
+    from flowlab.lab.reproduce import merge_streams
+
+    outs = [{"output_type": "stream", "name": "stdout", "text": ["a\n"]},
+            {"output_type": "stream", "name": "stdout", "text": "b\n"},
+            {"output_type": "stream", "name": "stderr", "text": "w\n"},
+            {"output_type": "display_data", "data": {"text/plain": "fig"}, "metadata": {}},
+            {"output_type": "stream", "name": "stdout", "text": "c\n"}]
+    assert merge_streams(outs) == [{"output_type": "stream", "name": "stdout", "text": "a\nb\n"},
+                                   outs[2], outs[3], outs[4]]
+    assert outs[0]["text"] == ["a\n"]  # the input is left as it was

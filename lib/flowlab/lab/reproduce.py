@@ -129,6 +129,20 @@ def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
 PROJECT_KERNEL = {"name": "flowlab", "display_name": "flowlab (Python 3)", "language": "python"}
 
 
+def merge_streams(outputs: list[dict]) -> list[dict]:
+    """Consecutive prints to one stream as one output (a page shows one box per cell, not one per line
+    the kernel happened to flush separately)."""
+    merged: list[dict] = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if last is not None and out.get("output_type") == last.get("output_type") == "stream" \
+                and out.get("name") == last.get("name"):
+            last["text"] = "".join(last["text"]) + "".join(out["text"])
+        else:
+            merged.append(dict(out))
+    return merged
+
+
 def strip_volatile(nb_path: Path) -> None:
     """Drop papermill's injected-parameters cell and timestamps: the committed notebook runs top to
     bottom with its own parameters cell (a reader who sets ``mode = "full"`` gets full mode), and a
@@ -147,6 +161,8 @@ def strip_volatile(nb_path: Path) -> None:
     for cell in nb["cells"]:
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
+        if "outputs" in cell:
+            cell["outputs"] = merge_streams(cell["outputs"])
     nb.setdefault("metadata", {})["kernelspec"] = dict(PROJECT_KERNEL)  # what `make lab` installs
     pm = nb.get("metadata", {}).get("papermill", {})
     for key in ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables"):
