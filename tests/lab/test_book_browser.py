@@ -112,8 +112,9 @@ def test_every_claim_link_lands_on_an_anchor(site, browser):
 
 
 # What a reader at 1280 px must see whole: cell outputs (check and verdict lines, tables, figures) and the
-# pages' own tables. Code cells may scroll: their lines are the program's.
-_OVERFLOWS = """() => {
+# pages' own tables, and Markdown outputs with their math rendered. Code cells may scroll: their lines are
+# the program's.
+_OVERFLOWS = r"""() => {
   const article = document.querySelector('article');
   if (!article) return ['no article'];
   const box = article.getBoundingClientRect(), out = [];
@@ -123,6 +124,8 @@ _OVERFLOWS = """() => {
       out.push(`${el.tagName} ${el.scrollWidth} in ${el.clientWidth}: ${(el.innerText || el.src || '').slice(0, 50)}`);
   }
   if (document.documentElement.scrollWidth > window.innerWidth) out.push('the page scrolls sideways');
+  for (const el of article.querySelectorAll('.cell_output p, .cell_output li'))  // Markdown output: math rendered
+    if (/\$[^$\s][^$]*\$/.test(el.innerText)) out.push('raw math: ' + el.innerText.slice(0, 60));
   return out;
 }"""
 
