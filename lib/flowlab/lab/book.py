@@ -90,17 +90,26 @@ def claims_page(results: dict[str, dict], anchors: dict[str, set[str]]) -> str:
     return "\n".join(lines)
 
 
+def _verdict_mark(data: dict, c: dict) -> str:
+    """The verdict with its mark, coloured by the stylesheet: reproduced, inconclusive, or failed."""
+    kind = {"reproduced": "reproduced", "inconclusive at this scale": "inconclusive"}.get(c["verdict"], "failed")
+    mark = {"reproduced": "✓", "inconclusive": "○"}.get(kind, "✗")
+    return f'<span class="verdict verdict-{kind}">{mark} {_cell(verdict_text(data, c))}</span>'
+
+
 def claims_table(results: dict[str, dict], anchors: dict[str, set[str]], folder: str,
                  with_source: bool) -> list[str]:
-    """One row per claim, its id linked to its anchor in ``folder``'s notebook page."""
-    head = ["claim"] + (["lecture source", "kind"] if with_source else []) + [
+    """One row per claim, its id linked to its anchor in ``folder``'s notebook page: what the lecture
+    says, then (with ``with_source``) where and the kind of check, the verdict, our number, the scale
+    and the published number with its source."""
+    head = ["claim", "the lecture says"] + (["lecture source", "kind"] if with_source else []) + [
         "verdict", "ours [expected ± tol]", "scale", "published"]
     lines = [":::{div} claims-table", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for nb, data in results.items():
         for c in data["claims"]:
-            cells = [_link(nb, c["id"], anchors, folder)]
+            cells = [_link(nb, c["id"], anchors, folder), _cell(c.get("statement", ""))]
             cells += [_cell(c["source"]), c["kind"]] if with_source else []
-            cells += [verdict_text(data, c), _cell(report.key_result(c)), _cell(c.get("scale", "")),
+            cells += [_verdict_mark(data, c), _cell(report.key_result(c)), _cell(c.get("scale", "")),
                       _cell(report.published(c))]
             lines.append("| " + " | ".join(cells) + " |")
     return lines + ["", ":::", ""]
