@@ -96,3 +96,14 @@ def test_no_placeholder_reaches_a_reader(site):
             found += [f"{where}: {name} does not exist" for name in
                       set(re.findall(r"\bflowlab(?:\.[A-Za-z_]\w*)+", text)) if not _resolves(name)]
     assert not found, "placeholders and dead references a reader would see:\n" + "\n".join(sorted(set(found)))
+
+
+def test_the_landing_page_has_the_tally_the_headline_figure_where_to_start_and_run_times(site):
+    intro = (site / "intro.md").read_text()
+    results = book.load_results(ROOT / "results")
+    assert f"**{book.tally(results)}** in quick mode" in intro
+    assert "```{figure} _static/03_ablation.png" in intro and (site / "_static" / "03_ablation.png").is_file()
+    assert "**Start with [01 · " in intro and "](notebooks/01_change_of_variables.ipynb)**" in intro
+    runs = json.loads((ROOT / "results" / "runs.json").read_text())
+    for nb in sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        assert f"](notebooks/{nb}.ipynb) | " in intro and f"| {runs[nb]['seconds']:.0f} s |" in intro

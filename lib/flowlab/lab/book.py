@@ -177,6 +177,32 @@ def mathjax_folder() -> Path:
     return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 
 
+HEADLINE = ("03_ablation", "C11, the lectures' headline ablation: Glow's 1x1 convolution against fixed "
+                            "permutations, affine against additive coupling, each seed a dot")
+
+
+def landing(root: Path, results: dict[str, dict], titles: dict[str, str], site: Path) -> str:
+    """What the landing page adds to ``book/intro.md``: the tally, the headline figure, where to start,
+    and each notebook's quick-mode run time (``results/runs.json``)."""
+    runs = json.loads((root / "results" / "runs.json").read_text()) if (root / "results" / "runs.json").is_file() \
+        else {}
+    first = next(iter(titles))
+    lines = ["", "## At a glance", "", f"**{tally(results)}** in quick mode on a 2-core CPU "
+             "([every claim, its verdict and numbers](claims.md)).", ""]
+    figure = root / "figures" / f"{HEADLINE[0]}.png"
+    if figure.is_file():
+        shutil.copyfile(figure, site / "_static" / figure.name)
+        lines += [f"```{{figure}} _static/{figure.name}", ":width: 100%", "", f"{HEADLINE[1]}.", "```", ""]
+    lines += [f"**Start with [{titles[first]}](notebooks/{first}.ipynb)** and follow the notebooks in order: "
+              "each builds on the one before.", "", "| notebook | claims | quick-mode run time |", "|---|---|---|"]
+    for nb, title in titles.items():
+        ids = ", ".join(c["id"] for c in results.get(nb, {}).get("claims", []))
+        seconds = runs.get(nb, {}).get("seconds")
+        lines.append(f"| [{_cell(title)}](notebooks/{nb}.ipynb) | {ids} | "
+                     f"{f'{seconds:.0f} s' if seconds is not None else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
 def assemble(root: Path, site: Path) -> None:
     shutil.rmtree(site, ignore_errors=True)
     shutil.copytree(root / "book", site)
@@ -198,6 +224,8 @@ def assemble(root: Path, site: Path) -> None:
                                     + full_mode_section({nb: full_results[nb] for nb in full}, anchors,
                                                         run_times(root / "results" / "full")))
     (site / "notebooks.md").write_text(notebooks_page(titles, root / "figures", site))
+    with (site / "intro.md").open("a") as intro:
+        intro.write(landing(root, results, titles, site))
     (site / "_toc.yml").write_text(toc(titles, full))
 
 
