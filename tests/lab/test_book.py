@@ -107,3 +107,12 @@ def test_the_landing_page_has_the_tally_the_headline_figure_where_to_start_and_r
     runs = json.loads((ROOT / "results" / "runs.json").read_text())
     for nb in sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"](notebooks/{nb}.ipynb) | " in intro and f"| {runs[nb]['seconds']:.0f} s |" in intro
+
+
+def test_every_notebook_page_gives_its_run_time_under_its_title(site):
+    runs = json.loads((ROOT / "results" / "runs.json").read_text())
+    for path in sorted((site / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        text = "".join(first["source"])
+        assert "*Quick mode: about " in text and f"`make reproduce NB={path.stem[:2]}`" in text, path.name
+        assert path.stem in runs

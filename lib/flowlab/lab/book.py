@@ -46,19 +46,20 @@ def _is_collapsible(cell: dict) -> bool:
             or "plt.subplots" in source or "save_figure(" in source)
 
 
-def prepare_notebook(src: Path, dst: Path, title_suffix: str = "") -> list[str]:
-    """Copy a notebook for the site: claim anchors, collapsed setup/plot cells, and ``title_suffix``
-    after its title (a full-mode run reads "... (full mode)" in the navigation). Returns its claims."""
+def prepare_notebook(src: Path, dst: Path, title_suffix: str = "", run_time: str = "") -> list[str]:
+    """Copy a notebook for the site: claim anchors, collapsed setup/plot cells, ``title_suffix`` after
+    its title (a full-mode run reads "... (full mode)" in the navigation) and ``run_time`` under it.
+    Returns its claims."""
     nb = json.loads(src.read_text())
     anchored: list[str] = []
-    titled = not title_suffix
+    titled = not (title_suffix or run_time)
     for i, cell in enumerate(nb["cells"]):
         cell.setdefault("id", f"cell-{i}")  # nbformat 4.5 wants ids; stable ones keep the site deterministic
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"])
             if not titled and text.lstrip().startswith("#"):
                 first, _, rest = text.lstrip().partition("\n")
-                text, titled = first + title_suffix + "\n" + rest, True
+                text, titled = first + title_suffix + "\n" + (f"\n*{run_time}*\n" if run_time else "") + rest, True
                 cell["source"] = [text]
             new = [c for c in CLAIM_QUOTE.findall(text) if c not in anchored]
             if new:
@@ -203,6 +204,19 @@ def landing(root: Path, results: dict[str, dict], titles: dict[str, str], site: 
     return "\n".join(lines) + "\n"
 
 
+def _run_time(root: Path, nb: str, mode: str) -> str:
+    """``Quick mode: about 2 min on 2 CPU cores (make reproduce NB=03).``, from the last run's ``runs.json``."""
+    path = root / "results" / ("" if mode == "quick" else mode) / "runs.json"
+    run = json.loads(path.read_text()).get(nb) if path.is_file() else None
+    if run is None:
+        return ""
+    seconds = run["seconds"]
+    took = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    where = f"{run['cpus']} CPU cores" + (f" and a {run['gpu']}" if run.get("gpu") else "")
+    flag = "" if mode == "quick" else f"MODE={mode} "
+    return f"{mode.capitalize()} mode: about {took} on {where} (`make reproduce {flag}NB={nb[:2]}`)."
+
+
 def assemble(root: Path, site: Path) -> None:
     shutil.rmtree(site, ignore_errors=True)
     shutil.copytree(root / "book", site)
@@ -210,7 +224,8 @@ def assemble(root: Path, site: Path) -> None:
     (site / "notebooks").mkdir()
     titles, anchors = {}, {}
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        anchors["notebooks/" + path.stem] = set(prepare_notebook(path, site / "notebooks" / path.name))
+        anchors["notebooks/" + path.stem] = set(prepare_notebook(path, site / "notebooks" / path.name,
+                                                                 run_time=_run_time(root, path.stem, "quick")))
         titles[path.stem] = _title(json.loads(path.read_text()), path.stem)
     full_results = load_results(root / "results" / "full") if (root / "results" / "full").is_dir() else {}
     full = tuple(nb for nb in full_results if (root / "notebooks" / "full" / f"{nb}.ipynb").is_file())
@@ -218,7 +233,8 @@ def assemble(root: Path, site: Path) -> None:
     for nb in full:
         anchors["notebooks/full/" + nb] = set(prepare_notebook(root / "notebooks" / "full" / f"{nb}.ipynb",
                                                                site / "notebooks" / "full" / f"{nb}.ipynb",
-                                                               title_suffix=" (full mode)"))
+                                                               title_suffix=" (full mode)",
+                                                               run_time=_run_time(root, nb, "full")))
     results = load_results(root / "results")
     (site / "claims.md").write_text(claims_page(results, anchors) + "\n"
                                     + full_mode_section({nb: full_results[nb] for nb in full}, anchors,
