@@ -118,7 +118,7 @@ def test_check_rows_counts_every_value_and_names_the_rows_outside(tmp_path, monk
                     tolerance=3.0, why="test band")
     out = capsys.readouterr().out
     first = out.splitlines()[0]
-    assert first.startswith("✗ C01 z-scores per setup: 5/6 within 0 ± 3") and len(first) <= 100
+    assert first.startswith("✗ C01 z-scores per setup: 5/6 within 0 ± 3")
     assert "outside: b" in out
     entry = book.records["C01"]["checks"][0]
     assert entry["passed"] is False and entry["measured"] == -3.5 and entry["failed_rows"] == ["b"]
@@ -242,3 +242,16 @@ def test_stat_claims_carry_a_nominal_and_a_measured_rate(spec):
         # a correct method's failures over the seeds are Binomial(runs, rate): far more flags a real problem
         from scipy import stats
         assert failed <= stats.binom.ppf(0.999, runs, spec.false_alarm), (spec.id, failed, runs)
+
+
+def test_expected_values_read_as_what_they_are():
+    from flowlab.lab.report import bracket, check_line
+
+    assert bracket(0.5, 1e-12) == "[0.5 ± 1e-12]"
+    assert bracket("> 0", 0.00697) == "[> 0, margin 0.007]" and bracket("Var_R < Var_G", 0.0) == "[Var_R < Var_G]"
+    assert bracket([1, 1, 1, 1, 1, 1], 0) == "[= [1, 1, 1, …, 1]]"
+    grows = {"0.5": False, "1.0": False, "2.1": True, "2.5": True}
+    assert bracket(grows, 0.0) == "[= {0.5: False, 1.0: False, …, 2.5: True}]"
+    assert bracket(4, None) == "[4]"
+    long_name = "a check whose name is much longer than any terminal line of a hundred characters, kept whole"
+    assert long_name in check_line(True, "C01", long_name, 0.1, 0.0, 1.0)

@@ -11,7 +11,6 @@ import html
 import math
 from typing import Any, Sequence
 
-LINE = 100  # no check line is longer: the why stays in the results file (printed on failure)
 MARK = {True: "✓", False: "✗"}
 MARK_COLUMN = "in band"
 
@@ -25,19 +24,23 @@ def short(value: Any, digits: int = 4) -> str:
             return f"{value:g}"
         return f"{value:.{digits}g}"
     if isinstance(value, (list, tuple)):
-        if all(isinstance(v, (int, float)) for v in value):
-            shown = [short(v, 3) for v in value]
-            return "[" + ", ".join(shown if len(shown) <= 4 else shown[:3] + ["…", shown[-1]]) + "]"
-        return f"[{len(value)} values]"
+        shown = [short(v, 3) for v in value]
+        return "[" + ", ".join(shown if len(shown) <= 4 else shown[:3] + ["…", shown[-1]]) + "]"
     if isinstance(value, dict):
-        return f"{{{len(value)} entries}}"
+        shown = [f"{k}: {short(v, 3)}" for k, v in value.items()]
+        return "{" + ", ".join(shown if len(shown) <= 3 else shown[:2] + ["…", shown[-1]]) + "}"
     return str(value)
 
 
 def bracket(expected: Any, tolerance: Any) -> str:
-    """``[expected ± tolerance]``, or ``[expected]`` for an inequality or exact count."""
+    """``[expected ± tolerance]``; ``[= expected]`` for an exact match, ``[> 0, margin 0.007]`` for an
+    inequality (its tolerance the margin it must clear), ``[expected]`` without a tolerance."""
     if tolerance is None:
         return f"[{short(expected)}]"
+    if isinstance(expected, str):
+        return f"[{expected}, margin {short(tolerance, 2)}]" if tolerance else f"[{expected}]"
+    if tolerance == 0:
+        return f"[= {short(expected)}]"
     return f"[{short(expected)} ± {short(tolerance, 2)}]"
 
 
@@ -45,27 +48,23 @@ def fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
+# A check's line is never cut: what was checked is read whole (terminals and the book wrap the line).
 def check_line(passed: bool, claim_id: str, what: str, measured: Any, expected: Any, tolerance: Any) -> str:
-    """``✓ C08 LU log-det vs slogdet  3e-16  [0 ± 1e-12]``, at most :data:`LINE` characters."""
-    tail = f"  {short(measured)}  {bracket(expected, tolerance)}"
-    head = f"{MARK[bool(passed)]} {claim_id} "
-    return head + fit(what, LINE - len(head) - len(tail)) + tail
+    """``✓ C08 LU log-det vs slogdet  3e-16  [0 ± 1e-12]``."""
+    return f"{MARK[bool(passed)]} {claim_id} {what}  {short(measured)}  {bracket(expected, tolerance)}"
 
 
 def rows_line(passed: bool, claim_id: str, what: str, within: str, expected: Any, tolerance: Any) -> str:
-    """``✓ C29 mean and variance z-scores per setup: 16/16 within 0 ± 3.42``, at most :data:`LINE`."""
-    tail = f": {within} within {short(expected)} ± {short(tolerance, 3)}"
-    head = f"{MARK[bool(passed)]} {claim_id} "
-    return head + fit(what, LINE - len(head) - len(tail)) + tail
+    """``✓ C29 mean and variance z-scores per setup: 16/16 within 0 ± 3.42``."""
+    return f"{MARK[bool(passed)]} {claim_id} {what}: {within} within {short(expected)} ± {short(tolerance, 3)}"
 
 
 OUTCOME_MARK = {"reproduced": "✓", "contradicted": "✗", "inconclusive at this scale": "○"}
 
 
 def order_line(outcome: str, claim_id: str, what: str) -> str:
-    """``✓ C11 1x1 conv beats reverse — reproduced``, at most :data:`LINE` characters (the outcome whole)."""
-    head = f"{OUTCOME_MARK[outcome]} {claim_id} "
-    return head + fit(what, LINE - len(head) - len(outcome) - 3) + " — " + outcome
+    """``✓ C11 1x1 conv beats reverse — reproduced``."""
+    return f"{OUTCOME_MARK[outcome]} {claim_id} {what} — {outcome}"
 
 
 def rows_of(measured: Any) -> list[dict] | None:
