@@ -1070,12 +1070,16 @@ row("fit", "count_value", lambda: _fit(checkpoint_every=-1), label="checkpoint_e
 row("fit", "dtype", lambda: _fit(generators=[None]), TypeError, label="generators")
 
 
-def _fit_images(**kw):
-    model = multiscale_model((1, 4, 4), 1, 1, 4, logit_alpha=0.05, generator=g())
-    args = dict(model=model, train=_pix(6, 1, 4, 4, hi=17), test=_pix(2, 1, 4, 4, hi=17), levels=17, steps=1,
-                batch_size=2, lr=1e-3, generator=g(), progress=False)
+def _fit_images(ensemble=False, **kw):
+    """fit_image_flow, or fit_image_flow_ensemble on two copies, on tiny valid inputs that ``kw`` replaces."""
+    def tiny():
+        return multiscale_model((1, 4, 4), 1, 1, 4, logit_alpha=0.05, generator=g())
+
+    args = dict(train=_pix(6, 1, 4, 4, hi=17), test=_pix(2, 1, 4, 4, hi=17), levels=17, steps=1, batch_size=2,
+                lr=1e-3, progress=False)
+    args.update(dict(models=[tiny(), tiny()], generators=[g(), g()]) if ensemble else dict(model=tiny(), generator=g()))
     args.update(kw)
-    return fit_image_flow(**args)
+    return (fit_image_flow_ensemble if ensemble else fit_image_flow)(**args)
 
 
 FI = "fit_image_flow"
@@ -1092,11 +1096,7 @@ row(FI, "dtype", lambda: _fit_images(model=ElementwiseAffine(2)), TypeError, lab
 
 
 def _fit_ensemble(**kw):
-    models = [multiscale_model((1, 4, 4), 1, 1, 4, logit_alpha=0.05, generator=g()) for _ in range(2)]
-    args = dict(models=models, train=_pix(6, 1, 4, 4, hi=17), test=_pix(2, 1, 4, 4, hi=17), levels=17, steps=1,
-                batch_size=2, lr=1e-3, generators=[g(), g()], progress=False)
-    args.update(kw)
-    return fit_image_flow_ensemble(**args)
+    return _fit_images(ensemble=True, **kw)
 
 
 FE = "fit_image_flow_ensemble"
