@@ -23,8 +23,13 @@ import torch
 from timing import interleaved, row, time_call
 
 
-def _train_step(model_log_prob, params, x):
-    opt = torch.optim.Adam(params, lr=1e-5)  # tiny lr: the field barely moves over the repeats
+def _train_step(model_log_prob, params, x, ours: bool = False):
+    """A step as each side's user takes it: ours with ``flowlab.train.fit``'s fused Adam, zuko's with the
+    plain ``torch.optim.Adam`` of its documentation."""
+    from flowlab.train.loop import adam
+
+    # tiny lr: the field barely moves over the repeats
+    opt = adam(params, 1e-5) if ours else torch.optim.Adam(params, lr=1e-5)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -57,7 +62,7 @@ def run(quick: bool) -> list[dict]:
                       method="dopri5", rtol=1e-5, atol=1e-6, adjoint=adjoint, adjoint_norm=norm or "seminorm")
             model = FlowModel(cnf, StandardNormal(2))
             with CallCounter(cnf.field) as field_calls:
-                ours_s, peer_s = interleaved(_train_step(model.log_prob, list(model.parameters()), x), peer_step,
+                ours_s, peer_s = interleaved(_train_step(model.log_prob, list(model.parameters()), x, True), peer_step,
                                              repeats=repeats, warmup=1)
             nfe_per_step = field_calls.count / (repeats + 1)
             how = {None: "backprop", "seminorm": "adjoint", "full": "adjoint, full norm"}[norm]

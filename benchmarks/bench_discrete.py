@@ -12,7 +12,8 @@ Equal architectures on both sides, built layer for layer:
   (plain masked MLP: no residual blocks, no batch norm) with reverse permutations between layers.
 
 Timed: ``log_prob`` of a batch (no grad) and one training step (``log_prob`` -> mean NLL -> backward ->
-Adam step); and our MAF step with its loss compiled by ``torch.compile`` against zuko's eager one.
+Adam step: ours is ``flowlab.train.fit``'s fused Adam, the peer's the plain one its documentation
+uses); and our MAF step with its loss compiled by ``torch.compile`` against zuko's eager one.
 Ours and the peer alternate within one loop (``timing.interleaved``); the ratio is the median of the
 round-by-round ratios, with its quartiles. Same thread count, float32, CPU.
 """
@@ -26,8 +27,13 @@ import torch
 from timing import interleaved, row
 
 
-def _train_step(params, nll):
-    opt = torch.optim.Adam(params, lr=1e-4)  # tiny lr: the models stay put over the repeats
+def _train_step(params, nll, ours: bool = False):
+    """One step as each side's user takes it: ours as ``flowlab.train.fit`` does (its fused Adam), the
+    peer's with the plain ``torch.optim.Adam`` its documentation trains with."""
+    from flowlab.train.loop import adam
+
+    # tiny lr: the models stay put over the repeats
+    opt = adam(params, 1e-4) if ours else torch.optim.Adam(params, lr=1e-4)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -40,7 +46,7 @@ def _train_step(params, nll):
 
 def _pair(name, ours_log_prob, ours_params, peer, peer_log_prob, peer_params, x, repeats, **extra):
     rows = []
-    ours_step = _train_step(ours_params, lambda: -ours_log_prob(x).mean())
+    ours_step = _train_step(ours_params, lambda: -ours_log_prob(x).mean(), ours=True)
     peer_step = _train_step(peer_params, lambda: -peer_log_prob(x).mean())
     # One training step each first: the allocator settles after the first large backward, and
     # without this whichever model is timed first pays for it (~2x on its log_prob).
@@ -148,7 +154,7 @@ def _compiled_step(ours, peer, x, repeats, **extra) -> dict:
             return -ours.log_prob(v).mean()
 
     compiled = torch.compile(nll)
-    ours_step = _train_step(list(ours.parameters()), lambda: compiled(x))
+    ours_step = _train_step(list(ours.parameters()), lambda: compiled(x), ours=True)
     peer_step = _train_step(list(peer.parameters()), lambda: -peer().log_prob(x).mean())
     start = time.perf_counter()
     ours_step()  # compiles

@@ -157,13 +157,14 @@ from flowlab.ode import (
 from flowlab.train import (
     fit,
     fit_image_flow,
-    fit_image_flow_ensemble,
     fit_reverse_kl_cnf_ensemble,
     fit_reverse_kl_ensemble,
     kl_to_target,
     nll_loss,
+    run_experiment,
     seed_everything,
 )
+from flowlab.train.ensemble import fit_image_flow_ensemble
 
 PACKAGES = {"flowlab.flows": fflows, "flowlab.estimators": fest, "flowlab.data": fdata,
             "flowlab.measure": fmeasure, "flowlab.ode": fode, "flowlab.nn": fnn, "flowlab.train": ftrain,
@@ -1099,6 +1100,13 @@ def _fit_ensemble(**kw):
     return _fit_images(ensemble=True, **kw)
 
 
+row("run_experiment", "count_value", lambda: run_experiment("C11", steps=0), label="steps")
+row("run_experiment", "count_type", lambda: run_experiment("C11", seeds=2.0), TypeError, label="seeds")
+row("run_experiment", "count_value", lambda: run_experiment("C11", seed=-1), label="seed")
+row("run_experiment", "dtype", lambda: run_experiment("C99"), label="name")
+row("run_experiment", "dtype", lambda: run_experiment("C11", mode="fast"), label="mode")
+# functions a submodule exports (not a face) that check their own inputs, with the rows of their boundary
+BUILDING_BLOCKS = {"fit_image_flow_ensemble": "flowlab.train.ensemble's; run_experiment trains through it"}
 FE = "fit_image_flow_ensemble"
 row(FE, "empty", lambda: _fit_ensemble(train=_pix(0, 1, 4, 4)), label="train")
 row(FE, "dtype", lambda: _fit_ensemble(train=torch.rand(6, 1, 4, 4)), label="train-fractional")
@@ -1286,6 +1294,8 @@ row("LinearGaussian", "shape", lambda: fmodels.LinearGaussian(_lgw, _lgb, 1.0).l
 row("LinearGaussian", "count_value", lambda: fmodels.LinearGaussian(_lgw, _lgb, 1.0).elbo(
     torch.zeros(3, 4, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64),
     -torch.ones(3, 2, dtype=torch.float64)), who=r"LinearGaussian\.elbo", label="q_var")
+row("LinearGaussian", "dtype", lambda: fmodels.LinearGaussian(_lgw, _lgb, 1.0).log_joint(
+    torch.zeros(3, 4), torch.zeros(2, 3, 2)), TypeError, who=r"LinearGaussian\.log_joint", label="x")
 _gq = torch.zeros(3, 2, dtype=torch.float64)
 _gv = torch.ones(3, 2, dtype=torch.float64)
 _gc = torch.eye(2, dtype=torch.float64)
@@ -1649,7 +1659,8 @@ def test_every_public_name_has_rows_or_a_reasoned_skip():
         assert not double, f"names both skipped and tested: {double}"
     names = {name for _, name in _public_names()}
     layers = {layer.name for layer in LAYERS}  # every Flow layer's generated rows, public or a building block
-    assert {r.name for r in ROWS} <= names | layers, sorted({r.name for r in ROWS} - names - layers)
+    blocks = set(BUILDING_BLOCKS)
+    assert {r.name for r in ROWS} <= names | layers | blocks, sorted({r.name for r in ROWS} - names - layers - blocks)
     assert {n for n, _ in SKIPPED_CASES} <= names
 
 

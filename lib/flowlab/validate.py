@@ -259,9 +259,12 @@ def _contract(check, label: str, base=object, optional: bool = False, per_call: 
 
 def _check_dims(x, dims: tuple[str, ...], positive: bool, name: str, who: str, call: dict) -> Tensor:
     check_tensor(x, f"{who} (its {name})", nonempty=False)
-    first, like = call.setdefault("", (name, x))
-    if x.dtype != like.dtype:
-        raise TypeError(f"{who}: {name} is {x.dtype} but {first} is {like.dtype}; pass them in one dtype")
+    first, dtype = call.setdefault("", (name, x.dtype))
+    own = getattr(call.get("self"), "dtype", None)  # a method's own dtype (LinearGaussian's weight's)
+    if isinstance(own, torch.dtype):
+        first, dtype = f"the {type(call['self']).__name__}", own
+    if x.dtype != dtype:
+        raise TypeError(f"{who}: {name} is {x.dtype} but {first} is {dtype}; pass them in one dtype")
     named = dims[1:] if dims[0] == "..." else dims
     lead = x.dim() - len(named)
     sizes = [("...", tuple(x.shape[:lead]))] * (named is not dims) + list(zip(named, x.shape[lead:]))
@@ -279,7 +282,8 @@ def Shape(dims: str, positive: bool = False):  # noqa: N802
     """A finite floating tensor of shape ``dims``, its sizes named as jaxtyping names them (``Shape("B k")``,
     ``"k k"``, ``"... d"``: ``...`` any leading dimensions): one name is one size >= 1 in every argument of
     the call (a method's int attribute of that name fixes it), and all of them share the first one's dtype
-    (torch itself names a mix of devices); ``positive``: every entry > 0 (a variance)."""
+    (or the method's own ``dtype`` attribute; torch itself names a mix of devices); ``positive``: every
+    entry > 0 (a variance)."""
     names = tuple(dims.split())
     return _contract(lambda v, name, who, call: _check_dims(v, names, positive, name, who, call),
                      f"Shape[{dims}]{' > 0' if positive else ''}", Tensor, per_call=True)

@@ -56,3 +56,34 @@ def test_bad_arguments():
         fit(model, loss, data, steps=-1)
     with pytest.raises(ValueError, match="scalar"):
         fit(model, lambda b: model(b[0]), data, steps=1, progress=False)
+
+
+def test_a_vector_of_losses_steps_on_their_sum_and_records_each():
+    model, loss, data = regression_problem(3)
+    twin, twin_loss, _ = regression_problem(3)
+    twin.load_state_dict(model.state_dict())
+    summed = fit(model, lambda b: loss(b) + 2 * loss(b), data, steps=5, lr=0.05, progress=False)
+    parts = fit(twin, lambda b: torch.stack([twin_loss(b), 2 * twin_loss(b)]), data, steps=5, lr=0.05,
+                progress=False)
+    assert all(len(p) == 2 and p[1] == pytest.approx(2 * p[0]) for p in parts.losses)
+    assert [sum(p) for p in parts.losses] == pytest.approx(summed.losses, rel=1e-6)
+    assert torch.allclose(model.weight, twin.weight, rtol=1e-6)
+
+
+def test_a_resume_with_other_generators_is_refused(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    model, loss, data = regression_problem(4)
+    gens = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)]
+
+    calls = iter(range(1, 100))
+
+    def dies_at_step_4(batch):
+        if next(calls) == 4:
+            raise KeyboardInterrupt
+        return loss(batch)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, dies_at_step_4, data, steps=6, checkpoint=ckpt, checkpoint_every=2, generators=gens,
+            progress=False)
+    with pytest.raises(ValueError, match="saved mid-run with 2 generators' states, but 1 were passed"):
+        fit(model, loss, data, steps=6, checkpoint=ckpt, checkpoint_every=2, generators=gens[:1], progress=False)

@@ -39,6 +39,9 @@ from flowlab.lab.specs import (
     stat,
 )
 from flowlab.measure.orders import CONTRADICTED, INCONCLUSIVE, REPRODUCED
+from flowlab.train.experiments import EXPERIMENTS
+
+_C11 = EXPERIMENTS["C11"]
 
 # the false-alarm text of a claim checked by a one-sided test of a trend (a rate bounds only a false pass)
 ONE_SIDED_POWER = ("a one-sided 1% t-test bounds a false pass; a true claim fails only for want of power: "
@@ -86,11 +89,12 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   quick=REPRODUCED),
         )),
     Notebook("03_glow_vs_realnvp", DISCRETE,
-        params=dict(
-            dataset=Param("digits", "mnist5k", "digits, mnist5k, mnist or cifar10 (the last two read your own files)",
+        params=dict(  # the defaults of python -m flowlab.train C11, which trains this notebook's sweep
+            dataset=Param(_C11.quick.dataset, _C11.full.dataset,
+                          "digits, mnist5k, mnist or cifar10 (the last two read your own files)",
                           choices=("digits", "mnist5k", "mnist", "cifar10")),
-            steps=Param(300, 6000, 'training steps per run'),
-            seeds=Param(3, 3, 'seeds per variant'),
+            steps=Param(_C11.quick.steps, _C11.full.steps, 'training steps per run'),
+            seeds=Param(_C11.quick.seeds, _C11.full.seeds, 'seeds per variant'),
         ),
         claims=(
             exact('C08',

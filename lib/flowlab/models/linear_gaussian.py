@@ -51,6 +51,7 @@ class LinearGaussian:
     def __init__(self, weight: Shape("d k"), bias: Shape("d"), noise_std: Positive):
         self.weight, self.bias, self.noise_std = weight, bias, noise_std
         self.d, self.k = weight.shape
+        self.dtype = weight.dtype  # Shape checks every method's tensors against it
         eye = torch.eye(self.k, dtype=weight.dtype)
         self.precision = eye + weight.T @ weight / self.noise_std ** 2   # of p(z|x), the same for every x
         self.covariance = torch.linalg.inv(self.precision)
@@ -61,7 +62,6 @@ class LinearGaussian:
     @checked
     def log_joint(self, x: Shape("B d"), z: Shape("S B k")) -> Tensor:
         """:math:`\\log p(x, z)` for ``x`` [B, d] and ``z`` [S, B, k]; returns [S, B]."""
-        self._x(x, "LinearGaussian.log_joint")
         resid = x - z @ self.weight.T - self.bias
         s2 = self.noise_std ** 2
         log_lik = -0.5 * ((resid * resid).sum(-1) / s2 + self.d * (LOG_2PI + math.log(s2)))
@@ -83,7 +83,6 @@ class LinearGaussian:
     def elbo(self, x: Shape("B d"), q_mean: Shape("B k"), q_var: Shape("B k", positive=True)) -> Tensor:
         """The exact ELBO [B] of :math:`q = N(\\mu, \\mathrm{diag}\\,v)`: expected log-likelihood, minus
         the expected log prior, plus the entropy, all in closed form."""
-        self._x(x, "LinearGaussian.elbo")
         s2 = self.noise_std ** 2
         resid = x - q_mean @ self.weight.T - self.bias
         spread = q_var @ (self.weight * self.weight).sum(0)           # tr(W diag(v) W^T)

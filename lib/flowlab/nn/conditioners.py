@@ -3,6 +3,7 @@ layer starts at zero so that a fresh coupling is the identity. Inner networks: t
 models that build them validate the sizes."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus, "tanh": nn.Tanh, "elu": nn.ELU, "swish": nn.SiLU}
@@ -28,6 +29,12 @@ class MLP(nn.Sequential):
         super().__init__(*mods, _zero(last) if zero_last else last)
 
 
+def _in_place(activation: type[nn.Module]) -> nn.Module:
+    """The activation computing in place where it can: after a convolution, whose backward does not
+    need its output, that saves a pass over the largest tensors of the step."""
+    return activation(inplace=True) if activation in (nn.ReLU, nn.ELU, nn.SiLU) else activation()
+
+
 class ConvNet(nn.Sequential):
     """3x3 conv -> 1x1 conv -> 3x3 conv (RealNVP/Glow's ``NN()``); the last conv starts at zero."""
 
@@ -35,5 +42,13 @@ class ConvNet(nn.Sequential):
                  activation: type[nn.Module] = nn.ReLU):
         # The last layer is built first so that a seeded model draws the same weights as it always has.
         last = _zero(nn.Conv2d(hidden, out_channels, 3, padding=1))
-        super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), activation(),
-                         nn.Conv2d(hidden, hidden, 1), activation(), last)
+        super().__init__(nn.Conv2d(in_channels, hidden, 3, padding=1), _in_place(activation),
+                         nn.Conv2d(hidden, hidden, 1), _in_place(activation), last)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        # oneDNN's CPU convolutions, forward and backward, run ~20% faster on channels-last (NHWC) data;
+        # a vmapped ensemble's copies (batched tensors) cannot take a memory format
+        if not torch._C._functorch.is_batchedtensor(x):
+            x = x.contiguous(memory_format=torch.channels_last)
+        return super().forward(x)

@@ -51,11 +51,14 @@ def _split_buffers(models: list) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), train: Tensor, test: Tensor, levels: int,
                             *, steps: Count, batch_size: Count, lr: Positive, generators: ItemsOf(SeededRng),
                             eval_every: Count0 = 0, device: str = "cpu", desc: str = "ensemble",
-                            progress: bool = True) -> list[tuple[History, float]]:
+                            progress: bool = True, checkpoint=None, checkpoint_every: Count0 = 0,
+                            config: dict | None = None) -> list[tuple[History, float]]:
     """:func:`~flowlab.train.fit_image_flow` for copies of one architecture at once (module docstring):
     copy ``i`` is ``models[i]`` trained on draws from ``generators[i]``; returns its ``(history, test_bpd)``
     for each, the trained weights loaded back into ``models``. No gradient clipping: a clip of the summed
-    loss's gradient would couple the copies."""
+    loss's gradient would couple the copies. ``checkpoint`` and ``checkpoint_every`` are
+    :func:`~flowlab.train.fit`'s: the stacked copies are cached there when done and resume mid-run, keyed
+    by the settings and ``config`` (name there what else defines the run: the architecture, the seeds)."""
     who = "fit_image_flow_ensemble"
     check_pixels(train, levels, f"{who} (its train images)")
     check_pixels(test, levels, f"{who} (its test images)")
@@ -75,15 +78,12 @@ def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), trai
     stacked_buffers, shared = _split_buffers(wrapped)
     skeleton = copy.deepcopy(wrapped[0]).to("meta")
     stacked = _StackedParameters(params)
-    losses: list[Tensor] = []
 
     def copy_loss(p, b, y):
         return bits_per_dim(functional_call(skeleton, {**p, **b, **shared}, (y,)), dims, levels).mean()
 
     def loss_fn(_):
-        per_copy = vmap(copy_loss)(stacked.as_dict(), stacked_buffers, torch.stack([draw(g) for g in generators]))
-        losses.append(per_copy.detach())
-        return per_copy.sum()
+        return vmap(copy_loss)(stacked.as_dict(), stacked_buffers, torch.stack([draw(g) for g in generators]))
 
     def copy_state(i: int) -> dict[str, Tensor]:
         return {**{n: v[i] for n, v in stacked.as_dict().items()}, **{n: v[i] for n, v in stacked_buffers.items()},
@@ -94,7 +94,10 @@ def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), trai
                                                    tests[i], levels) for i in range(len(models))}
 
     history = fit(stacked, loss_fn, lambda step: step, steps=steps, lr=lr, desc=desc, progress=progress,
-                  eval_fn=test_bpds, eval_every=eval_every or steps)
+                  eval_fn=test_bpds, eval_every=eval_every or steps, checkpoint=checkpoint,
+                  checkpoint_every=checkpoint_every, generators=generators,
+                  config={"levels": levels, "batch_size": batch_size, "eval_every": eval_every, "copies": len(models),
+                          **(config or {})})
     out = []
     with torch.no_grad():
         for i, model in enumerate(wrapped):
@@ -102,5 +105,6 @@ def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), trai
             for name, value in copy_state(i).items():
                 own[name].copy_(value)
             evals = {"test_bpd": history.evals[f"test_bpd/{i}"]}
-            out.append((History(history.steps, [v[i].item() for v in losses], evals), evals["test_bpd"][-1][1]))
+            out.append((History(history.steps, [v[i] for v in history.losses], evals, history.from_cache),
+                        evals["test_bpd"][-1][1]))
     return out
