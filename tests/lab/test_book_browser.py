@@ -147,3 +147,26 @@ def test_nothing_a_reader_needs_overflows_at_1280_px(site, browser):
             page.screenshot(path=str(screens / f"1280_{name.replace('/', '_')}.png"), full_page=False)
         page.close()
     assert not overflowing, f"outputs or tables wider than their page at 1280 px: {overflowing}"
+
+
+def test_a_shrunk_figure_opens_at_full_size_on_a_click(site, browser):
+    base, _ = site
+    outside: list[str] = []
+    page = open_page(browser, f"{base}/notebooks/03_glow_vs_realnvp.html", outside)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(200)
+    shrink = page.evaluate("[...document.querySelectorAll('div.cell_output img')]"
+                           ".map(i => i.naturalWidth / i.clientWidth)")
+    assert shrink and page.locator("div.cell_output img.zoomable").count() == len(shrink)
+    most = max(range(len(shrink)), key=shrink.__getitem__)
+    assert shrink[most] > 1.5, f"no figure of notebook 03 is shrunk at 1280 px: {shrink}"  # 03_ablation is 2x
+    small = page.locator("div.cell_output img").nth(most)
+    small.scroll_into_view_if_needed()
+    small.click()
+    shown = page.evaluate("(() => { const o = document.querySelector('.flowlab-zoom.open img');"
+                          " return o ? [o.clientWidth, o.naturalWidth] : null; })()")
+    assert shown is not None and shown[0] == shown[1], f"the enlarged figure is not at its own size: {shown}"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.querySelector('.flowlab-zoom.open')") is None
+    page.close()
+    assert not outside
