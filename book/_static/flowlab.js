@@ -1,23 +1,25 @@
-// Click a figure to see it at full size: the wide ones (03_ablation is over 2,000 px) are shrunk to the
-// content column. A click on the enlarged figure, or Escape, closes it. No library, nothing fetched.
+// Click a figure to see it at full size: the wide ones are shrunk to the content column. A click on the
+// enlarged figure, or Escape, closes it. No library, nothing fetched; the enlarged copy exists only while
+// it is open (an empty image would count as one that failed to load).
 document.addEventListener("DOMContentLoaded", () => {
-  const overlay = document.createElement("div");
-  overlay.className = "flowlab-zoom";
-  overlay.setAttribute("role", "dialog");
-  overlay.setAttribute("aria-label", "figure at full size (click or Escape to close)");
-  const big = document.createElement("img");
-  overlay.appendChild(big);
-  document.body.appendChild(overlay);
-  const close = () => overlay.classList.remove("open");
-  overlay.addEventListener("click", close);
+  let overlay = null;
+  const close = () => { if (overlay) { overlay.remove(); overlay = null; } };
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
-  document.querySelectorAll("div.cell_output img, article img.flowlab-figure").forEach((img) => {
+  document.querySelectorAll("div.cell_output img").forEach((img) => {
     img.classList.add("zoomable");
     img.title = img.title || "click to enlarge";
     img.addEventListener("click", () => {
+      close();
+      overlay = document.createElement("div");
+      overlay.className = "flowlab-zoom open";
+      overlay.setAttribute("role", "dialog");
+      overlay.setAttribute("aria-label", "figure at full size (click or Escape to close)");
+      const big = document.createElement("img");
       big.src = img.currentSrc || img.src;
       big.alt = img.alt || "figure";
-      overlay.classList.add("open");
+      overlay.appendChild(big);
+      overlay.addEventListener("click", close);
+      document.body.appendChild(overlay);
     });
   });
 });
