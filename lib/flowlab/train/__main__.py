@@ -11,12 +11,14 @@ interruption, a run resumes at its last checkpoint; called again when finished, 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 
 import torch
 
 from flowlab.data.images import load_images
+from flowlab.train.distributed import leave
 from flowlab.train.experiments import EXPERIMENTS, default_directory, run_experiment
 
 
@@ -45,9 +47,14 @@ def main(argv: list[str] | None = None) -> int:
                             dataset=args.dataset, steps=args.steps, seeds=args.seeds)
     directory = args.directory or default_directory(args.experiment, args.mode, settings, args.seed)
     every = args.checkpoint_every or max(1, settings.steps // 20)
-    runs, record = run_experiment(args.experiment, mode=args.mode, dataset=args.dataset, steps=args.steps,
-                                  seeds=args.seeds, seed=args.seed, device=args.device, directory=directory,
-                                  checkpoint_every=every)
+    try:
+        runs, record = run_experiment(args.experiment, mode=args.mode, dataset=args.dataset, steps=args.steps,
+                                      seeds=args.seeds, seed=args.seed, device=args.device, directory=directory,
+                                      checkpoint_every=every)
+    finally:
+        leave()  # torchrun's process group, when there is one
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 reports for the group
     print(f"{args.experiment} ({args.mode}, {settings.dataset}, {settings.steps} steps x {settings.seeds} seeds): "
           f"{record['seconds']:.0f} s on {record['device']} x {record['ranks']} process(es); test bits/dim:")
     for permutation, coupling in exp.variants:
