@@ -75,9 +75,9 @@ def test_torchrun_spreads_the_variants_over_two_ranks_with_the_same_results(whol
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     record = json.loads((tmp_path / "results.json").read_text())
     assert record["ranks"] == 2 and record["runs"].keys() == _numbers(whole).keys()
-    for key, numbers in _numbers(whole).items():
-        assert record["runs"][key]["bpd"] == pytest.approx(numbers["bpd"], rel=1e-6), key
-        assert record["runs"][key]["history"]["losses"] == pytest.approx(numbers["history"]["losses"], rel=1e-6)
+    for key, numbers in _numbers(whole).items():  # one thread a process, the same kernels: equal, not close
+        assert record["runs"][key]["bpd"] == numbers["bpd"], key
+        assert record["runs"][key]["history"] == numbers["history"], key
 
 
 def test_the_scale_names_its_folder_and_refuses_unknown_experiments():
