@@ -17,7 +17,7 @@ READY := $(VENV)/.flowlab-ready
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make reproduce [MODE=quick|full] [NB=03] [PARAMS='steps=200']  run notebooks, regenerate outputs"
+	@echo "make reproduce [MODE=quick|full] [NB=03] [PARAMS='steps=200'] [JOBS=2]  run notebooks, regenerate outputs"
 	@echo "make calibrate [NB=03] [SEEDS=0-9] [FLOAT_PATH=default] [JOBS=2]  verdict stability over seeds (then: python -m flowlab.lab.calibrate --report)"
 	@echo "make test                                                      lint, library, claims and notebook tests"
 	@echo "make bench                                                     speed against zuko/nflows/normflows"
@@ -35,7 +35,8 @@ $(READY): pyproject.toml Makefile
 	touch $@
 
 reproduce: $(READY)
-	$(PY) -m flowlab.lab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p))
+	$(PY) -m flowlab.lab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p)) \
+	  $(if $(JOBS),--jobs $(JOBS))
 
 # Each order claim's verdict over seed sets and float paths, before it is pinned (resumable; see --report).
 calibrate: $(READY)
@@ -49,18 +50,25 @@ lint: $(READY)
 	$(VENV)/bin/ruff check lib tests benchmarks
 
 test-lib: $(READY)
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	$(PY) -m pytest tests -q -p no:cacheprovider -n auto --maxprocesses 4
 
 # nbval re-executes every notebook and compares the verdict cells; the fresh results it writes go to
 # build/nbval (not over the committed ones) and are then put through the same claims test.
 # NBVAL_CPU_CAPABILITY=default runs it on ATen's non-vectorised kernels, another float path than the
 # references' (CI does): a verdict that flips with rounding then fails here, not on a user's machine.
+# The notebooks run side by side (one kernel a core, at most 4, each on one thread as `make reproduce`
+# runs them), except those the manifest lists in SERIAL (timed, or reading another's results), which
+# run one at a time after the rest.
 NBVAL_CPU_CAPABILITY ?=
+NB_SERIAL = $(shell $(PY) -c 'from flowlab.lab.manifest import SERIAL; print(*(f"notebooks/{n}.ipynb" for n in SERIAL))')
+NB_SHARED = $(filter-out $(NB_SERIAL),$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
+NBVAL = $(if $(NBVAL_CPU_CAPABILITY),ATEN_CPU_CAPABILITY=$(NBVAL_CPU_CAPABILITY)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	FLOWLAB_RESULTS_DIR=$(CURDIR)/build/nbval/results FLOWLAB_FIGURES_DIR=$(CURDIR)/build/nbval/figures \
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -q -p no:cacheprovider
 test-notebooks: $(READY)
 	rm -rf build/nbval
-	$(if $(NBVAL_CPU_CAPABILITY),ATEN_CPU_CAPABILITY=$(NBVAL_CPU_CAPABILITY)) \
-	FLOWLAB_RESULTS_DIR=$(CURDIR)/build/nbval/results FLOWLAB_FIGURES_DIR=$(CURDIR)/build/nbval/figures \
-	  $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1800 -q -p no:cacheprovider notebooks/[0-9][0-9]_*.ipynb
+	$(NBVAL) -n auto --maxprocesses 4 --dist loadfile $(NB_SHARED)
+	$(NBVAL) $(NB_SERIAL)
 	FLOWLAB_CHECK_RESULTS=$(CURDIR)/build/nbval/results $(PY) -m pytest tests/lab/test_claims.py -q -p no:cacheprovider
 
 bench: $(READY)

@@ -81,6 +81,54 @@ def test_full_mode_claims_page_shows_how_long_each_notebook_took(repo):
     assert not (repo / "results" / reproduce.RUNS_FILE).exists()
 
 
+def timeline_notebook(stem: str, wait_for: str | None = None, signal: str | None = None, reads: str | None = None):
+    """A notebook that records when it ran (and, in quick mode, its kernel's thread setting); it can wait for
+    a file that another notebook writes (so it passes only if the two run at once) and read another's results."""
+    code = ("import json, os, time\nfrom pathlib import Path\nfrom flowlab.files import write_json_atomic\n"
+            "from flowlab.lab.outputs import results_dir\nroot = Path(os.environ['FLOWLAB_ROOT'])\n"
+            "start = time.time()\n")
+    if signal:
+        code += f"(root / '{signal}').write_text('here')\n"
+    if wait_for:
+        code += (f"while not (root / '{wait_for}').exists():\n"
+                 f"    assert time.time() - start < 120, 'the other notebook never ran beside this one'\n"
+                 f"    time.sleep(0.05)\n")
+    read = f"json.loads((root / 'results' / '{reads}.json').read_text())['end']" if reads else "None"
+    code += (f"time.sleep(0.5)\nwrite_json_atomic(results_dir(mode) / '{stem}.json', {{'notebook': '{stem}', "
+             f"'provenance': {{'mode': mode}}, 'claims': [], 'start': start, 'end': time.time(), 'read': {read}, "
+             f"'threads': os.environ.get('OMP_NUM_THREADS')}})")
+    return [("parameters", 'mode = "quick"\nseed = 0'), (None, code)]
+
+
+def test_notebooks_run_side_by_side_except_the_timed_ones_and_after_what_they_read(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    notebooks = {"01_a": timeline_notebook("01_a", wait_for="b.flag", signal="a.flag"),
+                 "02_b": timeline_notebook("02_b", wait_for="a.flag", signal="b.flag"),
+                 "03_timed": timeline_notebook("03_timed"),
+                 "04_reader": timeline_notebook("04_reader", reads="01_a"),
+                 "05_c": timeline_notebook("05_c")}
+    for stem, cells in notebooks.items():
+        write_notebook(tmp_path / "notebooks" / f"{stem}.ipynb", cells)
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    monkeypatch.setattr(reproduce.manifest, "TIMED", ("03_timed",))
+    monkeypatch.setattr(reproduce.manifest, "DEPENDS_ON", {"04_reader": ("01_a",)})
+    assert reproduce.main(["--jobs", "2"]) == 0  # 01_a and 02_b each wait for the other: both pass only side by side
+    ran = {stem: json.loads((tmp_path / "results" / f"{stem}.json").read_text()) for stem in notebooks}
+    timed = ran["03_timed"]
+    for stem, r in ran.items():
+        assert r["threads"] == "1", f"{stem}: a quick-mode kernel runs on one thread"
+        if stem != "03_timed":
+            assert r["end"] < timed["start"] or r["start"] > timed["end"], f"{stem} ran beside the timed notebook"
+    assert ran["04_reader"]["read"] == ran["01_a"]["end"] and ran["04_reader"]["start"] > ran["01_a"]["end"]
+    runs = json.loads((tmp_path / "results" / reproduce.RUNS_FILE).read_text())
+    assert {r["jobs"] for r in runs.values()} == {2}
+
+
+def test_jobs_must_be_positive(repo):
+    with pytest.raises(SystemExit):
+        reproduce.main(["--jobs", "0"])
+
+
 def git(repo, *args):
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false",
                            *args], cwd=repo, capture_output=True, text=True, timeout=60)
@@ -248,7 +296,7 @@ def test_the_stamp_covers_what_the_calibration_record_says_of_the_notebooks_clai
 
 
 def test_consecutive_prints_become_one_output_box():
-    from flowlab.lab.reproduce import merge_streams
+    from flowlab.lab.executed import merge_streams
 
     outs = [{"output_type": "stream", "name": "stdout", "text": ["a\n"]},
             {"output_type": "stream", "name": "stdout", "text": "b\n"},

@@ -6,7 +6,8 @@ An entry holds what the rest of the companion needs to know of a notebook, each 
 - its **parameters**, each with its quick- and full-mode default: the notebook's ``parameters`` cell
   declares the names (``steps: Optional[int] = None``, what papermill may override) and
   :func:`flowlab.lab.setup` fills a ``None`` with the default of the mode;
-- the notebooks whose results it reads (``depends_on``: the driver runs them first);
+- the notebooks whose results it reads (``depends_on``: the driver runs them first), and whether its
+  claims rest on timings (``timed``: the driver runs it with no other notebook beside it);
 - its **claims**: id, kind, statement and lecture source (``shared/lectures``: lecture file and slide
   heading). The notebook quotes each statement word for word (``> **C04** <statement>``; a test checks
   it), and the tables, CLAIMS.md, the README and the book print it from here.
@@ -113,7 +114,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   '003 "Ablation: Permutation vs 1x1 Convolution"',
                   quick=INCONCLUSIVE),
         )),
-    Notebook("04_autoregressive_flows", DISCRETE,
+    Notebook("04_autoregressive_flows", DISCRETE, timed=True,
         params=dict(
             repeats=Param(7, 15, 'timing repeats per dimension'),
         ),
@@ -146,7 +147,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   '003 "Universal Flows in 1D"',
                   quick=REPRODUCED),
         )),
-    Notebook("06_planar_sylvester_flows", DISCRETE,
+    Notebook("06_planar_sylvester_flows", DISCRETE, timed=True,
         params=dict(
             steps=Param(300, 10_000, 'optimiser steps per fit'),
             seeds=Param(3, 5, 'seeds per (energy, K)'),
@@ -214,7 +215,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   'An Euler step z + h f(z) is invertible when h Lip(f) < 1',
                   '003 "Residual Flows as Finite Neural ODE"'),
         )),
-    Notebook("09_trace_estimators", CONTINUOUS,
+    Notebook("09_trace_estimators", CONTINUOUS, timed=True,
         params=dict(
             steps=Param(300, 3000, 'FFJORD training steps'),
             probes=Param(20_000, 200_000, 'Hutchinson probes per Jacobian in C27'),
@@ -256,7 +257,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   'Euler diverges on dz/dt = -lambda z when lambda dt > 2',
                   '002 "Euler update step ... unstable in practice"'),
         )),
-    Notebook("11_adjoint_method", CONTINUOUS,
+    Notebook("11_adjoint_method", CONTINUOUS, timed=True,
         params=dict(
             inputs=Param(3, 10, 'random fields/inputs per check'),
             repeats=Param(5, 20, 'timing repeats per method'),
@@ -356,7 +357,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
                   '002 "Classifier-free-corrected noise prediction"',
                   quick=seed_dependent(reproduced=11, inconclusive=2)),
         )),
-    Notebook("17_model_zoo", BEYOND,
+    Notebook("17_model_zoo", BEYOND, timed=True,
         params=dict(
             repeats=Param(3, 7, 'timing repeats per dimension'),
         ),
@@ -373,6 +374,11 @@ BY_ID = {c.id: c for c in CLAIMS}
 # Notebooks that read another notebook's results (through ``ClaimBook.results_of``): the driver
 # runs the dependency first and re-runs the reader when the dependency's results change.
 DEPENDS_ON = {nb.name: nb.depends_on for nb in NOTEBOOKS if nb.depends_on}
+# Notebooks whose claims rest on timings: the driver and the notebook tests run them alone.
+TIMED = tuple(nb.name for nb in NOTEBOOKS if nb.timed)
+# What `make test` re-executes one at a time after the rest: the timed notebooks, and those that read
+# another's results (so that they read this run's, not the committed ones).
+SERIAL = tuple(nb.name for nb in NOTEBOOKS if nb.timed or nb.depends_on)
 # The book's sections in order, with the notebooks of each
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (s, tuple(nb.name for nb in NOTEBOOKS if nb.section == s)) for s in dict.fromkeys(nb.section for nb in NOTEBOOKS))

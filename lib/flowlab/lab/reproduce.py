@@ -13,6 +13,11 @@ such as ``03`` or full names, comma separated) it:
    place, and records how long it took in ``results/runs.json`` (the only file a re-run with nothing
    changed rewrites). A failure leaves the previous outputs untouched and names the failing cell.
 
+Quick mode runs ``--jobs`` notebooks side by side (default: one per CPU core, at most 4), each kernel on
+one thread, so that a results file is the same however many run at once; the longest (by the last
+run) start first, a notebook starts only after those it reads, and one whose claims rest on timings
+(``timed`` in the manifest) runs with nothing beside it. Full mode runs one at a time on every core.
+
 Then it regenerates ``results/CLAIMS.md`` and the claims table in ``README.md`` and prints a
 summary: claims reproduced out of the total, failures named. Quick mode writes ``notebooks/``,
 ``results/`` and ``figures/``; full mode writes ``notebooks/full/``, ``results/full/``, ``figures/full/``.
@@ -32,12 +37,15 @@ import re
 import shutil
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from flowlab.files import repo_root, write_bytes_atomic, write_json_atomic
+from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import calibrate, manifest
+from flowlab.lab.executed import strip_volatile
 from flowlab.lab.params import INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean, is_default
 from flowlab.lab.provenance import imported_modules, modules_digest
+from flowlab.lab.schedule import run_side_by_side
 from flowlab.lab.tables import problems, write_tables
 
 PAPERMILL_CELL_TAG = INJECTED_TAG
@@ -125,51 +133,6 @@ def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-# The notebooks' kernel: the project's environment, named for it (`make lab` installs the kernelspec).
-PROJECT_KERNEL = {"name": "flowlab", "display_name": "flowlab (Python 3)", "language": "python"}
-
-
-def merge_streams(outputs: list[dict]) -> list[dict]:
-    """Consecutive prints to one stream as one output (a page shows one box per cell, not one per line
-    the kernel happened to flush separately)."""
-    merged: list[dict] = []
-    for out in outputs:
-        last = merged[-1] if merged else None
-        if last is not None and out.get("output_type") == last.get("output_type") == "stream" \
-                and out.get("name") == last.get("name"):
-            last["text"] = "".join(last["text"]) + "".join(out["text"])
-        else:
-            merged.append(dict(out))
-    return merged
-
-
-def strip_volatile(nb_path: Path) -> None:
-    """Drop papermill's injected-parameters cell and timestamps: the committed notebook runs top to
-    bottom with its own parameters cell (a reader who sets ``mode = "full"`` gets full mode), and a
-    re-run changes only what really changed."""
-    nb = json.loads(nb_path.read_text())
-    nb["cells"] = [c for c in nb["cells"]
-                   if PAPERMILL_CELL_TAG not in c.get("metadata", {}).get("tags", [])]
-    count = 0
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code" and cell.get("execution_count") is not None:
-            count += 1
-            cell["execution_count"] = count
-            for out in cell.get("outputs", []):
-                if "execution_count" in out:
-                    out["execution_count"] = count
-    for cell in nb["cells"]:
-        cell.get("metadata", {}).pop("papermill", None)
-        cell.get("metadata", {}).pop("execution", None)
-        if "outputs" in cell:
-            cell["outputs"] = merge_streams(cell["outputs"])
-    nb.setdefault("metadata", {})["kernelspec"] = dict(PROJECT_KERNEL)  # what `make lab` installs
-    pm = nb.get("metadata", {}).get("papermill", {})
-    for key in ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables"):
-        pm.pop(key, None)
-    write_bytes_atomic(nb_path, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
-
-
 def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int,
             dest: Path | None = None) -> tuple[bool, str]:
     """Execute one notebook into a staging folder; on success move its outputs into place: under
@@ -182,10 +145,12 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
     (stage / "results").mkdir(parents=True)
     (stage / "figures").mkdir(parents=True)
     staged_nb = stage / nb_path.name
-    env_before = {k: os.environ.get(k) for k in
-                  ("FLOWLAB_RESULTS_DIR", "FLOWLAB_FIGURES_DIR", "FLOWLAB_ROOT", "FLOWLAB_QUIET")}
-    os.environ.update(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
-                      FLOWLAB_ROOT=str(root), FLOWLAB_QUIET="1")
+    env = dict(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
+               FLOWLAB_ROOT=str(root), FLOWLAB_QUIET="1")
+    if mode == "quick":  # one thread a kernel: the same numbers whether it runs alone or beside others
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env_before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         papermill.execute_notebook(
             str(nb_path), str(staged_nb), parameters={"mode": mode, **params},
@@ -232,12 +197,24 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
 RUNS_FILE = "runs.json"  # the timing of each notebook's last run: the one file a re-run always changes
 
 
-def run_record(seconds: float) -> dict:
-    """How long a notebook took, and on what: wall seconds, CPUs and the accelerator if any."""
+def run_record(seconds: float, jobs: int = 1) -> dict:
+    """How long a notebook took, and on what: wall seconds, CPUs, the accelerator if any, and how many
+    notebooks the driver ran side by side."""
     import torch
 
-    return {"seconds": round(seconds, 1), "cpus": os.cpu_count(),
+    return {"seconds": round(seconds, 1), "cpus": os.cpu_count(), "jobs": jobs,
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def _execute(stem: str, root: Path, mode: str, params: dict, cell_timeout: int) -> tuple[bool, str, float]:
+    """:func:`run_one` of ``notebooks/<stem>.ipynb``, timed: what a worker process of the driver runs."""
+    start = time.perf_counter()
+    ok, why = run_one(root / "notebooks" / f"{stem}.ipynb", root, mode, params, cell_timeout)
+    return ok, why, time.perf_counter() - start
+
+
+def default_jobs(mode: str) -> int:
+    return min(os.cpu_count() or 1, 4) if mode == "quick" else 1
 
 
 def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
@@ -260,11 +237,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                              "than the notebook's default writes to build/interactive/, not the references")
     parser.add_argument("--force", action="store_true", help="run even when nothing changed")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks run side by side (default: quick mode one per core, at most 4; full 1)")
     args = parser.parse_args(argv)
     if args.mode not in MODES:
         parser.error(f"unknown mode {args.mode!r}; expected one of {MODES}")
     if args.cell_timeout <= 0:
         parser.error("--cell-timeout must be a positive number of seconds")
+    if args.jobs is not None and args.jobs <= 0:
+        parser.error(f"--jobs must be a positive number of notebooks, got {args.jobs}")
+    args.jobs = args.jobs or default_jobs(args.mode)
     args.params = parse_params(args.param)
     if "mode" in args.params:
         parser.error("give the mode with --mode (MODE=full in make), not as a parameter")
@@ -282,36 +264,46 @@ def _check_parameters(paths: list[Path], params: dict) -> None:
 
 
 def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
-    """Run every selected notebook that is not up to date; return (notebooks run, failures)."""
+    """Run every selected notebook that is not up to date, ``args.jobs`` side by side
+    (:mod:`flowlab.lab.schedule`); return (notebooks run, failures). A notebook's stamp is taken just
+    before it would start, after the notebooks it reads have finished, so that their fresh results count."""
     sub = "" if args.mode == "quick" else args.mode
     stamps_path = root / "results" / sub / "stamps.json"
     stamps = json.loads(stamps_path.read_text()) if stamps_path.is_file() else {}
     runs_path = root / "results" / sub / RUNS_FILE
     runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
-    failures, ran = [], 0
-    for nb_path in paths:
-        digest = input_digest(nb_path, root, args.mode, args.params)
-        results_file = root / "results" / sub / f"{nb_path.stem}.json"
-        if not args.force and stamps.get(nb_path.stem) == digest and results_file.is_file():
-            print(f"[up to date] {nb_path.stem}", flush=True)
-            continue
-        print(f"[running]    {nb_path.stem} ({args.mode}) ...", flush=True)
-        start = time.perf_counter()
-        ok, why = run_one(nb_path, root, args.mode, args.params, args.cell_timeout)
-        seconds = time.perf_counter() - start
-        ran += 1
-        if ok:
-            done, total, bad = claim_counts(results_file)
-            stamps[nb_path.stem] = digest
-            write_json_atomic(stamps_path, dict(sorted(stamps.items())))
-            runs[nb_path.stem] = run_record(seconds)
-            write_json_atomic(runs_path, dict(sorted(runs.items())))
-            print(f"[done]       {nb_path.stem}  {seconds:6.1f} s  {done}/{total} claims reproduced"
-                  + (f"  FAILED: {', '.join(bad)}" if bad else ""), flush=True)
-        else:
-            failures.append(f"{nb_path.stem}: {why}")
-            print(f"[FAILED]     {nb_path.stem}  {seconds:6.1f} s  {why}", flush=True)
-    return ran, failures
+    jobs = min(args.jobs, len(paths))
+    by_stem = {p.stem: p for p in paths}
+    order = list(by_stem) if jobs == 1 else sorted(by_stem, key=lambda n: -runs.get(n, {}).get("seconds", 0.0))
+    failures, digests, started = [], {}, []
+
+    def start(stem: str) -> bool:
+        digest = digests[stem] = input_digest(by_stem[stem], root, args.mode, args.params)
+        if not args.force and stamps.get(stem) == digest and (root / "results" / sub / f"{stem}.json").is_file():
+            print(f"[up to date] {stem}", flush=True)
+            return False
+        print(f"[running]    {stem} ({args.mode}) ...", flush=True)
+        started.append(stem)
+        return True
+
+    def finish(stem: str, outcome: tuple[bool, str, float]) -> None:
+        ok, why, seconds = outcome
+        if not ok:
+            failures.append(f"{stem}: {why}")
+            print(f"[FAILED]     {stem}  {seconds:6.1f} s  {why}", flush=True)
+            return
+        done, total, bad = claim_counts(root / "results" / sub / f"{stem}.json")
+        stamps[stem] = digests[stem]
+        write_json_atomic(stamps_path, dict(sorted(stamps.items())))
+        runs[stem] = run_record(seconds, jobs)
+        write_json_atomic(runs_path, dict(sorted(runs.items())))
+        print(f"[done]       {stem}  {seconds:6.1f} s  {done}/{total} claims reproduced"
+              + (f"  FAILED: {', '.join(bad)}" if bad else ""), flush=True)
+
+    run_side_by_side(order, jobs=jobs, alone=manifest.TIMED, depends_on=manifest.DEPENDS_ON, start=start,
+                     execute=partial(_execute, root=root, mode=args.mode, params=args.params,
+                                     cell_timeout=args.cell_timeout), finish=finish)
+    return len(started), failures
 
 
 def _run_interactive(paths: list[Path], root: Path, args) -> int:

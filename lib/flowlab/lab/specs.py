@@ -62,13 +62,14 @@ class NotebookSpec:
     claims: tuple[ClaimSpec, ...]
     params: dict[str, Param] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+    timed: bool = False  # it times its own computations: the driver runs it with no other notebook beside it
 
     def __post_init__(self):
         object.__setattr__(self, "claims", tuple(replace(c, notebook=self.name) for c in self.claims))
 
 
-def Notebook(name, section, *, claims, params=None, depends_on=()) -> NotebookSpec:  # noqa: N802 - reads as a table
-    return NotebookSpec(name, section, tuple(claims), dict(params or {}), tuple(depends_on))
+def Notebook(name, section, *, claims, params=None, depends_on=(), timed=False) -> NotebookSpec:  # noqa: N802 - a table
+    return NotebookSpec(name, section, tuple(claims), dict(params or {}), tuple(depends_on), timed)
 
 
 def exact(id, statement, source) -> ClaimSpec:
