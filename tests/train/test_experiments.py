@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from flowlab.train.experiments import EXPERIMENTS, default_directory, run_experiment
+from flowlab.train import experiments
+from flowlab.train.experiments import EXPERIMENTS, default_directory, publish, reference_directory, run_experiment
 
 KILL_WORKER = Path(__file__).with_name("kill_worker.py")
 # 6 variants x 2 seeds x 8 steps of quick C11 on digits, a checkpoint every 3 steps, one thread
@@ -28,9 +29,10 @@ def _weights(directory: Path) -> dict:
 
 
 def _numbers(directory: Path) -> dict:
-    """Every run's numbers, less whether this call loaded or trained it."""
+    """Every run's numbers, less whether this call loaded or trained it and how long it took."""
     runs = json.loads((directory / "results.json").read_text())["runs"]
-    return {key: {n: v for n, v in run.items() if n != "cached"} for key, run in runs.items()}
+    return {key: {n: ({**v, "seconds": None} if n == "history" else v) for n, v in run.items() if n != "cached"}
+            for key, run in runs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,12 @@ def test_a_killed_experiment_resumes_to_the_uninterrupted_one(whole, tmp_path):
     assert _numbers(whole) == _numbers(tmp_path)
     cached = json.loads((tmp_path / "results.json").read_text())["runs"]
     assert sum(run["cached"] for run in cached.values()) == 2 * 2   # the two variants done before the kill
+    # the training time counts every call: the killed call's share of the third variant is in its final time
+    mid = next(name for name, state in saved.items() if state.get("step") == 3)
+    seconds = {name: json.loads(state["history"])["seconds"] for name, state in b.items()}
+    assert seconds[mid] > json.loads(saved[mid]["history"])["seconds"] > 0
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["train_seconds"] == pytest.approx(sum(seconds.values()), abs=1e-6)
     assert "conv + affine" in resumed.stdout and "results.json" in resumed.stdout
 
 
@@ -77,7 +85,7 @@ def test_torchrun_spreads_the_variants_over_two_ranks_with_the_same_results(whol
     assert record["ranks"] == 2 and record["runs"].keys() == _numbers(whole).keys()
     for key, numbers in _numbers(whole).items():  # one thread a process, the same kernels: equal, not close
         assert record["runs"][key]["bpd"] == numbers["bpd"], key
-        assert record["runs"][key]["history"] == numbers["history"], key
+        assert {**record["runs"][key]["history"], "seconds": None} == numbers["history"], key
 
 
 def test_the_scale_names_its_folder_and_refuses_unknown_experiments():
@@ -88,3 +96,44 @@ def test_the_scale_names_its_folder_and_refuses_unknown_experiments():
     assert default_directory("C11", "quick", quick, 0).name == "quick-digits-300steps-3seeds-seed0"
     with pytest.raises(ValueError, match="C99"):
         run_experiment("C99")
+
+
+def test_a_published_reference_loads_in_place_of_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    small = dict(steps=3, seeds=2, progress=False)
+    runs, record = run_experiment("C11", **small, directory=tmp_path / "trained")
+    folder = publish("C11", runs, record)
+    s = EXPERIMENTS["C11"].settings("quick", (1, 8, 8), steps=3, seeds=2)
+    assert folder == reference_directory("C11", "quick", s, 0) and folder.is_relative_to(tmp_path / "results")
+    assert sorted(p.name for p in folder.iterdir()) == ["conv+affine-seed0.pt", "results.json",
+                                                        "reverse+affine-seed0.pt"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a reference of these settings is committed")
+
+    monkeypatch.setattr(experiments, "fit_image_flow_ensemble", no_training)
+    loaded, loaded_record = run_experiment("C11", **small, checkpoints=True, references=True)
+    assert loaded_record["reference"] == folder.relative_to(tmp_path).as_posix()
+    assert loaded_record["train_seconds"] == record["train_seconds"] > 0
+    x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    for key, run in runs.items():
+        assert loaded[key]["bpd"] == run["bpd"] and loaded[key]["cached"]
+        if key[:2] in EXPERIMENTS["C11"].shown and key[2] == 0:  # the weights it keeps: the same model
+            assert torch.equal(loaded[key]["model"].log_prob(x), run["model"].log_prob(x)), key
+        else:
+            assert loaded[key]["model"] is None
+
+    # settings the reference was not made at: it is not used (and training would start)
+    with pytest.raises(AssertionError, match="trained although"):
+        run_experiment("C11", steps=4, seeds=2, progress=False, references=True)
+    stale = json.loads((folder / "results.json").read_text())
+    stale["settings"]["lr"] *= 2
+    (folder / "results.json").write_text(json.dumps(stale))
+    with pytest.raises(AssertionError, match="trained although"):
+        run_experiment("C11", **small, references=True)
+
+
+def test_publish_is_for_full_mode():
+    run = subprocess.run([sys.executable, "-m", "flowlab.train", "C11", "--publish"], capture_output=True, text=True,
+                         timeout=120, env=ENV)
+    assert run.returncode != 0 and "--publish writes a full-mode reference; add --mode full" in run.stderr

@@ -2,6 +2,7 @@
 
     python -m flowlab.train C11                         # quick mode: minutes on a laptop
     python -m flowlab.train C11 --mode full --seeds 5   # the scale the claim needs; resumes if interrupted
+    python -m flowlab.train C11 --mode full --publish   # and commit its results as the notebook's reference
     torchrun --standalone --nproc_per_node=2 -m flowlab.train C11 --mode full   # variants over 2 processes
 
 Checkpoints and ``results.json`` go to ``checkpoints/<EXPERIMENT>/<scale>/`` (or ``--directory``); the
@@ -19,7 +20,7 @@ import torch
 
 from flowlab.data.images import load_images
 from flowlab.train.distributed import leave
-from flowlab.train.experiments import EXPERIMENTS, default_directory, run_experiment
+from flowlab.train.experiments import EXPERIMENTS, default_directory, publish, run_experiment
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -35,11 +36,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--directory", help="where checkpoints and results.json go (default: checkpoints/...)")
     parser.add_argument("--checkpoint-every", type=int, default=0,
                         help="steps between checkpoints (default: every 5%% of the run)")
+    parser.add_argument("--publish", action="store_true",
+                        help="when finished, write results.json and the sampled variants' seed-0 weights to "
+                             "results/full/experiments/...: the committed reference the full-mode notebook loads")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    if args.publish and args.mode != "full":
+        raise SystemExit("python -m flowlab.train: --publish writes a full-mode reference; add --mode full "
+                         "(quick mode trains in minutes and keeps no reference)")
     if args.threads:
         torch.set_num_threads(args.threads)
     exp = EXPERIMENTS[args.experiment]
@@ -53,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                                       checkpoint_every=every)
     finally:
         leave()  # torchrun's process group, when there is one
-    if int(os.environ.get("RANK", "0")) != 0:
+    first = int(os.environ.get("RANK", "0")) == 0
+    if args.publish:
+        folder = publish(args.experiment, runs, record, with_record=first)
+    if not first:
         return 0  # rank 0 reports for the group
     print(f"{args.experiment} ({args.mode}, {settings.dataset}, {settings.steps} steps x {settings.seeds} seeds): "
           f"{record['seconds']:.0f} s on {record['device']} x {record['ranks']} process(es); test bits/dim:")
@@ -62,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         sd = statistics.stdev(bpds) if len(bpds) > 1 else 0.0
         print(f"  {permutation:>8} + {coupling:<8} {statistics.mean(bpds):.4f} +- {sd:.4f}")
     print(f"checkpoints and results.json in {directory}")
+    if args.publish:
+        print(f"published as the committed reference in {folder}")
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -105,6 +106,5 @@ def fit_image_flow_ensemble(models: ItemsOf(IsA(FlowModel, "a FlowModel")), trai
             for name, value in copy_state(i).items():
                 own[name].copy_(value)
             evals = {"test_bpd": history.evals[f"test_bpd/{i}"]}
-            out.append((History(history.steps, [v[i] for v in history.losses], evals, history.from_cache),
-                        evals["test_bpd"][-1][1]))
+            out.append((replace(history, losses=[v[i] for v in history.losses], evals=evals), evals["test_bpd"][-1][1]))
     return out

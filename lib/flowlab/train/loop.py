@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -67,15 +68,16 @@ class History:
     losses: list[float] | list[list[float]] = field(default_factory=list)  # per step (per copy)
     evals: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     from_cache: bool = False
+    seconds: float = 0.0  # wall time spent training, summed over the calls that resumed the run
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "losses": self.losses,
+        return {"steps": self.steps, "losses": self.losses, "seconds": round(self.seconds, 1),
                 "evals": {k: [list(p) for p in v] for k, v in self.evals.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        return cls(list(d["steps"]), list(d["losses"]),
-                   {k: [tuple(p) for p in v] for k, v in d["evals"].items()}, from_cache=True)
+        return cls(list(d["steps"]), list(d["losses"]), {k: [tuple(p) for p in v] for k, v in d["evals"].items()},
+                   from_cache=True, seconds=d.get("seconds", 0.0))
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -101,12 +103,12 @@ def _batches(data) -> Callable[[int], object]:
 def _restore(checkpoint: Path | None, key: str, model: nn.Module, opt, generators) -> tuple[int, History | None]:
     """``(step, history)`` of the run ``checkpoint`` holds for this ``key``, its weights loaded: mid-run,
     the optimiser's and the random states too, and ``step`` the last one saved; a finished run has
-    ``step == -1``; ``(0, None)`` when the file holds no run of this ``key``."""
+    ``step == -1``; ``(0, History())`` when the file holds no run of this ``key``."""
     if checkpoint is None or not checkpoint.is_file():
-        return 0, None
+        return 0, History()
     state = torch.load(checkpoint, weights_only=True, map_location="cpu")
     if state.get("key") != key:
-        return 0, None
+        return 0, History()
     model.load_state_dict(state["model"])
     history = History.from_dict(json.loads(state["history"]))
     if "optimizer" not in state:  # a finished run (or one cached before runs resumed)
@@ -201,16 +203,15 @@ def fit(
     """
     if not callable(data) and not hasattr(data, "__iter__"):
         raise TypeError(f"fit: data must be a function step -> batch or an iterable, got {type(data).__name__}")
-    key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})},
-                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps({"steps": steps, "lr": lr, **(config or {})}, sort_keys=True,
+                                    default=str).encode()).hexdigest()[:16]
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = optimizer or adam(params, lr)
     done, history = _restore(checkpoint, key, model, opt, generators)
     if done < 0:
         return history
-    history = history or History()
-    next_batch = _batches(data)
+    next_batch, started, before = _batches(data), time.perf_counter(), history.seconds  # before: resumed runs' time
     model.train()
     bar = tqdm(range(done + 1, steps + 1), desc=desc, disable=not progress or progress_quiet(), leave=False,
                mininterval=1.0, initial=done, total=steps)
@@ -219,6 +220,7 @@ def fit(
         _guarded_step(model, loss, opt, params, grad_clip, desc, step, steps)
         history.steps.append(step)
         history.losses.append(loss.tolist())
+        history.seconds = before + time.perf_counter() - started
         if step % 25 == 0 or step == steps:
             bar.set_postfix(loss=f"{loss.mean().item():.4g}")  # per copy, for an ensemble
         if eval_fn is not None and eval_every and (step % eval_every == 0 or step == steps):
