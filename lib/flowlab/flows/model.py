@@ -51,16 +51,18 @@ class FlowModel(nn.Module):
         self.base = base
 
     def log_prob(self, x: Tensor) -> Tensor:
-        if inside():  # a caller that validated x (a compiled training step's loss, in trusted())
-            z, logdet = self.flow(x)
-            return self.base.log_prob(z) + logdet
+        if inside():  # a caller that validated x (a compiled training step's loss, in trusted()): no checks,
+            return self._log_prob(x)  # and no context to enter, which would break a compiled graph
         if isinstance(x, Tensor) and not (x.is_floating_point() or x.dtype == torch.bool or x.is_complex()):
             raise TypeError(f"FlowModel.log_prob expects floating point data (pixels dequantized into [0, 1)), got "
                             f"{x.dtype}: y = flowlab.data.dequantize(x, levels, generator); .float() keeps 0..levels-1")
         self.flow.check_input(x, who="FlowModel.log_prob", like=first_parameter(self))
         with trusted():
-            z, logdet = self.flow(x)
-            return self.base.log_prob(z) + logdet
+            return self._log_prob(x)
+
+    def _log_prob(self, x: Tensor) -> Tensor:
+        z, logdet = self.flow(x)
+        return self.base.log_prob(z) + logdet
 
     @torch.no_grad()
     @checked
