@@ -16,7 +16,8 @@ such as ``03`` or full names, comma separated) it:
 Quick mode runs ``--jobs`` notebooks side by side (default: one per CPU core, at most 4), each kernel on
 one thread, so that a results file is the same however many run at once; the longest (by the last
 run) start first, a notebook starts only after those it reads, and one whose claims rest on timings
-(``timed`` in the manifest) runs with nothing beside it. Full mode runs one at a time on every core.
+(``timed`` in the manifest) runs with nothing beside it, on every core. Full mode runs one at a time on
+every core.
 
 Then it regenerates ``results/CLAIMS.md`` and the claims table in ``README.md`` and prints a
 summary: claims reproduced out of the total, failures named. Quick mode writes ``notebooks/``,
@@ -147,8 +148,8 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
     staged_nb = stage / nb_path.name
     env = dict(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
                FLOWLAB_ROOT=str(root), FLOWLAB_QUIET="1")
-    if mode == "quick":  # one thread a kernel: the same numbers whether it runs alone or beside others
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if mode == "quick" and nb_path.stem not in manifest.TIMED:  # one thread: the same numbers alone or beside
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")      # others (a timed one always runs alone)
     env_before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
