@@ -135,9 +135,10 @@ def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
 
 
 def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int,
-            dest: Path | None = None) -> tuple[bool, str]:
-    """Execute one notebook into a staging folder; on success move its outputs into place: under
-    ``dest`` (``notebooks/``, ``results/``, ``figures/``), the repository itself by default."""
+            dest: Path | None = None, one_thread: bool = False) -> tuple[bool, str]:
+    """Execute one notebook into a staging folder (its kernel on one thread with ``one_thread``); on success
+    move its outputs into place: under ``dest`` (``notebooks/``, ``results/``, ``figures/``), the repository
+    itself by default."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -148,8 +149,8 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
     staged_nb = stage / nb_path.name
     env = dict(FLOWLAB_RESULTS_DIR=str(stage / "results"), FLOWLAB_FIGURES_DIR=str(stage / "figures"),
                FLOWLAB_ROOT=str(root), FLOWLAB_QUIET="1")
-    if mode == "quick" and nb_path.stem not in manifest.TIMED:  # one thread: the same numbers alone or beside
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")      # others (a timed one always runs alone)
+    if one_thread:
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env_before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -207,10 +208,19 @@ def run_record(seconds: float, jobs: int = 1) -> dict:
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def _execute(stem: str, root: Path, mode: str, params: dict, cell_timeout: int) -> tuple[bool, str, float]:
-    """:func:`run_one` of ``notebooks/<stem>.ipynb``, timed: what a worker process of the driver runs."""
+def one_thread(stem: str, mode: str, timed) -> bool:
+    """Whether a notebook's kernel runs on one thread: in quick mode, so that it gives the same numbers alone or
+    beside others, unless it is ``timed`` (those always run alone, on every core)."""
+    return mode == "quick" and stem not in timed
+
+
+def _execute(stem: str, root: Path, mode: str, params: dict, cell_timeout: int,
+             timed: tuple[str, ...]) -> tuple[bool, str, float]:
+    """:func:`run_one` of ``notebooks/<stem>.ipynb``, timed: what a worker process of the driver runs (given
+    the manifest's ``timed`` notebooks: a worker imports its own manifest)."""
     start = time.perf_counter()
-    ok, why = run_one(root / "notebooks" / f"{stem}.ipynb", root, mode, params, cell_timeout)
+    ok, why = run_one(root / "notebooks" / f"{stem}.ipynb", root, mode, params, cell_timeout,
+                      one_thread=one_thread(stem, mode, timed))
     return ok, why, time.perf_counter() - start
 
 
@@ -302,7 +312,7 @@ def _run_all(paths: list[Path], root: Path, args) -> tuple[int, list[str]]:
               + (f"  FAILED: {', '.join(bad)}" if bad else ""), flush=True)
 
     run_side_by_side(order, jobs=jobs, alone=manifest.TIMED, depends_on=manifest.DEPENDS_ON, start=start,
-                     execute=partial(_execute, root=root, mode=args.mode, params=args.params,
+                     execute=partial(_execute, root=root, mode=args.mode, params=args.params, timed=manifest.TIMED,
                                      cell_timeout=args.cell_timeout), finish=finish)
     return len(started), failures
 
@@ -322,7 +332,8 @@ def _run_interactive(paths: list[Path], root: Path, args) -> int:
     for nb_path in paths:
         print(f"[running]    {nb_path.stem} ({args.mode}, interactive) ...", flush=True)
         start = time.perf_counter()
-        ok, why = run_one(nb_path, root, args.mode, args.params, args.cell_timeout, dest=dest)
+        ok, why = run_one(nb_path, root, args.mode, args.params, args.cell_timeout, dest=dest,
+                          one_thread=one_thread(nb_path.stem, args.mode, manifest.TIMED))
         seconds = time.perf_counter() - start
         if not ok:
             failures.append(f"{nb_path.stem}: {why}")
