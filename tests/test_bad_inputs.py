@@ -1152,7 +1152,6 @@ row("fit_reverse_kl_cnf_ensemble", "count_value",
 row("fit_reverse_kl_ensemble", "dtype", lambda: fit_reverse_kl_ensemble(None, ["U1"], [0], **_ens), TypeError,
     label="make_flow")
 row("nll_loss", "dtype", lambda: nll_loss(nn.Linear(2, 2)), TypeError, label="model")
-row("nll_loss", "count_value", lambda: nll_loss(_realnvp_model(), nfe_log=[]), label="nfe-pair")
 row("nll_loss", "empty", lambda: nll_loss(_realnvp_model())(vec(0, 4)), who=LP, label="batch")
 row("nll_loss", "nonfinite", lambda: nll_loss(_realnvp_model())(with_value(vec(3, 4), NAN)), who=LP, label="batch")
 row("sweep", "dtype", lambda: ftrain.sweep(5, "runs"), TypeError, label="runs")

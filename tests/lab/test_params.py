@@ -119,6 +119,20 @@ def test_a_default_run_writes_the_references_and_a_given_value_does_not(monkeypa
     assert results_dir(setup("01_change_of_variables", device="cpu", samples=10).p) != tmp_path / "results"
 
 
+def test_full_mode_runs_keep_checkpoints_per_notebook_mode_and_seed_and_quick_runs_none(monkeypatch, tmp_path):
+    from flowlab.lab import setup
+
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    assert setup("12_ffjord_toy", device="cpu").p.checkpoint("moons-exact-seed0") is None
+    full = setup("12_ffjord_toy", mode="full", seed=3, device="cpu").p
+    folder = tmp_path / "checkpoints" / "12_ffjord_toy" / "full-seed3"
+    assert full.checkpoint("moons-exact-seed0") == folder / "moons-exact-seed0.pt"
+    with pytest.raises(ValueError, match="without '/'"):
+        full.checkpoint("../escape")
+    with pytest.raises(ValueError, match="notebook's name"):
+        notebook_params(mode="full").checkpoint("run")
+
+
 def test_a_published_number_travels_with_its_source_and_beside_a_number_of_ours(capsys):
     from flowlab.lab import setup
     from flowlab.lab.report import published

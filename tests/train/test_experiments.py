@@ -129,7 +129,7 @@ def test_a_published_reference_loads_in_place_of_training(tmp_path, monkeypatch)
     stale = json.loads((folder / "results.json").read_text())
     stale["settings"]["lr"] *= 2
     (folder / "results.json").write_text(json.dumps(stale))
-    with pytest.raises(AssertionError, match="trained although"):
+    with pytest.raises(AssertionError, match="trained although"), pytest.warns(UserWarning, match="other settings"):
         run_experiment("C11", **small, references=True)
 
 

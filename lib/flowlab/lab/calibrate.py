@@ -35,8 +35,7 @@ from pathlib import Path
 
 from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import manifest, registry, specs
-from flowlab.lab.params import INJECTED_TAG as PAPERMILL_CELL_TAG
-from flowlab.lab.params import MODES, declared_parameters
+from flowlab.lab.params import INJECTED_TAG, MODES, declared_parameters
 from flowlab.measure.orders import OUTCOMES
 
 FLOAT_PATHS = {"native": None, "default": "default"}  # float path -> ATEN_CPU_CAPABILITY (None: unset)
@@ -197,7 +196,7 @@ def _cell_error(executed: Path) -> str | None:
     """The first line of the exception a cell of the executed notebook raised, or None."""
     try:
         cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"
-                 and PAPERMILL_CELL_TAG not in c.get("metadata", {}).get("tags", [])]
+                 and INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
     except (OSError, ValueError):
         return None  # not written (yet): papermill stopped before saving it
     for number, cell in enumerate(cells, 1):

@@ -281,7 +281,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         )),
     Notebook("12_ffjord_toy", CONTINUOUS,
         params=dict(
-            steps=Param(120, 1500, 'training steps per run'),
+            steps=Param(120, 1000, 'training steps per run'),
             seeds=Param(3, 5, 'seeds per (toy, trace)'),
         ),
         claims=(

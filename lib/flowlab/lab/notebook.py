@@ -11,6 +11,7 @@ claims, and seeds Python, NumPy and torch from ``seed``, returning a ``torch.Gen
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import torch
@@ -35,6 +36,6 @@ def setup(notebook: str, *, mode: str = "quick", seed: int = 0, device: str = "a
                          f"'01_change_of_variables'{did_you_mean(str(notebook), manifest.BY_NAME)}, got {notebook!r}")
     declared = manifest.BY_NAME[notebook].params
     check_names(params, [*COMMON, *declared], notebook, " (from its entry in flowlab.lab.manifest)")
-    p = notebook_params(mode=mode, seed=seed, device=device, declared=declared, **params)
+    p = replace(notebook_params(mode=mode, seed=seed, device=device, declared=declared, **params), notebook=notebook)
     use_style()
     return Notebook(p, ClaimBook(notebook, p), seed_everything(p.seed))

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowlab.files import repo_root
 from flowlab.lab.specs import Param
 from flowlab.validate import Count0, OneOf, check_choice, check_count, checked
 
@@ -32,6 +33,7 @@ class Params:
     device: str
     extra: dict = field(default_factory=dict)  # every parameter's value, a None given filled with the mode's default
     given: frozenset = frozenset()  # the parameters given a value (not None): such a run is not the reference
+    notebook: str = ""  # the notebook's name (its checkpoints' folder); setup fills it in
 
     @property
     def quick(self) -> bool:
@@ -50,6 +52,17 @@ class Params:
     def pick(self, quick, full):
         """The quick-mode or the full-mode value of a setting."""
         return quick if self.quick else full
+
+    def checkpoint(self, run: str) -> Path | None:
+        """Where the full-mode run ``run`` keeps its checkpoint, for :func:`flowlab.train.fit`: a notebook
+        stopped mid-way and run again loads the runs it finished and resumes the one it was in (``fit``'s
+        key retrains a run whose settings changed). ``None`` in quick mode, whose runs take seconds."""
+        if self.quick:
+            return None
+        if not self.notebook or not run or "/" in run:
+            raise ValueError(f"Params.checkpoint needs a run name without '/' and the notebook's name (setup "
+                             f"gives it), got run={run!r} in notebook {self.notebook!r}")
+        return repo_root() / "checkpoints" / self.notebook / f"{self.mode}-seed{self.seed}" / f"{run}.pt"
 
 
 def _cell_source(cell: dict) -> str:

@@ -49,8 +49,6 @@ from flowlab.lab.provenance import imported_modules, modules_digest
 from flowlab.lab.schedule import run_side_by_side
 from flowlab.lab.tables import problems, write_tables
 
-PAPERMILL_CELL_TAG = INJECTED_TAG
-
 
 def notebook_paths(root: Path) -> list[Path]:
     return sorted(p for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -102,7 +100,7 @@ def code_sources(nb_path: Path) -> list[str]:
     return [
         "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
         for c in nb["cells"]
-        if c["cell_type"] == "code" and PAPERMILL_CELL_TAG not in c.get("metadata", {}).get("tags", [])
+        if c["cell_type"] == "code" and INJECTED_TAG not in c.get("metadata", {}).get("tags", [])
     ]
 
 

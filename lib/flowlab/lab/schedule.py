@@ -39,8 +39,10 @@ def run_side_by_side(names: Sequence[str], *, jobs: int, alone: Sequence[str], d
             if not ready and not running:
                 raise RuntimeError(f"cannot order {waiting}: what they read never finishes (a cycle in depends_on?)")
             for name in ready:
-                if len(running) >= jobs or not startable(name):
+                if len(running) >= jobs:
                     break
+                if not startable(name):  # what just started (a timed one) holds it back; a later one may go
+                    continue
                 waiting.remove(name)
                 if not start(name):
                     continue

@@ -21,6 +21,7 @@ import io
 import json
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +154,8 @@ def _load_reference(exp: ImageAblation, folder: Path, s: Settings, shape) -> tup
     """The runs and record of the reference in ``folder``, or None when it is of other settings."""
     record = json.loads((folder / "results.json").read_text())
     if record["settings"] != dataclasses.asdict(s):
-        print(f"{folder}: a reference of other settings ({record['settings']}), not used")
+        warnings.warn(f"{folder}: a reference of other settings ({record['settings']}), not used; training instead",
+                      stacklevel=3)
         return None
     runs = {}
     for key, run in record["runs"].items():

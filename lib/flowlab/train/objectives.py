@@ -10,22 +10,11 @@ from flowlab.models.vae import VAE
 from flowlab.validate import Count, Count0, IsA, Rng, checked
 
 
-def nll_loss(model: nn.Module, nfe_of: nn.Module | None = None,
-             nfe_log: list | None = None) -> Callable[[Tensor], Tensor]:
-    """Mean negative log-likelihood of a batch under ``model``. With ``nfe_of`` (a CNF) and
-    ``nfe_log``, each step appends that CNF's forward-solve NFE: the cost curve of training."""
+def nll_loss(model: nn.Module) -> Callable[[Tensor], Tensor]:
+    """Mean negative log-likelihood of a batch under ``model``."""
     if not callable(getattr(model, "log_prob", None)):
         raise TypeError(f"nll_loss: model must be a density model with a log_prob method, got {type(model).__name__}")
-    if (nfe_of is None) != (nfe_log is None):
-        raise ValueError("nll_loss: give both nfe_of (the CNF) and nfe_log (a list), or neither")
-
-    def loss(x: Tensor) -> Tensor:
-        value = -model.log_prob(x).mean()
-        if nfe_log is not None:
-            nfe_log.append(nfe_of.nfe)
-        return value
-
-    return loss
+    return lambda x: -model.log_prob(x).mean()
 
 
 def kl_warmup(step: int, warmup_steps: int) -> float:
