@@ -1318,7 +1318,7 @@ row("elbo_loss", "dtype", lambda: ftrain.elbo_loss(nn.Linear(2, 2)), TypeError, 
 row("elbo_loss", "count_value", lambda: ftrain.elbo_loss(_vae07(), warmup_steps=-1), label="warmup_steps")
 row("elbo_loss", "count_type", lambda: ftrain.elbo_loss(_vae07(), num_samples=1.5), TypeError, label="num_samples")
 row("elbo_loss", "dtype", lambda: ftrain.elbo_loss(_vae07(), generator=3), TypeError, label="generator")
-row("elbo_loss", "shape", lambda: ftrain.elbo_loss(_vae07())(_bin + 2), who=r"VAE\.log_weights", label="batch")
+row("elbo_loss", "shape", lambda: ftrain.elbo_loss(_vae07())((1, _bin + 2)), who=r"VAE\.log_weights", label="batch")
 
 
 def _fit_vae07(**kw):

@@ -40,7 +40,7 @@ def test_kl_warmup_ramps_from_zero_to_one():
     assert kl_warmup(3, 0) == 1.0
 
 
-def test_elbo_loss_weighs_the_kl_by_the_warmup_of_each_call():
+def test_elbo_loss_weighs_the_kl_by_the_warmup_of_the_step_it_is_given():
     from flowlab.models import VAE, Bernoulli
     from flowlab.train import elbo_loss
 
@@ -48,10 +48,12 @@ def test_elbo_loss_weighs_the_kl_by_the_warmup_of_each_call():
     x = torch.tensor([[0, 1, 1, 0]]).reshape(1, 1, 2, 2)
     betas = []
     loss = elbo_loss(vae, warmup_steps=2, generator=torch.Generator().manual_seed(0), betas=betas)
-    values = [loss(x) for _ in range(3)]
-    assert betas == [0.5, 1.0, 1.0]
+    values = [loss((step, x)) for step in (1, 2, 3)] + [loss((1, x))]  # a resumed run restarts at its step
+    assert betas == [0.5, 1.0, 1.0, 0.5]
     g = torch.Generator().manual_seed(0)
     expected = [-vae.elbo(x, 1, beta, g).mean() for beta in betas]
     assert all(torch.allclose(v, e) for v, e in zip(values, expected))
     with pytest.raises(TypeError, match="elbo_loss: vae must be a flowlab.models VAE"):
         elbo_loss(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"a batch is \(step, images\)"):
+        loss(x)

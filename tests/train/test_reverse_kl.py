@@ -1,7 +1,8 @@
 """Reverse-KL fitting of flow samplers to energies: the KL of the exact answer, single and vmapped
-ensemble fits (the stacked CNF field itself: tests/test_nn.py)."""
+ensemble fits and their resumption (the stacked CNF field itself: tests/test_nn.py)."""
 import math
 
+import pytest
 import torch
 
 from flowlab.data import log_normalizer
@@ -40,3 +41,35 @@ def test_cnf_ensemble_and_single_fit_run():
     assert math.isfinite(kl) and math.isfinite(se)
     hist = fit_reverse_kl(Compose([PlanarFlow(2)]), energy("U2"), steps=3, batch=16, lr=0.01, seed=0)
     assert len(hist.losses) == 3
+
+
+@pytest.mark.parametrize("which", ["planar", "cnf"])
+def test_an_ensemble_fit_stopped_mid_way_resumes_to_the_uninterrupted_flows(which, tmp_path, monkeypatch):
+    import flowlab.train.loop as loop
+
+    def fit_it(checkpoint=None):
+        resume = dict(steps=6, batch=16, checkpoint=checkpoint, checkpoint_every=2)
+        if which == "planar":
+            return fit_reverse_kl_ensemble(lambda: Compose([PlanarFlow(2) for _ in range(2)]), ["U2"], [0, 1],
+                                           lr=0.02, **resume)
+        return fit_reverse_kl_cnf_ensemble(["U1"], [0, 1], hidden=4, lr=0.01, **resume)
+
+    whole, whole_history = fit_it()
+    real_step = loop._guarded_step
+
+    def stops_at_step_5(*args):
+        if args[-2] == 5:  # (model, loss, opt, params, grad_clip, desc, step, steps)
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "_guarded_step", stops_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        fit_it(tmp_path / "fit.pt")
+    assert torch.load(tmp_path / "fit.pt", weights_only=True)["step"] == 4
+    taken = []
+    monkeypatch.setattr(loop, "_guarded_step", lambda *args: taken.append(args[-2]) or real_step(*args))
+    resumed, history = fit_it(tmp_path / "fit.pt")
+    assert taken == [5, 6]  # it resumed after the last save, not from the start
+    assert history.losses == whole_history.losses and len(history.losses) == 6
+    for key, flow in whole.items():
+        assert all(torch.equal(a, b) for a, b in zip(flow.state_dict().values(), resumed[key].state_dict().values()))

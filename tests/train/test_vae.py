@@ -2,6 +2,7 @@
 evaluation reports nats and the matching bits/dim, with the NLL below the -ELBO."""
 import math
 
+import pytest
 import torch
 
 from flowlab.data import binarize, load_images
@@ -45,3 +46,38 @@ def test_evaluate_vae_reports_matching_units():
         return abs(bpd - nats / (6 * math.log(2))) < 1e-5 * bpd  # float32 evaluation
     assert same(r["neg_elbo"], r["neg_elbo_bpd"]) and same(r["nll"], r["nll_bpd"])
     assert r["nll"] < r["neg_elbo"]
+
+
+def test_a_vae_run_stopped_mid_warmup_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch):
+    """The warm-up follows fit's step, and the minibatch generator is saved with the run: a resumed run
+    takes the steps the uninterrupted one takes, so it ends with the same weights, bit for bit."""
+    import flowlab.train.vae as train_vae
+
+    digits = load_images("digits")
+    images = digits.train[:100]
+
+    def run(checkpoint=None):
+        torch.manual_seed(0)
+        vae = VAE(digits.shape, Bernoulli(), latent=2, hidden=8, layers=1, context=8)
+        history = fit_vae(vae, images, steps=8, generator=torch.Generator().manual_seed(1), batch_size=16,
+                          warmup_steps=6, binarize_levels=digits.levels, checkpoint=checkpoint, checkpoint_every=2)
+        return vae, history
+
+    whole, whole_history = run()
+    calls, real_binarize = [0], train_vae.binarize
+
+    def stops_at_step_5(*args):
+        calls[0] += 1
+        if calls[0] == 5:
+            raise KeyboardInterrupt
+        return real_binarize(*args)
+
+    monkeypatch.setattr(train_vae, "binarize", stops_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "vae.pt")
+    assert torch.load(tmp_path / "vae.pt", weights_only=True)["step"] == 4
+    calls[0] = 100  # no more stops; count the steps the resumed run takes
+    resumed, history = run(tmp_path / "vae.pt")
+    assert calls[0] == 100 + 4  # steps 5 to 8: it resumed after the last save, not from the start
+    assert history.losses == whole_history.losses
+    assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))

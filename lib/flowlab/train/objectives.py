@@ -28,14 +28,18 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
 def elbo_loss(vae: IsA(VAE, "a flowlab.models VAE"), *, warmup_steps: Count0 = 0, num_samples: Count = 1,
               generator: Rng = None, betas: list | None = None) -> Callable[[Tensor], Tensor]:
     r"""Mean negative ELBO of a batch of images under ``vae`` (a :class:`flowlab.models.VAE`), with KL
-    warm-up: the closure counts its calls, and call :math:`t` weighs the KL part by
-    :func:`kl_warmup` :math:`(t, T)`, so the objective anneals from reconstruction alone to the
-    bound itself. Draws come from ``generator``; each step's :math:`\beta` is appended to ``betas``."""
-    calls = [0]
+    warm-up. The closure takes ``(step, images)``, as a data function ``lambda step: (step, images)`` hands
+    it to :func:`~flowlab.train.fit`, and at step :math:`t` weighs the KL part by :func:`kl_warmup`
+    :math:`(t, T)`: the objective anneals from reconstruction alone to the bound itself, and a run resumed
+    from a checkpoint resumes its warm-up too. Draws come from ``generator``; each step's :math:`\beta` is
+    appended to ``betas``."""
 
-    def loss(x: Tensor) -> Tensor:
-        calls[0] += 1
-        beta = kl_warmup(calls[0], warmup_steps)
+    def loss(batch: tuple[int, Tensor]) -> Tensor:
+        if not (isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], int)):
+            raise TypeError(f"elbo_loss: a batch is (step, images), as the data function lambda step: (step, "
+                            f"images) gives it to fit; got {type(batch).__name__}")
+        step, x = batch
+        beta = kl_warmup(step, warmup_steps)
         if betas is not None:
             betas.append(beta)
         return -vae.elbo(x, num_samples, beta, generator).mean()

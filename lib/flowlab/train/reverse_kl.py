@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -110,7 +111,8 @@ class _StackedParameters(nn.Module):
 
 @checked
 def fit_reverse_kl_ensemble(make_flow: Function, energies: Energies, seeds: Seeds, *, steps: int, batch: Count,
-                            lr: float, desc: str = "reverse KL") -> tuple[dict[tuple[str, int], Flow], History]:
+                            lr: float, checkpoint: str | Path | None = None, checkpoint_every: Count0 = 0,
+                            desc: str = "reverse KL") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one flow per (energy, seed) pair, all at once, by reverse KL; return them and the history.
 
     Flow ``(name, seed)`` is built by ``make_flow()`` right after ``seed_everything(seed)``. The copies'
@@ -118,7 +120,9 @@ def fit_reverse_kl_ensemble(make_flow: Function, energies: Energies, seeds: Seed
     Python overhead is paid once instead of once per copy. Their losses are summed: the copies share
     no parameters and Adam's update is elementwise, so each copy takes exactly the steps it would
     take alone (on its own noise draws, which come from one generator seeded with ``seeds[0]``).
-    The history's losses are the sum over copies.
+    The history's losses are the sum over copies. ``checkpoint`` and ``checkpoint_every`` are
+    :func:`~flowlab.train.fit`'s: a fit stopped mid-way resumes (keyed by the grid, the batch and the
+    stacked parameters' shapes, so another ``make_flow`` retrains).
     """
     keys = _ensemble_keys(energies, seeds)
     flows = []
@@ -142,7 +146,9 @@ def fit_reverse_kl_ensemble(make_flow: Function, energies: Energies, seeds: Seed
         eps = torch.randn(len(keys), batch, 2, generator=gen, dtype=dtype)
         return vmap(one_loss)(stacked.as_dict(), buffers, eps, which).sum()
 
-    history = fit(stacked, loss_fn, lambda step: step, steps=steps, lr=lr, desc=desc)
+    config = dict(keys=keys, batch=batch, shapes={n: list(v.shape) for n, v in params.items()})
+    history = fit(stacked, loss_fn, lambda step: step, steps=steps, lr=lr, checkpoint=checkpoint,
+                  checkpoint_every=checkpoint_every, generators=(gen,), config=config, desc=desc)
     with torch.no_grad():
         for i, f in enumerate(flows):
             Inverse(f).load_state_dict({**{n: v[i] for n, v in stacked.as_dict().items()},
@@ -152,7 +158,8 @@ def fit_reverse_kl_ensemble(make_flow: Function, energies: Energies, seeds: Seed
 
 @checked
 def fit_reverse_kl_cnf_ensemble(energies: Energies, seeds: Seeds, *, hidden: Count, steps: int, batch: Count, lr: float,
-                                step_size: Positive = 0.25, T: float = 1.0,
+                                step_size: Positive = 0.25, T: float = 1.0, checkpoint: str | Path | None = None,
+                                checkpoint_every: Count0 = 0,
                                 desc: str = "reverse KL (CNF)") -> tuple[dict[tuple[str, int], Flow], History]:
     r"""Fit one CNF with a ``TimeConcatMLP(2, (hidden,), "tanh")`` field per (energy, seed) pair by reverse KL.
 
@@ -160,7 +167,8 @@ def fit_reverse_kl_cnf_ensemble(energies: Energies, seeds: Seeds, *, hidden: Cou
     on the sum of their losses, which separates exactly as in :func:`fit_reverse_kl_ensemble`. The
     training log-det uses Hutchinson's estimator with Rademacher probes (FFJORD; unbiased, and with a
     block-diagonal Jacobian the probe only mixes each member's own 2 x 2 block). Returned members are
-    ordinary CNFs with the exact trace, for evaluation.
+    ordinary CNFs with the exact trace, for evaluation. ``checkpoint`` and ``checkpoint_every``: as in
+    :func:`fit_reverse_kl_ensemble`.
     """
     keys = _ensemble_keys(energies, seeds)
     members = []
@@ -183,7 +191,9 @@ def fit_reverse_kl_cnf_ensemble(energies: Energies, seeds: Seeds, *, hidden: Cou
         log_q = -0.5 * (eps * eps).sum(-1) - len(keys) * math.log(2 * math.pi) - logdet
         return (log_q + total_u).mean()
 
-    history = fit(cnf, loss_fn, lambda step: step, steps=steps, lr=lr, desc=desc)
+    config = dict(keys=keys, batch=batch, hidden=hidden, step_size=step_size, T=T)
+    history = fit(cnf, loss_fn, lambda step: step, steps=steps, lr=lr, checkpoint=checkpoint,
+                  checkpoint_every=checkpoint_every, generators=(gen,), config=config, desc=desc)
     flows = {key: CNF(field.member(i), 2, T=T, trace="exact", method="rk4", options=options)
              for i, key in enumerate(keys)}
     return flows, history

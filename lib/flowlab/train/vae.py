@@ -8,6 +8,8 @@ as in van den Berg et al.'s Omniglot runs), so a model never sees one fixed bina
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
@@ -24,22 +26,26 @@ VAEArg = IsA(VAE, "a flowlab.models VAE")
 def fit_vae(vae: VAEArg, images: Tensor, *, steps: int, generator: SeededRng, batch_size: Count = 100,
             lr: float = 1e-3, warmup_steps: int = 0, binarize_levels: AtLeast(2, optional=True) = None,
             optimizer: torch.optim.Optimizer | None = None, initialize: bool = True,
+            checkpoint: str | Path | None = None, checkpoint_every: int = 0, config: dict | None = None,
             desc: str = "vae") -> History:
     """Maximise the (warmed-up) ELBO of ``vae`` on integer ``images`` [N, C, H, W] for ``steps`` steps;
     with ``initialize`` the decoder starts at the images' pixel marginals (``VAE.initialize_decoder``).
-    ``steps``, ``lr`` and ``optimizer`` are :func:`~flowlab.train.fit`'s, which checks them;
-    :func:`~flowlab.train.elbo_loss` checks ``warmup_steps``."""
+    ``steps``, ``lr``, ``optimizer``, ``checkpoint``, ``checkpoint_every`` and ``config`` are
+    :func:`~flowlab.train.fit`'s, which checks them (a run stopped mid-way resumes at its last
+    checkpoint, ``generator``'s state and the warm-up with it); :func:`~flowlab.train.elbo_loss` checks
+    ``warmup_steps``."""
     check_pixels(images, binarize_levels or vae.likelihood.levels, "fit_vae")
     n = images.shape[0]
 
-    def batch(step: int) -> Tensor:
+    def batch(step: int) -> tuple[int, Tensor]:
         x = images[torch.randint(0, n, (batch_size,), generator=generator)]
-        return x if binarize_levels is None else binarize(x, binarize_levels, generator)
+        return step, (x if binarize_levels is None else binarize(x, binarize_levels, generator))
 
     if initialize:
         vae.initialize_decoder(images, binarize_levels)
     loss = elbo_loss(vae, warmup_steps=warmup_steps, generator=generator)
-    return fit(vae, loss, batch, steps=steps, lr=lr, optimizer=optimizer, desc=desc)
+    return fit(vae, loss, batch, steps=steps, lr=lr, optimizer=optimizer, checkpoint=checkpoint,
+               checkpoint_every=checkpoint_every, generators=(generator,), config=config, desc=desc)
 
 
 @torch.no_grad()
