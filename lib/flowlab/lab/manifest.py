@@ -112,6 +112,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             order('C11',
                   '1x1 convolution beats reverse and shuffle permutations, and affine beats additive coupling',
                   '003 "Ablation: Permutation vs 1x1 Convolution"',
+                  full=INCONCLUSIVE,
                   quick=INCONCLUSIVE),
         )),
     Notebook("04_autoregressive_flows", DISCRETE, timed=True,

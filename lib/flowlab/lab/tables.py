@@ -196,9 +196,21 @@ def status_table(root: Path) -> str:
         q = f"{quick[path.stem]['seconds']:.0f} s" if path.stem in quick else "not run yet"
         f = full.get(path.stem)
         f = (f"{f['seconds'] / 60:.1f} min ({f['cpus']} CPUs{', ' + f['gpu'] if f.get('gpu') else ''})"
-             if f else "none committed")
+             + _reference_time(root, ids) if f else "none committed")
         lines.append(f"| [{path.stem}](notebooks/{path.name}) | {claims} | {q} | {f} |")
     return "\n".join(lines)
+
+
+def _reference_time(root: Path, ids: list[str]) -> str:
+    """``, on a reference trained 3.3 h (cpu)``: the training behind a full-mode notebook that loaded a
+    committed ``python -m flowlab.train`` reference instead of training, so its run time is not mistaken for
+    the claim's cost."""
+    parts = []
+    for path in sorted((root / "results" / "full" / "experiments").glob("*/*/results.json")):
+        if path.parent.parent.name in ids:
+            record = json.loads(path.read_text())
+            parts.append(f"{record['train_seconds'] / 3600:.1f} h ({record['device']})")
+    return f", on a reference trained {', '.join(parts)}" if parts else ""
 
 
 def _replace_block(text: str, start: str, end: str, block: str) -> str:
