@@ -71,46 +71,6 @@ def open_page(browser, url, outside: list):
     return page
 
 
-def test_pages_render_offline(site, browser):
-    base, html = site
-    outside: list[str] = []
-    screens = ROOT / "build" / "book-screens"
-    screens.mkdir(parents=True, exist_ok=True)
-    pages = (html / "notebooks").rglob("*.html")
-    notebooks = sorted(str(p.relative_to(html / "notebooks").with_suffix("")) for p in pages)
-    assert notebooks, "the book has no notebook pages"
-    for name in ["intro", "claims", "notebooks", "lectures", "how_to_run"] + [f"notebooks/{n}" for n in notebooks]:
-        page = open_page(browser, f"{base}/{name}.html", outside)
-        broken = page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
-                               ".map(i => i.getAttribute('src'))")
-        assert not broken, f"{name}: images that did not load: {broken}"
-        if name.startswith("notebooks/"):
-            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=120_000)
-            unrendered = page.evaluate("document.querySelectorAll('mjx-merror').length")
-            assert unrendered == 0, f"{name}: {unrendered} formulas failed to render"
-        if name in ("claims", "notebooks/03_glow_vs_realnvp", "notebooks/11_adjoint_method"):
-            page.screenshot(path=str(screens / (name.replace("/", "_") + ".png")), full_page=False)
-        page.close()
-    assert not outside, f"pages fetched from outside the site: {sorted(set(outside))[:5]}"
-
-
-def test_every_claim_link_lands_on_an_anchor(site, browser):
-    base, _ = site
-    outside: list[str] = []
-    page = open_page(browser, f"{base}/claims.html", outside)
-    links = page.evaluate("[...document.querySelectorAll('a.claim-link')].map(a => a.href)")
-    page.close()
-    assert links, "the claims page links no claim to its notebook"
-    missing = []
-    for href in sorted(set(links)):
-        target = urlparse(href)
-        page = open_page(browser, href.split("#")[0], outside)
-        if target.fragment and not page.evaluate(f"!!document.getElementById({target.fragment!r})"):
-            missing.append(href)
-        page.close()
-    assert not missing, f"claim links whose anchor does not exist: {missing}"
-
-
 # What a reader at 1280 px must see whole: cell outputs (check and verdict lines, tables, figures) and the
 # pages' own tables, and Markdown outputs with their math rendered. Code cells may scroll: their lines are
 # the program's.
@@ -130,22 +90,62 @@ _OVERFLOWS = r"""() => {
 }"""
 
 
-def test_nothing_a_reader_needs_overflows_at_1280_px(site, browser):
+
+@pytest.fixture(scope="module")
+def visits(site, browser):
+    """Every page of the site opened once (a page load costs seconds here): at 1400 px, its images and, on a
+    notebook page, its math once MathJax has run; then at 1280 px, what overflows; and the ids it holds.
+    Returns ``(facts by page name, the claims page's claim links, requests that left the site)``."""
     base, html = site
     outside: list[str] = []
     screens = ROOT / "build" / "book-screens"
     screens.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(str(p.relative_to(html).with_suffix("")) for p in (html / "notebooks").rglob("*.html"))
-    overflowing = {}
-    for name in ["intro", "claims"] + notebooks:
+    assert notebooks, "the book has no notebook pages"
+    facts, links = {}, []
+    for name in ["intro", "claims", "notebooks", "lectures", "how_to_run"] + notebooks:
         page = open_page(browser, f"{base}/{name}.html", outside)
+        seen = {"broken": page.evaluate("[...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+                                        ".map(i => i.getAttribute('src'))")}
+        if name.startswith("notebooks/"):
+            page.wait_for_function("document.querySelectorAll('mjx-container').length > 0", timeout=120_000)
+            seen["unrendered"] = page.evaluate("document.querySelectorAll('mjx-merror').length")
+        if name in ("claims", "notebooks/03_glow_vs_realnvp", "notebooks/11_adjoint_method"):
+            page.screenshot(path=str(screens / (name.replace("/", "_") + ".png")), full_page=False)
+        if name == "claims":
+            links = page.evaluate("[...document.querySelectorAll('a.claim-link')].map(a => a.href)")
         page.set_viewport_size({"width": 1280, "height": 900})
         page.wait_for_timeout(200)  # the re-layout at the new width
-        if bad := page.evaluate(_OVERFLOWS):
-            overflowing[name] = bad[:3]
+        seen["overflows"] = page.evaluate(_OVERFLOWS)
         if name in ("intro", "claims") or name[10:12] in ("03", "07", "09", "12", "14"):
             page.screenshot(path=str(screens / f"1280_{name.replace('/', '_')}.png"), full_page=False)
+        seen["ids"] = set(page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)"))
+        facts[urlparse(page.url).path] = facts[name] = seen
         page.close()
+    return facts, links, outside
+
+
+def test_pages_render_offline(visits):
+    facts, _, outside = visits
+    for name, seen in facts.items():
+        assert not seen["broken"], f"{name}: images that did not load: {seen['broken']}"
+        assert not seen.get("unrendered"), f"{name}: {seen.get('unrendered')} formulas failed to render"
+    assert not outside, f"pages fetched from outside the site: {sorted(set(outside))[:5]}"
+
+
+def test_every_claim_link_lands_on_an_anchor(visits):
+    facts, links, _ = visits
+    assert links, "the claims page links no claim to its notebook"
+    missing = [href for href in sorted(set(links))
+               if urlparse(href).path not in facts
+               or urlparse(href).fragment and urlparse(href).fragment not in facts[urlparse(href).path]["ids"]]
+    assert not missing, f"claim links to no page of the site, or to an anchor it does not have: {missing}"
+
+
+def test_nothing_a_reader_needs_overflows_at_1280_px(visits):
+    facts, _, _ = visits
+    overflowing = {name: seen["overflows"][:3] for name, seen in facts.items()
+                   if seen["overflows"] and not name.startswith("/")}
     assert not overflowing, f"outputs or tables wider than their page at 1280 px: {overflowing}"
 
 
