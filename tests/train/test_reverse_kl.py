@@ -10,6 +10,7 @@ from flowlab.data.energies import energy
 from flowlab.flows import Compose, PlanarFlow
 from flowlab.train import fit_reverse_kl_cnf_ensemble, fit_reverse_kl_ensemble, kl_to_target
 from flowlab.train.reverse_kl import fit_reverse_kl, reverse_kl_loss
+from tests.train.interrupt import interrupt_and_resume
 
 
 def test_kl_of_the_exact_answer_is_zero():
@@ -55,20 +56,9 @@ def test_an_ensemble_fit_stopped_mid_way_resumes_to_the_uninterrupted_flows(whic
         return fit_reverse_kl_cnf_ensemble(["U1"], [0, 1], hidden=4, lr=0.01, **resume)
 
     whole, whole_history = fit_it()
-    real_step = loop._guarded_step
-
-    def stops_at_step_5(*args):
-        if args[-2] == 5:  # (model, loss, opt, params, grad_clip, desc, step, steps)
-            raise KeyboardInterrupt
-        return real_step(*args)
-
-    monkeypatch.setattr(loop, "_guarded_step", stops_at_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        fit_it(tmp_path / "fit.pt")
-    assert torch.load(tmp_path / "fit.pt", weights_only=True)["step"] == 4
-    taken = []
-    monkeypatch.setattr(loop, "_guarded_step", lambda *args: taken.append(args[-2]) or real_step(*args))
-    resumed, history = fit_it(tmp_path / "fit.pt")
+    # _guarded_step(model, loss, opt, params, clip, desc, step, steps)
+    (resumed, history), taken = interrupt_and_resume(
+        monkeypatch, loop, "_guarded_step", fit_it, tmp_path / "fit.pt", step_of=lambda args: args[-2])
     assert taken == [5, 6]  # it resumed after the last save, not from the start
     assert history.losses == whole_history.losses and len(history.losses) == 6
     for key, flow in whole.items():

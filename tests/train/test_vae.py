@@ -2,13 +2,13 @@
 evaluation reports nats and the matching bits/dim, with the NLL below the -ELBO."""
 import math
 
-import pytest
 import torch
 
 from flowlab.data import binarize, load_images
 from flowlab.models import VAE, Bernoulli
 from flowlab.models.likelihoods import DiscretizedLogistic
 from flowlab.train import evaluate_vae, fit_vae
+from tests.train.interrupt import interrupt_and_resume
 
 
 def test_fit_vae_lowers_the_bound_on_binarized_digits():
@@ -64,20 +64,7 @@ def test_a_vae_run_stopped_mid_warmup_resumes_to_the_uninterrupted_weights(tmp_p
         return vae, history
 
     whole, whole_history = run()
-    calls, real_binarize = [0], train_vae.binarize
-
-    def stops_at_step_5(*args):
-        calls[0] += 1
-        if calls[0] == 5:
-            raise KeyboardInterrupt
-        return real_binarize(*args)
-
-    monkeypatch.setattr(train_vae, "binarize", stops_at_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "vae.pt")
-    assert torch.load(tmp_path / "vae.pt", weights_only=True)["step"] == 4
-    calls[0] = 100  # no more stops; count the steps the resumed run takes
-    resumed, history = run(tmp_path / "vae.pt")
-    assert calls[0] == 100 + 4  # steps 5 to 8: it resumed after the last save, not from the start
+    (resumed, history), taken = interrupt_and_resume(monkeypatch, train_vae, "binarize", run, tmp_path / "vae.pt")
+    assert taken == [5, 6, 7, 8]  # one binarize a step: it resumed after the last save, not from the start
     assert history.losses == whole_history.losses
     assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
