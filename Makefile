@@ -36,12 +36,12 @@ $(READY): pyproject.toml Makefile
 
 reproduce: $(READY)
 	$(PY) -m flowlab.lab.reproduce --mode $(MODE) $(if $(NB),--nb $(NB)) $(foreach p,$(PARAMS),-p $(p)) \
-	  $(if $(JOBS),--jobs $(JOBS))
+	  $(if $(JOBS),--jobs $(JOBS)) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT))
 
 # Each order claim's verdict over seed sets and float paths, before it is pinned (resumable; see --report).
 calibrate: $(READY)
 	$(PY) -m flowlab.lab.calibrate --mode $(MODE) $(if $(NB),--nb $(NB)) $(if $(SEEDS),--seeds $(SEEDS)) \
-	  $(if $(FLOAT_PATH),--float-path $(FLOAT_PATH)) $(if $(JOBS),--jobs $(JOBS))
+	  $(if $(FLOAT_PATH),--float-path $(FLOAT_PATH)) $(if $(JOBS),--jobs $(JOBS)) $(if $(CELL_TIMEOUT),--cell-timeout $(CELL_TIMEOUT))
 
 test: lint test-lib test-notebooks
 

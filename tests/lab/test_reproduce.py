@@ -61,6 +61,26 @@ def test_bad_invocations_are_explained(repo):
         reproduce.main(["--mode", "fast"])
 
 
+def test_a_cell_past_its_time_limit_fails_and_says_how_to_give_it_longer(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notebooks").mkdir()
+    write_notebook(tmp_path / "notebooks" / "01_slow.ipynb",
+                   [("parameters", 'mode = "quick"\nseed = 0'), (None, "import time\ntime.sleep(30)")])
+    monkeypatch.setenv("FLOWLAB_ROOT", str(tmp_path))
+    assert reproduce.main(["--nb", "01", "--cell-timeout", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "[FAILED]" in out and "--cell-timeout SECONDS" in out and "CELL_TIMEOUT=SECONDS" in out
+    assert not (tmp_path / "results" / "01_slow.json").exists()
+
+
+def test_full_mode_cells_have_no_time_limit_unless_given_one():
+    # a full-mode training cell runs for hours (checkpointed); quick mode's half hour would cut it off
+    assert reproduce._arguments(["--mode", "full"]).cell_timeout is None
+    assert reproduce._arguments([]).cell_timeout == 1800
+    assert reproduce._arguments(["--mode", "full", "--cell-timeout", "60"]).cell_timeout == 60
+    with pytest.raises(SystemExit):
+        reproduce._arguments(["--cell-timeout", "0"])
+
+
 def test_forced_rerun_rewrites_only_the_run_times(repo):
     assert reproduce.main(["--nb", "01"]) == 0
     tracked = ("results", "figures", "notebooks")

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import manifest, registry, specs
-from flowlab.lab.params import INJECTED_TAG, MODES, declared_parameters
+from flowlab.lab.params import CELL_TIMEOUT, INJECTED_TAG, MODES, declared_parameters
 from flowlab.measure.orders import OUTCOMES
 
 FLOAT_PATHS = {"native": None, "default": "default"}  # float path -> ATEN_CPU_CAPABILITY (None: unset)
@@ -217,7 +217,7 @@ def _error_of(executed: Path, stderr: str) -> str:
 
 
 def run_one(nb: Path, seed: int, float_path: str, mode: str, out_root: Path, threads: int | None,
-            cell_timeout: int) -> dict:
+            cell_timeout: int | None) -> dict:
     """Execute ``nb`` once with ``seed`` on ``float_path`` in a papermill process; return its record."""
     where = out_root / mode / float_path / nb.stem / f"seed-{seed}"
     shutil.rmtree(where, ignore_errors=True)
@@ -231,8 +231,9 @@ def run_one(nb: Path, seed: int, float_path: str, mode: str, out_root: Path, thr
     executed = where / nb.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "papermill", str(nb), str(executed), "-k", "python3", "--cwd", str(nb.parent),
-               "--execution-timeout", str(cell_timeout), "--no-progress-bar", "--no-log-output",
-               "-p", "mode", mode, "-p", "seed", str(seed)]
+               "--no-progress-bar", "--no-log-output", "-p", "mode", mode, "-p", "seed", str(seed)]
+    if cell_timeout:
+        command += ["--execution-timeout", str(cell_timeout)]
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     rec = {"notebook": nb.stem, "seed": seed, "float_path": float_path, "mode": mode, "status": "ok",
@@ -263,7 +264,7 @@ def run_one(nb: Path, seed: int, float_path: str, mode: str, out_root: Path, thr
 
 
 def calibrate(notebooks: list[Path], seeds: list[int], *, mode: str = "quick", float_paths=("native",),
-              jobs: int = 1, cell_timeout: int = 1800, retry_failed: bool = False,
+              jobs: int = 1, cell_timeout: int | None = 1800, retry_failed: bool = False,
               out_root: Path | None = None, record: Path | None = None) -> list[dict]:
     """Run every (notebook, seed, float path) not yet recorded; record each as it finishes; return the new records."""
     from tqdm import tqdm
@@ -315,7 +316,8 @@ def main(argv: list[str] | None = None, *, notebook_dir: Path | None = None, out
                         help="native or default (ATEN_CPU_CAPABILITY=default), or both")
     parser.add_argument("--mode", default="quick", help=f"one of {MODES} (default quick)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run at once (default 1; >1: one thread each)")
-    parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument("--cell-timeout", type=int, default=None,
+                        help="seconds per cell (default: 1800 in quick mode, no limit in full mode)")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs recorded as failed")
     parser.add_argument("--record", type=Path, default=None,
                         help="record file (default results/calibration/<mode>.json)")
@@ -326,8 +328,9 @@ def main(argv: list[str] | None = None, *, notebook_dir: Path | None = None, out
     if args.report:
         print("\n".join(report(load(args.mode, args.record))) or f"calibrate: no runs recorded for {args.mode} mode")
         return 0
-    if args.jobs < 1 or args.cell_timeout <= 0:
+    if args.jobs < 1 or (args.cell_timeout is not None and args.cell_timeout <= 0):
         parser.error("--jobs must be at least 1 and --cell-timeout a positive number of seconds")
+    args.cell_timeout = args.cell_timeout or CELL_TIMEOUT[args.mode]
     seeds, float_paths = parse_seeds(args.seeds), parse_float_paths(args.float_path)
     notebooks = select_notebooks(args.nb, Path(notebook_dir) if notebook_dir else repo_root() / "notebooks")
     new = calibrate(notebooks, seeds, mode=args.mode, float_paths=float_paths, jobs=args.jobs,

@@ -20,6 +20,9 @@ from flowlab.lab.specs import Param
 from flowlab.validate import Count0, OneOf, check_choice, check_count, checked
 
 MODES = ("quick", "full")
+# A quick-mode cell that runs past half an hour has hung; a full-mode cell trains for hours (checkpointed,
+# resumable), so it has no limit unless one is asked for.
+CELL_TIMEOUT = {"quick": 1800, "full": None}
 COMMON = ("mode", "seed", "device")
 PARAMETERS_TAG = "parameters"  # papermill's tag of the cell whose assignments it may override
 INJECTED_TAG = "injected-parameters"  # papermill's tag of the cell it adds with the overrides

@@ -44,7 +44,15 @@ from pathlib import Path
 from flowlab.files import repo_root, write_json_atomic
 from flowlab.lab import calibrate, manifest
 from flowlab.lab.executed import strip_volatile
-from flowlab.lab.params import INJECTED_TAG, MODES, declared_defaults, declared_parameters, did_you_mean, is_default
+from flowlab.lab.params import (
+    CELL_TIMEOUT,
+    INJECTED_TAG,
+    MODES,
+    declared_defaults,
+    declared_parameters,
+    did_you_mean,
+    is_default,
+)
 from flowlab.lab.provenance import imported_modules, modules_digest
 from flowlab.lab.schedule import run_side_by_side
 from flowlab.lab.tables import problems, write_tables
@@ -132,7 +140,7 @@ def input_digest(nb_path: Path, root: Path, mode: str, params: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int,
+def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: int | None,
             dest: Path | None = None, one_thread: bool = False) -> tuple[bool, str]:
     """Execute one notebook into a staging folder (its kernel on one thread with ``one_thread``); on success
     move its outputs into place: under ``dest`` (``notebooks/``, ``results/``, ``figures/``), the repository
@@ -168,7 +176,10 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
         return False, (f"cell {err.exec_count} raised {err.ename}: {err.evalue} "
                        f"(executed copy: {failed.relative_to(root)})")
     except Exception as err:  # kernel died, timeout, unreadable notebook
-        return False, f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        why = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        if "Timeout" in type(err).__name__:
+            why += " Give its cells longer with --cell-timeout SECONDS (CELL_TIMEOUT=SECONDS in make)."
+        return False, why
     finally:
         for key, value in env_before.items():
             if value is None:
@@ -212,7 +223,7 @@ def one_thread(stem: str, mode: str, timed) -> bool:
     return mode == "quick" and stem not in timed
 
 
-def _execute(stem: str, root: Path, mode: str, params: dict, cell_timeout: int,
+def _execute(stem: str, root: Path, mode: str, params: dict, cell_timeout: int | None,
              timed: tuple[str, ...]) -> tuple[bool, str, float]:
     """:func:`run_one` of ``notebooks/<stem>.ipynb``, timed: what a worker process of the driver runs (given
     the manifest's ``timed`` notebooks: a worker imports its own manifest)."""
@@ -245,14 +256,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="a papermill parameter for the selected notebooks (repeatable); a value other "
                              "than the notebook's default writes to build/interactive/, not the references")
     parser.add_argument("--force", action="store_true", help="run even when nothing changed")
-    parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument("--cell-timeout", type=int, default=None,
+                        help="seconds per cell (default: 1800 in quick mode, no limit in full mode)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="notebooks run side by side (default: quick mode one per core, at most 4; full 1)")
     args = parser.parse_args(argv)
     if args.mode not in MODES:
         parser.error(f"unknown mode {args.mode!r}; expected one of {MODES}")
-    if args.cell_timeout <= 0:
-        parser.error("--cell-timeout must be a positive number of seconds")
+    if args.cell_timeout is not None and args.cell_timeout <= 0:
+        parser.error(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout}")
+    args.cell_timeout = args.cell_timeout or CELL_TIMEOUT[args.mode]
     if args.jobs is not None and args.jobs <= 0:
         parser.error(f"--jobs must be a positive number of notebooks, got {args.jobs}")
     args.jobs = args.jobs or default_jobs(args.mode)
