@@ -176,10 +176,7 @@ def run_one(nb_path: Path, root: Path, mode: str, params: dict, cell_timeout: in
         return False, (f"cell {err.exec_count} raised {err.ename}: {err.evalue} "
                        f"(executed copy: {failed.relative_to(root)})")
     except Exception as err:  # kernel died, timeout, unreadable notebook
-        why = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-        if "Timeout" in type(err).__name__:
-            why += " Give its cells longer with --cell-timeout SECONDS (CELL_TIMEOUT=SECONDS in make)."
-        return False, why
+        return False, _why_it_stopped(err)
     finally:
         for key, value in env_before.items():
             if value is None:
@@ -244,6 +241,13 @@ def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
     bad = [f"{c['id']} {c['verdict']}" for c in claims
            if c["kind"] in ("exact", "stat") and c["verdict"] != "reproduced"]
     return done, len(claims), bad
+
+
+def _why_it_stopped(err: Exception) -> str:
+    why = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    if "Timeout" in type(err).__name__:
+        why += " Give its cells longer with --cell-timeout SECONDS (CELL_TIMEOUT=SECONDS in make)."
+    return why
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
