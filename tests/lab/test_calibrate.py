@@ -140,3 +140,21 @@ def test_the_record_path_is_overridable_and_mode_checked(repo, tmp_path):
     other.write_text(json.dumps({"mode": "full", "runs": []}))
     with pytest.raises(SystemExit, match="records 'full' mode, not 'quick'"):
         calibrate.main(["--nb", "01", "--seeds", "0", "--record", str(other)], notebook_dir=repo / "notebooks")
+
+
+@pytest.mark.parametrize("mode, given, expected", [("quick", None, 1800), ("full", None, None), ("full", 60, 60)])
+def test_each_mode_gives_its_cells_its_own_time_limit_unless_one_is_given(repo, monkeypatch, mode, given, expected):
+    seen, real_run_one = [], calibrate.run_one
+
+    def run_one(*args):
+        seen.append(args[-1])  # the cell time limit the kernel is started with
+        return real_run_one(*args)
+
+    monkeypatch.setattr(calibrate, "run_one", run_one)
+    nb = repo / "notebooks" / "01_demo.ipynb"
+    calibrate.calibrate([nb], [0], mode=mode, cell_timeout=given, record=repo / "results" / f"{mode}-cal.json")
+    assert seen == [expected]
+    cli = [] if given is None else ["--cell-timeout", str(given)]
+    calibrate.main(["--nb", "01", "--seeds", "1", "--mode", mode, "--record", str(repo / "cli.json"), *cli],
+                   notebook_dir=repo / "notebooks")
+    assert seen == [expected, expected]

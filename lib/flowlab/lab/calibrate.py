@@ -264,9 +264,11 @@ def run_one(nb: Path, seed: int, float_path: str, mode: str, out_root: Path, thr
 
 
 def calibrate(notebooks: list[Path], seeds: list[int], *, mode: str = "quick", float_paths=("native",),
-              jobs: int = 1, cell_timeout: int | None = 1800, retry_failed: bool = False,
+              jobs: int = 1, cell_timeout: int | None = None, retry_failed: bool = False,
               out_root: Path | None = None, record: Path | None = None) -> list[dict]:
-    """Run every (notebook, seed, float path) not yet recorded; record each as it finishes; return the new records."""
+    """Run every (notebook, seed, float path) not yet recorded; record each as it finishes; return the new records.
+
+    ``cell_timeout`` (seconds a cell may run) defaults to the mode's own, ``CELL_TIMEOUT[mode]``."""
     from tqdm import tqdm
 
     out_root = Path(out_root) if out_root else repo_root() / "build" / "calibration"
@@ -279,6 +281,7 @@ def calibrate(notebooks: list[Path], seeds: list[int], *, mode: str = "quick", f
             if (nb.stem, s, fp) not in seen or (retry_failed and seen[(nb.stem, s, fp)]["status"] != "ok")]
     print(f"calibrate: {len(todo)} run(s) to do, {len(notebooks) * len(seeds) * len(float_paths) - len(todo)} "
           f"already recorded in {record}", flush=True)
+    cell_timeout = CELL_TIMEOUT[mode] if cell_timeout is None else cell_timeout
     new = []
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(todo), unit="run", disable=bool(os.environ.get("CI")), file=sys.stderr) as bar:
@@ -330,7 +333,6 @@ def main(argv: list[str] | None = None, *, notebook_dir: Path | None = None, out
         return 0
     if args.jobs < 1 or (args.cell_timeout is not None and args.cell_timeout <= 0):
         parser.error("--jobs must be at least 1 and --cell-timeout a positive number of seconds")
-    args.cell_timeout = args.cell_timeout or CELL_TIMEOUT[args.mode]
     seeds, float_paths = parse_seeds(args.seeds), parse_float_paths(args.float_path)
     notebooks = select_notebooks(args.nb, Path(notebook_dir) if notebook_dir else repo_root() / "notebooks")
     new = calibrate(notebooks, seeds, mode=args.mode, float_paths=float_paths, jobs=args.jobs,

@@ -245,7 +245,7 @@ def claim_counts(results_file: Path) -> tuple[int, int, list[str]]:
 
 def _why_it_stopped(err: Exception) -> str:
     why = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
-    if "Timeout" in type(err).__name__:
+    if isinstance(err, TimeoutError):  # nbclient's CellTimeoutError is one
         why += " Give its cells longer with --cell-timeout SECONDS (CELL_TIMEOUT=SECONDS in make)."
     return why
 
