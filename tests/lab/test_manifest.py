@@ -95,20 +95,22 @@ def test_the_book_and_the_status_table_list_what_the_manifest_lists():
     assert [re.search(r"\[(\w+)\]", r).group(1) for r in rows] == NAMES
 
 
-def test_the_status_table_shows_the_training_behind_a_full_run_that_loaded_a_reference(tmp_path):
-    """A full-mode notebook that loads a committed reference runs in seconds; the row must say what the
-    reference cost, or a reader plans a 3-hour claim around half a minute."""
+def test_the_status_table_shows_the_training_behind_a_full_run_that_loaded_it(tmp_path):
+    """A full-mode notebook that loads its finished checkpoints or a committed reference runs in minutes; the
+    row must say what its training cost (``Book.trained``), or a reader plans a 3-hour claim around half a
+    minute."""
     name = manifest.NOTEBOOKS[2].name
-    claim = manifest.NOTEBOOKS[2].claims[-1].id
     (tmp_path / "results" / "full").mkdir(parents=True)
     (tmp_path / "results" / "full" / "runs.json").write_text(json.dumps({name: {"seconds": 24, "cpus": 2}}))
     row = next(r for r in tables.status_table(tmp_path).splitlines() if f"[{name}]" in r)
     assert row.endswith("| 0.4 min (2 CPUs) |")
-    reference = tmp_path / "results" / "full" / "experiments" / claim / "full-run"
-    reference.mkdir(parents=True)
-    (reference / "results.json").write_text(json.dumps({"train_seconds": 11880.0, "device": "cpu"}))
+    results = tmp_path / "results" / "full" / f"{name}.json"
+    results.write_text(json.dumps({"notebook": name, "claims": []}))
     row = next(r for r in tables.status_table(tmp_path).splitlines() if f"[{name}]" in r)
-    assert row.endswith("| 0.4 min (2 CPUs), on a reference trained 3.3 h (cpu) |")
+    assert row.endswith("| 0.4 min (2 CPUs) |"), "results without a training record add nothing"
+    results.write_text(json.dumps({"notebook": name, "claims": [], "training": {"seconds": 11880.0, "device": "cpu"}}))
+    row = next(r for r in tables.status_table(tmp_path).splitlines() if f"[{name}]" in r)
+    assert row.endswith("| 0.4 min (2 CPUs); its training 3.3 h (cpu) |")
 
 
 def test_no_other_library_module_names_a_notebook():

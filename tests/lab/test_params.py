@@ -148,3 +148,18 @@ def test_a_published_number_travels_with_its_source_and_beside_a_number_of_ours(
     assert capsys.readouterr().out.strip() == line
     claim = {"display": book.records["C11"]["display"]}
     assert published(claim) == "bits/dim: 3.49 (CIFAR-10, Kingma & Dhariwal 2018, Table 2), ours 2.27"
+
+
+def test_the_training_behind_the_results_is_saved_with_them(tmp_path, monkeypatch):
+    import json
+
+    from flowlab.lab import setup
+
+    monkeypatch.setenv("FLOWLAB_RESULTS_DIR", str(tmp_path))
+    _, book, _ = setup("12_ffjord_toy", device="cpu")
+    assert "training" not in json.loads(book.save().read_text()), "no training recorded, none saved"
+    for bad in (-1.0, float("nan"), "2 h", None):
+        with pytest.raises(ValueError, match="trained: seconds must be a finite number >= 0"):
+            book.trained(bad, "cpu")
+    book.trained(8640.5, "cpu")
+    assert json.loads(book.save().read_text())["training"] == {"seconds": 8640.5, "device": "cpu"}

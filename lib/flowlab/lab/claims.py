@@ -64,6 +64,7 @@ class ClaimBook:
         self.specs = {s.id: s for s in specs}
         self.records: dict[str, dict] = {}
         self.scales: dict[str, str] = {}
+        self.training: dict | None = None
         self._measured: dict[str, dict] | None = None
 
     def _record(self, claim_id: str, *kinds: str) -> dict:
@@ -179,6 +180,15 @@ class ClaimBook:
             self._record(claim_id)
         self.scales[claim_id or ""] = str(text)
 
+    def trained(self, seconds: float, device: str) -> None:
+        """The training behind these results: ``seconds`` summed over every run and every resumption (the
+        time recorded in a loaded checkpoint or committed reference included) on ``device``. The README's
+        status table shows it beside the notebook's own run time, so a run that loaded its training is not
+        mistaken for the claims' cost."""
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"trained: seconds must be a finite number >= 0, got {seconds!r}")
+        self.training = {"seconds": float(seconds), "device": str(device)}
+
     def key(self, claim_id: str, text: str) -> None:
         """The one number a reader should see for the claim (default: the check closest to failing)."""
         self._record(claim_id)["key"] = str(text)
@@ -270,7 +280,7 @@ class ClaimBook:
         claims = self._claims()
         payload = {"notebook": self.notebook,
                    "provenance": provenance(self.params.mode, self.params.seed, self.params.device),
-                   "claims": claims}
+                   "claims": claims, **({"training": self.training} if self.training else {})}
         path = results_dir(self.params) / f"{self.notebook}.json"
         write_json_atomic(path, payload)
         return path

@@ -292,6 +292,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             order('C38',
                   'FFJORD with exact trace and with Hutchinson reach similar NLL on 2D toys',
                   '002 "Continuous-in-time NF"',
+                  full=INCONCLUSIVE,
                   quick=INCONCLUSIVE),
             exact('C39',
                   'Integrating forward then backward reconstructs the input, the error vanishing with the '

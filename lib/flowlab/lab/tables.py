@@ -196,21 +196,17 @@ def status_table(root: Path) -> str:
         q = f"{quick[path.stem]['seconds']:.0f} s" if path.stem in quick else "not run yet"
         f = full.get(path.stem)
         f = (f"{f['seconds'] / 60:.1f} min ({f['cpus']} CPUs{', ' + f['gpu'] if f.get('gpu') else ''})"
-             + _reference_time(root, ids) if f else "none committed")
+             + _training_time(root, path.stem) if f else "none committed")
         lines.append(f"| [{path.stem}](notebooks/{path.name}) | {claims} | {q} | {f} |")
     return "\n".join(lines)
 
 
-def _reference_time(root: Path, ids: list[str]) -> str:
-    """``, on a reference trained 3.3 h (cpu)``: the training behind a full-mode notebook that loaded a
-    committed ``python -m flowlab.train`` reference instead of training, so its run time is not mistaken for
-    the claim's cost."""
-    parts = []
-    for path in sorted((root / "results" / "full" / "experiments").glob("*/*/results.json")):
-        if path.parent.parent.name in ids:
-            record = json.loads(path.read_text())
-            parts.append(f"{record['train_seconds'] / 3600:.1f} h ({record['device']})")
-    return f", on a reference trained {', '.join(parts)}" if parts else ""
+def _training_time(root: Path, notebook: str) -> str:
+    """``; its training 3.3 h (cpu)``: the training behind a full-mode notebook's results
+    (``Book.trained``), which a run that loaded checkpoints or a committed reference did not repeat."""
+    path = root / "results" / "full" / f"{notebook}.json"
+    training = json.loads(path.read_text()).get("training") if path.is_file() else None
+    return f"; its training {training['seconds'] / 3600:.1f} h ({training['device']})" if training else ""
 
 
 def _replace_block(text: str, start: str, end: str, block: str) -> str:
