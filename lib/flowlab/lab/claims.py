@@ -184,7 +184,8 @@ class ClaimBook:
         """The training behind these results: ``seconds`` summed over every run and every resumption (the
         time recorded in a loaded checkpoint or committed reference included) on ``device``. The README's
         status table shows it beside the notebook's own run time, so a run that loaded its training is not
-        mistaken for the claims' cost."""
+        mistaken for the claims' cost. Notebooks call it in full mode only: a time in quick-mode results would
+        make the same seed's results file differ from run to run."""
         if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
             raise ValueError(f"trained: seconds must be a finite number >= 0, got {seconds!r}")
         self.training = {"seconds": float(seconds), "device": str(device)}
