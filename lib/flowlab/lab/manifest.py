@@ -164,6 +164,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             order('C19',
                   'Planar flows fit U1-U4 better as K grows (K = 2, 8, 32); a CNF of similar size matches K = 32',
                   '003 "Determinant Identity - Planar Flows"',
+                  full=INCONCLUSIVE,
                   quick=INCONCLUSIVE),
         )),
     Notebook("07_vae_with_flows", VARIATIONAL,
